@@ -1,0 +1,3 @@
+from stemcell.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The headless core: steps, the runner, run state, events and recordings."""

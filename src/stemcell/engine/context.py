@@ -1,0 +1,231 @@
+"""What a step gets to work with: config, clock, cloud, dialer, ledger, events.
+
+The context is the only way a step touches the world, which is what lets the
+same steps run on AWS and in the sandbox (a different ``cloud`` endpoint,
+``dialer`` and ``clock``) and lets tests hand in fakes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from stemcell.engine.clock import Clock, WallClock
+from stemcell.engine.errors import Interrupted
+from stemcell.engine.events import (
+    ApiCall,
+    Event,
+    EventBus,
+    Log,
+    ResourceCreated,
+    ResourceDeleted,
+    TimingMark,
+)
+from stemcell.engine.state import Resource, RunState, StateStore
+
+if TYPE_CHECKING:
+    from stemcell.content.models import Lab, Profile
+
+
+class Deleter(Protocol):
+    """Deletes one resource by type and id (the cloud layer provides it)."""
+
+    def delete(self, resource: Resource, ctx: Context) -> None: ...
+
+
+@dataclass
+class RunConfig:
+    lab: str = "lab1-stem-cell"
+    profile: str = "apache-python"
+    backend: str = "sandbox"  # sandbox | aws
+    region: str = "us-east-1"
+    aws_profile: str | None = None
+    speed: float | None = None
+    keep: bool = False
+    yes: bool = False
+    ssh_cidr: str | None = None
+    allow_ssh_from_anywhere: bool = False
+    instance_type: str | None = None
+    repeat: int = 1
+    ta_keys: list[str] = field(default_factory=list)
+    course_account: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class Context:
+    run_id: str
+    run_dir: Path
+    config: RunConfig
+    lab: Lab
+    profile: Profile
+    profile_dir: Path
+    store: StateStore
+    bus: EventBus = field(default_factory=EventBus)
+    clock: Clock = field(default_factory=WallClock)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    cloud: Any = None  # stemcell.cloud.ec2.Ec2 - typed there, to keep layers clean
+    dialer: Any = None  # stemcell.guest.dialer.Dialer
+    deleter: Deleter | None = None
+    current_step: str = ""
+    confirm: Callable[[str], bool] | None = None
+
+    @property
+    def state(self) -> RunState:
+        return self.store.state
+
+    @property
+    def simulated(self) -> bool:
+        return self.clock.simulated
+
+    # --- events ------------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        if not event.t:
+            event.t = self.clock.now()
+        self.bus.emit(event)
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.emit(Log(message=message, level=level, step_id=self.current_step))
+
+    def count_api_call(self, service: str, operation: str) -> None:
+        key = f"{service}.{operation}"
+        with self.store.lock:
+            self.state.api_calls[key] = self.state.api_calls.get(key, 0) + 1
+            total = sum(self.state.api_calls.values())
+        self.emit(ApiCall(service=service, operation=operation, total=total))
+
+    # --- timing marks --------------------------------------------------------------
+    def track_instance(self, instance_id: str, role: str, setup: str, image_id: str) -> None:
+        """Start the timeline of an instance (``state.timings["instances"][id]``)."""
+        with self.store.lock:
+            instances = self.state.timings.setdefault("instances", {})
+            instances.setdefault(
+                instance_id,
+                {"role": role, "setup": setup, "image_id": image_id, "marks": {}},
+            )
+            self.store.save()
+
+    def mark(self, instance_id: str, mark: str, at: float | None = None) -> None:
+        """Record a timing mark (first occurrence wins) and emit it."""
+        when = self.clock.now() if at is None else at
+        with self.store.lock:
+            entry = self.state.timings.setdefault("instances", {}).setdefault(
+                instance_id, {"role": "", "setup": "", "image_id": "", "marks": {}}
+            )
+            if mark in entry["marks"]:
+                return
+            entry["marks"][mark] = when
+            self.store.save()
+        self.emit(TimingMark(instance_id=instance_id, mark=mark, at=when,
+                             role=entry.get("role", ""), setup=entry.get("setup", "")))
+
+    # --- the bag: values steps hand to later steps, persisted for resume -----------
+    def put(self, key: str, value: Any) -> None:
+        with self.store.lock:
+            self.state.bag[key] = value
+            self.store.save()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.state.bag.get(key, default)
+
+    def need(self, key: str) -> Any:
+        if key not in self.state.bag:
+            from stemcell.engine.errors import StepFailed
+
+            raise StepFailed(
+                f"this step needs {key!r}, which an earlier step should have produced",
+                hint="Run the lab's steps in order (or resume the run that produced it).",
+            )
+        return self.state.bag[key]
+
+    # --- the ledger ----------------------------------------------------------------
+    def record_resource(
+        self, rtype: str, rid: str, name: str = "", **extra: Any
+    ) -> Resource:
+        """Record a resource the moment its id exists, before any wait on it."""
+        resource = Resource(
+            rtype=rtype,
+            rid=rid,
+            step_id=self.current_step,
+            name=name,
+            created=self.clock.now(),
+            extra=extra,
+        )
+        with self.store.lock:
+            self.state.resources.append(resource)
+            self.store.save()
+        self.emit(ResourceCreated(rtype=rtype, rid=rid, step_id=self.current_step, name=name))
+        return resource
+
+    def mark_resource(self, rtype: str, rid: str, state: str, error: str = "") -> None:
+        with self.store.lock:
+            resource = self.state.find(rtype, rid)
+            if resource is not None:
+                resource.state = state
+            self.store.save()
+        if state in ("deleted", "gone"):
+            self.emit(ResourceDeleted(rtype=rtype, rid=rid, error=error))
+
+    def delete_resources(self, step_id: str) -> None:
+        """Delete this step's live resources, newest first; log failures, go on."""
+        if self.deleter is None:
+            return
+        mine = [r for r in self.state.live_resources() if r.step_id == step_id]
+        for resource in sorted(mine, key=lambda r: r.created, reverse=True):
+            try:
+                self.deleter.delete(resource, self)
+            except Exception as exc:
+                self.mark_resource(resource.rtype, resource.rid, "failed", str(exc))
+                self.log(f"could not delete {resource.rtype} {resource.rid}: {exc}", "error")
+
+    # --- waiting ------------------------------------------------------------------
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Interrupted()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep modeled seconds; raise Interrupted as soon as the run is cancelled."""
+        if not self.clock.sleep(seconds, self.cancel):
+            raise Interrupted()
+
+    def wait_for(
+        self,
+        what: str,
+        probe: Callable[[], Any],
+        timeout: float,
+        first: float = 2.0,
+        longest: float = 15.0,
+        factor: float = 1.5,
+    ) -> Any:
+        """Poll ``probe`` (modeled seconds) with backoff until it returns a truthy value."""
+        from stemcell.engine.errors import StepFailed
+
+        deadline = self.clock.now() + timeout
+        delay = first
+        while True:
+            self.check_cancel()
+            result = probe()
+            if result:
+                return result
+            if self.clock.now() >= deadline:
+                raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}")
+            self.sleep(min(delay, max(0.05, deadline - self.clock.now())))
+            delay = min(longest, delay * factor)
+
+
+def new_run_id(lab: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    import secrets
+
+    return f"{stamp}-{secrets.token_hex(3)}"

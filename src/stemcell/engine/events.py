@@ -1,0 +1,207 @@
+"""Typed events: the spine every view hangs from.
+
+The runner and the steps emit events; the TUI, the headless printer, the
+recorder and replay all consume the same stream. Every event carries ``t``, the
+modeled time (see ``clock``), so a replay can pace itself and a recording reads
+the same whatever the sandbox speed was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+@dataclass(kw_only=True)
+class Event:
+    kind: ClassVar[str] = "event"
+    t: float = 0.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        EVENT_TYPES[cls.kind] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["type"] = self.kind
+        return data
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Event:
+        payload = dict(data)
+        kind = payload.pop("type", None)
+        cls = EVENT_TYPES.get(str(kind))
+        if cls is None:
+            raise ValueError(f"unknown event type: {kind!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in payload.items() if k in names})
+
+
+@dataclass(kw_only=True)
+class RunStarted(Event):
+    kind: ClassVar[str] = "run_started"
+    run_id: str
+    lab: str
+    profile: str
+    backend: str
+    region: str
+    simulated: bool
+    steps: list[dict[str, str]] = field(default_factory=list)  # id, title, kind
+
+
+@dataclass(kw_only=True)
+class RunFinished(Event):
+    kind: ClassVar[str] = "run_finished"
+    run_id: str
+    status: str  # succeeded | failed | interrupted
+    reason: str = ""
+
+
+@dataclass(kw_only=True)
+class StepStarted(Event):
+    kind: ClassVar[str] = "step_started"
+    step_id: str
+    title: str
+    step_kind: str = ""
+
+
+@dataclass(kw_only=True)
+class StepFinished(Event):
+    kind: ClassVar[str] = "step_finished"
+    step_id: str
+    status: str  # done | failed | skipped | interrupted
+    seconds: float = 0.0
+    error: str = ""
+    hint: str = ""
+
+
+@dataclass(kw_only=True)
+class CleanupStarted(Event):
+    kind: ClassVar[str] = "cleanup_started"
+    reason: str
+
+
+@dataclass(kw_only=True)
+class CleanupFinished(Event):
+    kind: ClassVar[str] = "cleanup_finished"
+    left: int = 0  # resources that could not be deleted
+
+
+@dataclass(kw_only=True)
+class ResourceCreated(Event):
+    kind: ClassVar[str] = "resource_created"
+    rtype: str
+    rid: str
+    step_id: str = ""
+    name: str = ""
+
+
+@dataclass(kw_only=True)
+class ResourceDeleted(Event):
+    kind: ClassVar[str] = "resource_deleted"
+    rtype: str
+    rid: str
+    error: str = ""
+
+
+@dataclass(kw_only=True)
+class InstanceState(Event):
+    kind: ClassVar[str] = "instance_state"
+    instance_id: str
+    state: str
+    role: str = ""
+    setup: str = ""  # "1" | "2" | "builder"
+    image_id: str = ""
+    address: str = ""
+    launched_at: float = 0.0
+
+
+@dataclass(kw_only=True)
+class ImageState(Event):
+    kind: ClassVar[str] = "image_state"
+    image_id: str
+    state: str  # pending | available | failed | deregistered
+    phase: str = ""  # stopping | snapshot | available
+    progress: float = 0.0  # 0..1
+
+
+@dataclass(kw_only=True)
+class SshOutput(Event):
+    kind: ClassVar[str] = "ssh_output"
+    instance_id: str
+    line: str
+    stream: str = "stdout"
+
+
+@dataclass(kw_only=True)
+class TimingMark(Event):
+    kind: ClassVar[str] = "timing_mark"
+    instance_id: str
+    mark: str
+    at: float
+    role: str = ""
+    setup: str = ""
+
+
+@dataclass(kw_only=True)
+class ApiCall(Event):
+    kind: ClassVar[str] = "api_call"
+    service: str
+    operation: str
+    total: int = 0
+
+
+@dataclass(kw_only=True)
+class CostEstimate(Event):
+    kind: ClassVar[str] = "cost"
+    usd: float
+    detail: str = ""
+
+
+@dataclass(kw_only=True)
+class Log(Event):
+    kind: ClassVar[str] = "log"
+    message: str
+    level: str = "info"  # info | warning | error
+    step_id: str = ""
+
+
+@dataclass(kw_only=True)
+class Comparison(Event):
+    """The setup #1 vs #2 comparison, emitted once measured."""
+
+    kind: ClassVar[str] = "comparison"
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous fan-out; subscribers must be quick (UIs hop threads themselves)."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        with self._lock:
+            self._subscribers.append(fn)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if fn in self._subscribers:
+                    self._subscribers.remove(fn)
+
+        return unsubscribe
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for fn in subscribers:
+            fn(event)

@@ -1,0 +1,1 @@
+"""Talking to servers: SSH (paramiko), HTTP probes, and how addresses are dialled."""
