@@ -26,8 +26,10 @@ def main(ctx: click.Context) -> None:
 
 def _register() -> None:
     # Each subcommand lives in its own module; add one line per command here.
+    from stemcell.cli.run import run
     from stemcell.cli.validate import validate
 
+    main.add_command(run)
     main.add_command(validate)
 
 

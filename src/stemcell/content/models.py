@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
@@ -164,10 +171,14 @@ class StepSpec(Strict):
             raise ValueError(f"unknown step kind {value!r} (known: {known})")
         return value
 
-    @model_validator(mode="after")
-    def _params_fit_kind(self) -> StepSpec:
-        STEP_KINDS[self.kind].model_validate(self.params)
-        return self
+    @field_validator("params")
+    @classmethod
+    def _params_fit_kind(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        kind = info.data.get("kind")
+        if kind in STEP_KINDS:
+            # Errors keep their place: pydantic nests them under steps[i].params.
+            STEP_KINDS[kind].model_validate(value)
+        return value
 
     def typed_params(self) -> Any:
         return STEP_KINDS[self.kind].model_validate(self.params)

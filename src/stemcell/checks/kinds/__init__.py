@@ -1,0 +1,1 @@
+"""One module per check kind; each exposes ``check(spec, probe) -> Verdict``."""

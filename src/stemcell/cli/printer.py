@@ -1,0 +1,140 @@
+"""The headless view: plain, readable progress from the event stream.
+
+The same events feed the TUI and the recorder; this prints them as lines. SSH
+output is shown with ``--verbose`` (a bake prints hundreds of apt lines); by
+default each step says how many lines it streamed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from stemcell.engine import events as ev
+from stemcell.engine.redact import redact
+
+STATUS_STYLE = {
+    "done": "green",
+    "skipped": "yellow",
+    "failed": "bold red",
+    "interrupted": "bold yellow",
+    "succeeded": "bold green",
+}
+
+
+class Printer:
+    def __init__(self, console: Console, verbose: bool = False) -> None:
+        self.console = console
+        self.verbose = verbose
+        self._lock = threading.Lock()
+        self._ssh_lines: Counter[str] = Counter()
+        self._index: dict[str, int] = {}
+        self._total = 0
+        self._states: dict[str, str] = {}
+        self._simulated = False
+
+    def __call__(self, event: ev.Event) -> None:
+        with self._lock:
+            self._print(event)
+
+    def _print(self, event: ev.Event) -> None:
+        out = self.console.print
+        if isinstance(event, ev.RunStarted):
+            self._simulated = event.simulated
+            self._index = {s["id"]: i + 1 for i, s in enumerate(event.steps)}
+            self._total = len(event.steps)
+            where = "sandbox (simulated, offline)" if event.simulated else f"AWS {event.region}"
+            out(f"[bold]stemcell[/] run [cyan]{event.run_id}[/]: {escape(event.lab)} "
+                f"with {escape(event.profile)} on {where}")
+        elif isinstance(event, ev.StepStarted):
+            n = self._index.get(event.step_id, 0)
+            self._ssh_lines[event.step_id] = 0
+            out(f"[bold]▶ [{n}/{self._total}] {escape(event.title)}[/]")
+        elif isinstance(event, ev.StepFinished):
+            style = STATUS_STYLE.get(event.status, "white")
+            unit = "s (simulated)" if self._simulated else "s"
+            line = f"  [{style}]{event.status}[/] {event.step_id} in {event.seconds:.1f}{unit}"
+            streamed = self._ssh_lines.get(event.step_id, 0)
+            if streamed and not self.verbose:
+                line += f" [dim]({streamed} lines of SSH output; --verbose shows them)[/]"
+            out(line)
+            if event.error and event.status != "done":
+                out(f"    [red]{escape(redact(event.error))}[/]")
+            if event.hint:
+                out(f"    [yellow]hint:[/] {escape(event.hint)}")
+        elif isinstance(event, ev.ResourceCreated):
+            out(f"    [green]+[/] {event.rtype} [cyan]{event.rid}[/]"
+                + (f" ({escape(event.name)})" if event.name else ""))
+        elif isinstance(event, ev.ResourceDeleted):
+            if event.error:
+                out(f"    [red]![/] {event.rtype} {event.rid}: {escape(event.error)}")
+            else:
+                out(f"    [dim]-[/] {event.rtype} [cyan]{event.rid}[/] deleted")
+        elif isinstance(event, ev.InstanceState):
+            if self._states.get(event.instance_id) != event.state:
+                self._states[event.instance_id] = event.state
+                who = f"{event.role} setup #{event.setup}" if event.setup in ("1", "2") \
+                    else event.role
+                out(f"    [dim]{event.instance_id} ({who}): {event.state}[/]")
+        elif isinstance(event, ev.ImageState):
+            out(f"    [dim]image {event.image_id}: {event.state}"
+                + (f" ({event.phase}, {event.progress:.0%})" if event.phase else "") + "[/]")
+        elif isinstance(event, ev.SshOutput):
+            step = self._current_step()
+            self._ssh_lines[step] += 1
+            if self.verbose:
+                out(f"    [dim]{event.instance_id}│[/] {escape(redact(event.line))}",
+                    highlight=False)
+        elif isinstance(event, ev.Log):
+            if event.level == "debug" and not self.verbose:
+                return
+            style = {"warning": "yellow", "error": "red", "debug": "dim"}.get(event.level, "")
+            text = escape(redact(event.message))
+            out(f"    [{style}]{text}[/]" if style else f"    {text}")
+        elif isinstance(event, ev.CostEstimate):
+            out(f"    estimated cost: [bold]${event.usd:.2f}[/] {escape(event.detail)}")
+        elif isinstance(event, ev.CleanupStarted):
+            out(f"[bold]⟲ cleaning up[/] ({escape(event.reason)})")
+        elif isinstance(event, ev.CleanupFinished):
+            if event.left:
+                out(f"  [red]{event.left} resource(s) could not be deleted[/]: "
+                    "see `stemcell cleanup --all --dry-run`")
+            else:
+                out("  [green]nothing left behind[/]")
+        elif isinstance(event, ev.Comparison):
+            self._comparison(event.data)
+        elif isinstance(event, ev.RunFinished):
+            style = STATUS_STYLE.get(event.status, "white")
+            out(f"[{style}]run {event.status}[/]"
+                + (f": {escape(redact(event.reason))}" if event.reason else ""))
+
+    def _current_step(self) -> str:
+        return next(reversed(self._ssh_lines), "") if self._ssh_lines else ""
+
+    def _comparison(self, data: dict[str, object]) -> None:
+        roles = data.get("roles")
+        if isinstance(roles, dict) and roles:
+            table = Table(title="ready time: setup #1 (install at boot) vs #2 (baked image)")
+            table.add_column("role")
+            table.add_column("setup #1", justify="right")
+            table.add_column("setup #2", justify="right")
+            table.add_column("ratio", justify="right")
+            for role, row in roles.items():
+                if not isinstance(row, dict):
+                    continue
+                one, two = row.get("ready_1"), row.get("ready_2")
+                ratio = row.get("ratio")
+                table.add_row(
+                    role,
+                    f"{one:.1f} s" if isinstance(one, (int, float)) else "—",
+                    f"{two:.1f} s" if isinstance(two, (int, float)) else "—",
+                    f"{ratio:.1f}×" if isinstance(ratio, (int, float)) else "—",
+                )
+            self.console.print(table)
+        conclusion = data.get("conclusion")
+        if isinstance(conclusion, str) and conclusion:
+            self.console.print(escape(conclusion))

@@ -1,0 +1,43 @@
+"""``stemcell replay FILE``: review a recorded run in the app, or as text (--headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from stemcell.engine.replay import RecordingError, read_recording, story
+from stemcell.paths import runs_dir
+
+
+def resolve(target: str) -> Path:
+    """A recording file, a run folder, or a run id from `stemcell runs`."""
+    path = Path(target)
+    if path.is_dir():
+        return path / "recording.jsonl"
+    if not path.exists() and "/" not in target and (runs_dir() / target).is_dir():
+        return runs_dir() / target / "recording.jsonl"
+    return path
+
+
+@click.command()
+@click.argument("target", metavar="FILE")
+@click.option("--headless", is_flag=True, help="Print the run's story as text.")
+@click.option("--speed", type=click.FloatRange(1, 100), default=10.0, show_default=True,
+              help="Playback speed (modeled seconds per second).")
+def replay(target: str, headless: bool, speed: float) -> None:
+    """Replay a recorded run (FILE: recording.jsonl, a run folder or a run id)."""
+    try:
+        recording = read_recording(resolve(target))
+    except RecordingError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        raise SystemExit(2) from None
+    if headless:
+        for line in story(recording):
+            click.echo(line)
+        return
+    from stemcell.tui.app import StemcellApp
+
+    StemcellApp(recording=recording, replay_speed=speed).run()

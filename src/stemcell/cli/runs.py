@@ -1,0 +1,45 @@
+"""``stemcell runs``: past runs with their status and what they left running."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stemcell.paths import runs_dir
+from stemcell.session import list_runs
+
+
+def when(run: dict[str, Any]) -> str:
+    created = float(run.get("created") or 0)
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else "?"
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON list on stdout.")
+def runs(as_json: bool) -> None:
+    """List past runs: lab, profile, backend, when, status, leftover resources."""
+    found = list_runs()
+    for run in found:
+        run["recording"] = (Path(run["run_dir"]) / "recording.jsonl").is_file()
+    if as_json:
+        click.echo(json.dumps(found, indent=2, default=str))
+        return
+    if not found:
+        click.echo(f"no runs yet in {runs_dir()}")
+        return
+    click.echo(f"{'RUN':<24} {'LAB':<15} {'PROFILE':<14} {'BACKEND':<8} {'WHEN':<16} "
+               f"{'STATUS':<11} LEFT")
+    for r in found:
+        left = r.get("live_resources", "?")
+        click.echo(f"{r['run_id']:<24} {r.get('lab', ''):<15} {r.get('profile', ''):<14} "
+                   f"{r.get('backend', ''):<8} {when(r):<16} {r['status']:<11} {left}")
+        if r.get("error"):
+            click.echo(f"  {r['error']}")
+    if any(r.get("live_resources") for r in found):
+        click.echo("")
+        click.echo("Some runs still own resources: clean up with `stemcell cleanup --run RUN` "
+                   "(or `stemcell cleanup --all` to find every tagged leftover).")

@@ -1,0 +1,75 @@
+"""Open a backend: where the API is, how guests are dialled, what clock runs.
+
+AWS: the standard credential chain, the public endpoints (or AWS_ENDPOINT_URL),
+``DirectDialer``, wall time. Sandbox: moto on loopback with fake credentials,
+the sandbox's dialer and its scaled clock. Both hand the steps the same
+``Cloud`` adapter; nothing downstream asks which one it got.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from stemcell.cloud.deleter import CloudDeleter
+from stemcell.cloud.ec2 import Cloud
+from stemcell.cloud.session import aws_session, sandbox_session, verify_credentials
+from stemcell.engine.clock import Clock, WallClock
+from stemcell.engine.context import RunConfig
+from stemcell.engine.errors import ConfigError
+from stemcell.guest.dialer import DirectDialer
+
+
+@dataclass
+class Backend:
+    name: str
+    cloud: Cloud
+    dialer: Any
+    clock: Clock
+    simulated: bool
+    deleter: CloudDeleter = field(default_factory=CloudDeleter)
+    note: str = ""
+    _handle: Any = None
+
+    def attach(self, ctx: Any) -> None:
+        """Give a context this backend's cloud, dialer, deleter and clock."""
+        self.cloud.on_call = ctx.count_api_call
+        ctx.cloud = self.cloud
+        ctx.dialer = self.dialer
+        ctx.deleter = self.deleter
+        ctx.clock = self.clock
+
+    def close(self) -> None:
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            handle.close()
+
+
+def open_backend(config: RunConfig, *, verify: bool = True) -> Backend:
+    if config.backend == "aws":
+        return _open_aws(config, verify)
+    if config.backend == "sandbox":
+        return _open_sandbox(config)
+    raise ConfigError(f"unknown backend {config.backend!r} (choose sandbox or aws)")
+
+
+def _open_aws(config: RunConfig, verify: bool) -> Backend:
+    session = aws_session(config.aws_profile, config.region)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None  # LocalStack / moto server users
+    if verify:
+        verify_credentials(session, endpoint)
+    cloud = Cloud(session, config.region, endpoint)
+    return Backend("aws", cloud, DirectDialer(), WallClock(), simulated=False)
+
+
+def _open_sandbox(config: RunConfig) -> Backend:
+    from stemcell.cloud.sandbox.connect import connect_or_start
+
+    handle = connect_or_start(config.speed)
+    session: boto3.Session = sandbox_session(config.region)
+    cloud = Cloud(session, config.region, handle.endpoint_url)
+    return Backend("sandbox", cloud, handle.dialer, handle.clock, simulated=True,
+                   note=str(getattr(handle, "note", "") or ""), _handle=handle)

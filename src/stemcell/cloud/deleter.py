@@ -1,0 +1,215 @@
+"""Deleting resources by type: used by step cleanups and ``stemcell cleanup``.
+
+Every delete is idempotent: something already gone is marked ``gone``, not an
+error. Waits are in modeled seconds and ignore nothing: the runner hands cleanup
+a fresh cancel event, so a second Ctrl-C cannot cut a cleanup short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stemcell.cloud.errors import error_code, is_gone
+from stemcell.engine.errors import StepFailed
+from stemcell.engine.state import Resource
+
+# Deleting a security group fails while an instance or a load balancer's network
+# interface still uses it; AWS frees them a little after "terminated".
+SG_RETRY_SECONDS = 600.0
+SNAPSHOT_RETRY_SECONDS = 120.0
+WAIT_TERMINATED_SECONDS = 900.0
+
+
+class CloudDeleter:
+    """Implements ``engine.context.Deleter`` with the run's ``Cloud``."""
+
+    def delete(self, resource: Resource, ctx: Any) -> None:
+        handler = getattr(self, f"_delete_{resource.rtype}", None)
+        if handler is None:
+            raise StepFailed(f"do not know how to delete a {resource.rtype}")
+        try:
+            handler(resource, ctx)
+        except ClientError as exc:
+            if not is_gone(exc):
+                raise
+            ctx.mark_resource(resource.rtype, resource.rid, "gone")
+            return
+        ctx.mark_resource(resource.rtype, resource.rid, "deleted")
+
+    # --- instances -------------------------------------------------------------------
+    def delete_instances(self, ids: Iterable[str], ctx: Any) -> None:
+        """Terminate many at once and wait for all with one describe per tick."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return
+        ec2 = ctx.cloud.ec2
+        alive: list[str] = []
+        for iid in wanted:  # one call for all would fail whole on one unknown id
+            try:
+                ec2.terminate_instances(InstanceIds=[iid])
+                alive.append(iid)
+            except ClientError as exc:
+                if not is_gone(exc):
+                    raise
+                ctx.mark_resource("instance", iid, "gone")
+        self._wait_terminated(alive, ctx)
+        for iid in alive:
+            ctx.mark_resource("instance", iid, "deleted")
+
+    def _delete_instance(self, resource: Resource, ctx: Any) -> None:
+        ctx.cloud.ec2.terminate_instances(InstanceIds=[resource.rid])
+        self._wait_terminated([resource.rid], ctx)
+
+    def _wait_terminated(self, ids: list[str], ctx: Any) -> None:
+        if not ids:
+            return
+
+        def all_terminated() -> bool:
+            try:
+                pages = ctx.cloud.ec2.describe_instances(InstanceIds=ids)
+            except ClientError as exc:
+                if is_gone(exc):
+                    return True
+                raise
+            states = [i["State"]["Name"] for r in pages["Reservations"] for i in r["Instances"]]
+            return all(s == "terminated" for s in states)
+
+        ctx.wait_for(f"{', '.join(ids)} to terminate", all_terminated,
+                     WAIT_TERMINATED_SECONDS, first=1.0, longest=10.0)
+
+    # --- images and snapshots --------------------------------------------------------
+    def _delete_image(self, resource: Resource, ctx: Any) -> None:
+        ec2 = ctx.cloud.ec2
+        snapshots = set(resource.extra.get("snapshots", []))
+        try:
+            images = ec2.describe_images(ImageIds=[resource.rid])["Images"]
+        except ClientError as exc:
+            if not is_gone(exc):
+                raise
+            images = []
+        for image in images:
+            for mapping in image.get("BlockDeviceMappings", []):
+                sid = mapping.get("Ebs", {}).get("SnapshotId")
+                if sid:
+                    snapshots.add(sid)
+        if images:
+            ec2.deregister_image(ImageId=resource.rid)
+        # Deregistering leaves the snapshots (and their monthly cost) behind.
+        for sid in sorted(snapshots):
+            self._delete_snapshot_id(sid, ctx)
+            ctx.mark_resource("snapshot", sid, "deleted")
+        if not images:
+            raise _gone()
+
+    def _delete_snapshot(self, resource: Resource, ctx: Any) -> None:
+        self._delete_snapshot_id(resource.rid, ctx)
+
+    def _delete_snapshot_id(self, sid: str, ctx: Any) -> None:
+        def attempt() -> bool:
+            try:
+                ctx.cloud.ec2.delete_snapshot(SnapshotId=sid)
+            except ClientError as exc:
+                if is_gone(exc):
+                    return True
+                # Right after DeregisterImage the snapshot can still read "in use".
+                if error_code(exc) == "InvalidSnapshot.InUse":
+                    return False
+                raise
+            return True
+
+        ctx.wait_for(f"snapshot {sid} to be deletable", attempt, SNAPSHOT_RETRY_SECONDS,
+                     first=2.0, longest=10.0)
+
+    # --- network and access -----------------------------------------------------------
+    def _delete_security_group(self, resource: Resource, ctx: Any) -> None:
+        def attempt() -> bool:
+            try:
+                ctx.cloud.ec2.delete_security_group(GroupId=resource.rid)
+            except ClientError as exc:
+                if error_code(exc) == "DependencyViolation":
+                    ctx.log(f"security group {resource.rid} still in use; retrying")
+                    return False
+                raise
+            return True
+
+        ctx.wait_for(f"security group {resource.rid} to be free", attempt, SG_RETRY_SECONDS,
+                     first=2.0, longest=15.0)
+
+    def _delete_key_pair(self, resource: Resource, ctx: Any) -> None:
+        ec2 = ctx.cloud.ec2
+        if not ec2.describe_key_pairs(
+            Filters=[{"Name": "key-pair-id", "Values": [resource.rid]}]
+        ).get("KeyPairs"):
+            _remove_key_file(resource)
+            raise _gone()
+        ec2.delete_key_pair(KeyPairId=resource.rid)
+        _remove_key_file(resource)
+
+    # --- S3 -----------------------------------------------------------------------------
+    def _delete_bucket(self, resource: Resource, ctx: Any) -> None:
+        s3 = ctx.cloud.s3
+        kwargs: dict[str, Any] = {"Bucket": resource.rid}
+        while True:
+            page = s3.list_object_versions(**kwargs)
+            doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                      for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            if doomed:
+                s3.delete_objects(Bucket=resource.rid, Delete={"Objects": doomed, "Quiet": True})
+            if not page.get("IsTruncated"):
+                break
+            kwargs = {"Bucket": resource.rid, "KeyMarker": page.get("NextKeyMarker"),
+                      "VersionIdMarker": page.get("NextVersionIdMarker")}
+        s3.delete_bucket(Bucket=resource.rid)
+
+    # --- load balancing -----------------------------------------------------------------
+    def _delete_listener(self, resource: Resource, ctx: Any) -> None:
+        ctx.cloud.elbv2.delete_listener(ListenerArn=resource.rid)
+
+    def _delete_load_balancer(self, resource: Resource, ctx: Any) -> None:
+        elb = ctx.cloud.elbv2
+        elb.delete_load_balancer(LoadBalancerArn=resource.rid)
+
+        def gone() -> bool:
+            try:
+                elb.describe_load_balancers(LoadBalancerArns=[resource.rid])
+            except ClientError as exc:
+                if is_gone(exc):
+                    return True
+                raise
+            return False
+
+        ctx.wait_for(f"load balancer {resource.name or resource.rid} to go", gone, 600.0)
+
+    def _delete_target_group(self, resource: Resource, ctx: Any) -> None:
+        elb = ctx.cloud.elbv2
+        targets = elb.describe_target_health(TargetGroupArn=resource.rid).get(
+            "TargetHealthDescriptions", [])
+        if targets:
+            elb.deregister_targets(TargetGroupArn=resource.rid,
+                                   Targets=[{"Id": t["Target"]["Id"]} for t in targets])
+
+        def attempt() -> bool:
+            try:
+                elb.delete_target_group(TargetGroupArn=resource.rid)
+            except ClientError as exc:
+                if error_code(exc) == "ResourceInUse":  # the LB is still letting go
+                    return False
+                raise
+            return True
+
+        ctx.wait_for("target group to be free", attempt, 300.0)
+
+
+def _gone() -> ClientError:
+    return ClientError({"Error": {"Code": "NotFound", "Message": "already gone"}}, "Delete")
+
+
+def _remove_key_file(resource: Resource) -> None:
+    from pathlib import Path
+
+    path = resource.extra.get("path")
+    if path:
+        Path(path).unlink(missing_ok=True)

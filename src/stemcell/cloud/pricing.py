@@ -1,0 +1,146 @@
+"""What a lab run costs on AWS, estimated before anything is launched.
+
+Prices are public on-demand list prices (Linux, shared tenancy) as published on
+https://aws.amazon.com/ec2/pricing/on-demand/, https://aws.amazon.com/ebs/pricing/,
+https://aws.amazon.com/elasticloadbalancing/pricing/ and
+https://aws.amazon.com/vpc/pricing/ (public IPv4), read on ``PRICES_AS_OF``.
+They change rarely but they do change: the estimate says where it comes from.
+Free-tier hours, if the account still has them, make the real bill lower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stemcell.cloud.ec2 import ALLOWED_TYPES
+from stemcell.engine.errors import ConfigError, Interrupted
+
+PRICES_AS_OF = "2024-11-01"
+HOURS_PER_MONTH = 730.0
+
+# USD per hour, on-demand Linux.
+INSTANCE_HOURLY: dict[str, dict[str, float]] = {
+    "us-east-1": {"t2.micro": 0.0116, "t3.micro": 0.0104, "t4g.micro": 0.0084},
+    "us-east-2": {"t2.micro": 0.0116, "t3.micro": 0.0104, "t4g.micro": 0.0084},
+    "us-west-2": {"t2.micro": 0.0116, "t3.micro": 0.0104, "t4g.micro": 0.0084},
+    "eu-west-1": {"t2.micro": 0.0126, "t3.micro": 0.0114, "t4g.micro": 0.0092},
+    "eu-central-1": {"t2.micro": 0.0134, "t3.micro": 0.0120, "t4g.micro": 0.0096},
+}
+# USD per GB-month.
+GP3_GB_MONTH = {"us-east-1": 0.08, "us-east-2": 0.08, "us-west-2": 0.08,
+                "eu-west-1": 0.088, "eu-central-1": 0.0952}
+SNAPSHOT_GB_MONTH = {"us-east-1": 0.05, "us-east-2": 0.05, "us-west-2": 0.05,
+                     "eu-west-1": 0.05, "eu-central-1": 0.054}
+ALB_HOURLY = {"us-east-1": 0.0225, "us-east-2": 0.0225, "us-west-2": 0.0225,
+              "eu-west-1": 0.0252, "eu-central-1": 0.027}
+PUBLIC_IPV4_HOURLY = 0.005  # every region, per in-use public address
+
+ROOT_GB = 8
+# How long a student typically keeps things around during the lab.
+BUILDER_HOURS = 0.5
+ROLE_HOURS = 1.0
+LB_HOURS = 1.0
+IMAGE_HOURS = 2.0
+
+
+@dataclass
+class Estimate:
+    usd: float
+    region: str
+    as_of: str = PRICES_AS_OF
+    lines: list[str] = field(default_factory=list)
+    priced_region: str = ""
+
+    def text(self) -> str:
+        head = f"Estimated AWS cost of this lab run: ${self.usd:.2f} " \
+               f"(list prices for {self.priced_region} as of {self.as_of})"
+        return "\n".join([head, *(f"  {line}" for line in self.lines)])
+
+
+def choose_instance_type(requested: str | None, profile_default: str, architecture: str) -> str:
+    """The run's type: must be on the allowlist and match the image architecture."""
+    itype = requested or profile_default
+    if itype not in ALLOWED_TYPES:
+        allowed = ", ".join(sorted(ALLOWED_TYPES))
+        raise ConfigError(f"instance type {itype!r} is not allowed (allowed: {allowed})",
+                          hint="The allowlist keeps the lab within the free tier.")
+    if ALLOWED_TYPES[itype] != architecture:
+        fits = [t for t, a in ALLOWED_TYPES.items() if a == architecture]
+        raise ConfigError(
+            f"instance type {itype} runs {ALLOWED_TYPES[itype]} but the profile's image is "
+            f"{architecture}", hint=f"Use one of: {', '.join(sorted(fits))}.")
+    return itype
+
+
+def alternatives(itype: str) -> list[str]:
+    arch = ALLOWED_TYPES.get(itype, "x86_64")
+    return sorted(t for t, a in ALLOWED_TYPES.items() if a == arch and t != itype)
+
+
+def count_instances(lab: Any, repeat: int = 1) -> tuple[int, bool]:
+    """(role instances the lab launches, whether it makes a load balancer)."""
+    roles = 0
+    lb = False
+    for step in lab.steps:
+        if step.kind == "launch_roles":
+            params = step.typed_params()
+            roles += len(params.roles) * params.count * max(1, repeat)
+        elif step.kind == "load_balancer":
+            lb = True
+    return roles, lb
+
+
+def estimate(lab: Any, profile: Any, config: Any) -> Estimate:
+    region = config.region
+    priced = region if region in INSTANCE_HOURLY else "us-east-1"
+    itype = choose_instance_type(config.instance_type, profile.instance_type,
+                                 profile.base_image.architecture)
+    hourly = INSTANCE_HOURLY[priced][itype]
+    roles, lb = count_instances(lab, getattr(config, "repeat", 1))
+    builder = any(s.kind == "launch_builder" for s in lab.steps)
+    lines: list[str] = []
+    total = 0.0
+
+    def add(label: str, usd: float) -> None:
+        nonlocal total
+        total += usd
+        lines.append(f"{label}: ${usd:.4f}")
+
+    instance_hours = (BUILDER_HOURS if builder else 0.0) + roles * ROLE_HOURS
+    add(f"{itype} x {instance_hours:g} instance-hours at ${hourly}/h", instance_hours * hourly)
+    add(f"public IPv4 x {instance_hours:g} h at ${PUBLIC_IPV4_HOURLY}/h",
+        instance_hours * PUBLIC_IPV4_HOURLY)
+    gb_month = ROOT_GB * instance_hours / HOURS_PER_MONTH
+    add(f"gp3 root volumes {ROOT_GB} GB x {instance_hours:g} h at ${GP3_GB_MONTH[priced]}"
+        "/GB-month", gb_month * GP3_GB_MONTH[priced])
+    snap = ROOT_GB * IMAGE_HOURS / HOURS_PER_MONTH
+    add(f"AMI snapshot {ROOT_GB} GB x {IMAGE_HOURS:g} h at ${SNAPSHOT_GB_MONTH[priced]}"
+        "/GB-month", snap * SNAPSHOT_GB_MONTH[priced])
+    if lb:
+        add(f"application load balancer x {LB_HOURS:g} h at ${ALB_HOURLY[priced]}/h "
+            "(plus LCUs, negligible here)", LB_HOURS * ALB_HOURLY[priced])
+    if priced != region:
+        lines.append(f"no prices on file for {region}; us-east-1 prices shown")
+    lines.append(f"assumes the builder lives {BUILDER_HOURS:g} h and the {roles} role "
+                 f"servers {ROLE_HOURS:g} h; S3 and API requests cost fractions of a cent")
+    return Estimate(usd=round(total, 4), region=region, lines=lines, priced_region=priced)
+
+
+def confirm_launch(lab: Any, profile: Any, config: Any,
+                   confirm: Callable[[str], bool] | None) -> Estimate:
+    """Before a run on AWS: show the estimate and ask (unless --yes).
+
+    Raises ``Interrupted`` if the student says no and ``ConfigError`` if nobody can
+    be asked (a non-interactive run without --yes).
+    """
+    est = estimate(lab, profile, config)
+    if config.backend != "aws" or config.yes:
+        return est
+    if confirm is None:
+        raise ConfigError("this run launches real AWS resources and nobody can confirm it",
+                          hint="Pass --yes to accept the estimated cost:\n" + est.text())
+    if not confirm(est.text() + "\nLaunch these resources on your AWS account?"):
+        raise Interrupted("not confirmed: nothing was launched")
+    return est

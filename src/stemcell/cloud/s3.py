@@ -1,0 +1,70 @@
+"""Role bundles: packed reproducibly, stored in a run-owned bucket, fetched presigned.
+
+Instances get a presigned GET URL in their user data instead of credentials, so
+nothing on the server can read anything else in the account. URLs are made when
+user data is rendered and never stored in the state or sent as events.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import tarfile
+from pathlib import Path
+from typing import Any
+
+PRESIGN_SECONDS = 3600
+
+
+def bucket_name(run_id: str) -> str:
+    """Bucket names are global, lowercase, 3-63 chars; the run id is unique enough."""
+    name = re.sub(r"[^a-z0-9-]", "-", f"stemcell-{run_id}".lower()).strip("-")
+    return name[:63].rstrip("-")
+
+
+def pack_bundle(folder: Path) -> bytes:
+    """A .tar.gz of ``folder`` whose bytes depend on the files only (not on mtimes)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(p for p in folder.rglob("*")):
+            rel = path.relative_to(folder).as_posix()
+            info = tarfile.TarInfo(rel)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            if path.is_dir():
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                tar.addfile(info)
+            elif path.is_file():
+                data = path.read_bytes()
+                info.size = len(data)
+                info.mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
+                tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def create_bucket(s3: Any, name: str, region: str) -> None:
+    kwargs: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":  # us-east-1 rejects an explicit LocationConstraint
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**kwargs)
+
+
+def secure_and_tag(s3: Any, name: str, tags: list[dict[str, str]]) -> None:
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
+
+
+def presigned_get(s3: Any, bucket: str, key: str, seconds: int = PRESIGN_SECONDS) -> str:
+    return str(s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds))

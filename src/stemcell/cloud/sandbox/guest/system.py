@@ -1,0 +1,167 @@
+"""The running operating system of a guest, as the shell's commands see it:
+disk, clock, services, identity, cloud-init state. No sockets here, so the
+interpreter and every command can be tested without a network."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stemcell.cloud.sandbox.guest import apache
+from stemcell.cloud.sandbox.guest.catalogue import Catalogue
+from stemcell.cloud.sandbox.guest.disk import Disk
+from stemcell.cloud.sandbox.guest.model import BootModel
+from stemcell.engine.clock import Clock
+
+KERNEL = "6.8.0-1019-aws"
+
+
+@dataclass
+class CloudInitState:
+    """What `cloud-init status` and `cloud-init analyze` report."""
+
+    status: str = "not started"  # not started | running | done | error
+    stage: str = ""
+    boot_started: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    # cloud-init analyze dump events (dicts in cloud-init's event format)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    last_update: float = 0.0
+
+
+class ServiceError(Exception):
+    pass
+
+
+class System:
+    def __init__(self, disk: Disk, clock: Clock, model: BootModel | None = None, *,
+                 catalogue: Catalogue | None = None, instance_id: str = "i-0sandbox",
+                 hostname: str = "ip-172-31-0-10", private_ip: str = "172.31.0.10",
+                 public_ip: str = "") -> None:
+        self.disk = disk
+        self.clock = clock
+        self.model = model or BootModel.default()
+        self.catalogue = catalogue or Catalogue.default()
+        self.instance_id = instance_id
+        self.hostname = hostname
+        self.private_ip = private_ip
+        self.public_ip = public_ip
+        self.lock = threading.RLock()  # one dpkg / one systemd at a time, as on Ubuntu
+        self.cancel = threading.Event()  # set on shutdown: running commands give up
+        self.services: dict[str, float] = {}  # active unit -> modeled start time
+        self.failed: set[str] = set()
+        self.cloud_init = CloudInitState()
+        self.cloud_init_done = threading.Event()
+        self.booted_at: float = 0.0
+        self.network_up = False
+        # Listeners (the HTTP server) learn about service changes through this.
+        self.on_service_change: list[Callable[[str, bool], None]] = []
+        # How curl/wget reach a URL (the guest fixes this to loopback only).
+        self.fetch: Callable[[str, float], tuple[int, dict[str, str], bytes]] | None = None
+
+    # --- time ----------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def sleep(self, seconds: float) -> bool:
+        """Spend ``seconds`` of modeled time; False if the machine is going down."""
+        if seconds <= 0:
+            return not self.cancel.is_set()
+        return self.clock.sleep(seconds, self.cancel)
+
+    def uptime(self) -> float:
+        return max(0.0, self.now() - self.booted_at) if self.booted_at else 0.0
+
+    # --- services ------------------------------------------------------------------
+
+    @staticmethod
+    def unit_name(name: str) -> str:
+        return name if "." in name else f"{name}.service"
+
+    def unit_known(self, unit: str) -> bool:
+        return unit in self.disk.units or unit == "ssh.service"
+
+    def is_active(self, unit: str) -> bool:
+        return self.unit_name(unit) in self.services
+
+    def start_service(self, unit: str, *, modeled: bool = True) -> None:
+        unit = self.unit_name(unit)
+        if not self.unit_known(unit):
+            raise ServiceError(f"Failed to start {unit}: Unit {unit} not found.")
+        if unit in self.services:
+            return
+        if unit == "apache2.service":
+            errors = apache.read_config(self.disk).errors
+            if errors:
+                self.failed.add(unit)
+                self._log_journal(unit, errors)
+                raise ServiceError(
+                    f"Job for {unit} failed because the control process exited with error "
+                    f"code.\nSee \"systemctl status {unit}\" and \"journalctl -xeu {unit}\" "
+                    "for details.")
+        if modeled:
+            self.sleep(self.model.service_start)
+        self.failed.discard(unit)
+        self.services[unit] = self.now()
+        self._changed(unit, True)
+
+    def stop_service(self, unit: str, *, modeled: bool = True) -> None:
+        unit = self.unit_name(unit)
+        if not self.unit_known(unit):
+            raise ServiceError(f"Failed to stop {unit}: Unit {unit} not loaded.")
+        if unit not in self.services:
+            return
+        if modeled:
+            self.sleep(self.model.service_stop)
+        del self.services[unit]
+        self._changed(unit, False)
+
+    def restart_service(self, unit: str) -> None:
+        self.stop_service(unit)
+        self.start_service(unit)
+
+    def stop_all(self) -> None:
+        for unit in list(self.services):
+            self.stop_service(unit, modeled=False)
+
+    def start_enabled(self) -> list[str]:
+        """What systemd's multi-user.target does at boot (except ssh, started separately)."""
+        started = []
+        for unit, on in sorted(self.disk.units.items()):
+            if on and unit != "ssh.service" and unit in _REAL_SERVICES:
+                try:
+                    self.start_service(unit, modeled=False)
+                    started.append(unit)
+                except ServiceError:
+                    pass
+        return started
+
+    def _changed(self, unit: str, active: bool) -> None:
+        for cb in list(self.on_service_change):
+            cb(unit, active)
+
+    def _log_journal(self, unit: str, lines: list[str]) -> None:
+        stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(self.now()))
+        text = "".join(f"{stamp} {self.hostname} {unit.removesuffix('.service')}[1234]: {ln}\n"
+                       for ln in lines)
+        try:
+            self.disk.write("/var/log/syslog", text, append=True, group="adm", mode=0o640)
+        except OSError:
+            pass
+
+    def journal_tail(self, unit: str) -> list[str]:
+        try:
+            text = self.disk.read_text("/var/log/syslog")
+        except OSError:
+            return []
+        name = unit.removesuffix(".service")
+        return [ln for ln in text.splitlines() if f" {name}[" in ln][-5:]
+
+
+# Units whose being active matters to something we model (others are bookkeeping).
+_REAL_SERVICES = {"apache2.service", "cron.service", "rsyslog.service",
+                  "systemd-networkd.service", "systemd-resolved.service"}

@@ -1,0 +1,58 @@
+"""Fixes for gaps in moto that the lab's real API calls run into.
+
+These change moto from "raises NotImplementedError" to what AWS does, so they
+are safe for any user of moto in the process (the sandbox applies them, and
+tests of the EC2 steps against plain ``mock_aws`` may too). Each fix is applied
+once however often ``apply_moto_fixes()`` is called.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_lock = threading.Lock()
+_applied = False
+
+
+def apply_moto_fixes() -> None:
+    """Patch moto's models in place; idempotent and thread-safe."""
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        _fix_create_image_snapshot_tags()
+        _applied = True
+
+
+def _fix_create_image_snapshot_tags() -> None:
+    # AWS tags the new image's snapshots from TagSpecifications ResourceType
+    # "snapshot"; moto 5.2 raises NotImplementedError for it. Tagging the root
+    # snapshot at birth is what lets cleanup find it if the state file is lost.
+    from moto.ec2.models.amis import AmiBackend
+
+    original: Callable[..., Any] = AmiBackend.create_image
+
+    @functools.wraps(original)
+    def create_image(
+        self: Any,
+        instance_id: str,
+        name: str,
+        description: str,
+        tag_specifications: list[dict[str, Any]],
+    ) -> Any:
+        snapshot_tags: list[dict[str, str]] = []
+        others: list[dict[str, Any]] = []
+        for spec in tag_specifications or []:
+            if spec.get("ResourceType") == "snapshot":
+                snapshot_tags.extend(spec.get("Tags", []))
+            else:
+                others.append(spec)
+        image = original(self, instance_id, name, description, tag_specifications=others)
+        for tag in snapshot_tags:
+            image.ebs_snapshot.add_tag(tag["Key"], tag.get("Value", ""))
+        return image
+
+    AmiBackend.create_image = create_image  # type: ignore[method-assign]

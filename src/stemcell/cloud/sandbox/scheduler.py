@@ -1,0 +1,109 @@
+"""Runs the sandbox's state changes at modeled times.
+
+One thread sleeps until the next due change (modeled time converted to wall
+time by the clock). Readers may also call ``run_due()`` before they answer, so
+an API poll never sees a state that is already overdue by a few milliseconds of
+wall time (which at high speeds is several modeled seconds).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from stemcell.engine.clock import ScaledClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(order=True)
+class _Job:
+    due: float
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+class Scheduler:
+    def __init__(self, clock: ScaledClock, name: str = "sandbox-scheduler") -> None:
+        self.clock = clock
+        self._heap: list[_Job] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        # Actions run one at a time, whoever runs them (the thread or a reader).
+        self._run_lock = threading.RLock()
+        self._local = threading.local()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def at(self, modeled: float, action: Callable[[], None]) -> _Job:
+        job = _Job(modeled, next(self._seq), action)
+        with self._cond:
+            heapq.heappush(self._heap, job)
+            self._cond.notify()
+        return job
+
+    def after(self, modeled_seconds: float, action: Callable[[], None]) -> _Job:
+        return self.at(self.clock.now() + max(0.0, modeled_seconds), action)
+
+    def run_due(self) -> None:
+        """Run every action due by now, in due order (re-entrant calls do nothing)."""
+        if getattr(self._local, "running", False):
+            return
+        self._local.running = True
+        try:
+            with self._run_lock:
+                while True:
+                    job = self._pop_due()
+                    if job is None:
+                        return
+                    self._run(job)
+        finally:
+            self._local.running = False
+
+    def pending(self) -> int:
+        with self._cond:
+            return sum(1 for job in self._heap if not job.cancelled)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._heap.clear()
+            self._cond.notify()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+
+    def _pop_due(self) -> _Job | None:
+        now = self.clock.now()
+        with self._cond:
+            while self._heap and self._heap[0].cancelled:
+                heapq.heappop(self._heap)
+            if self._heap and self._heap[0].due <= now:
+                return heapq.heappop(self._heap)
+        return None
+
+    def _run(self, job: _Job) -> None:
+        try:
+            job.action()
+        except Exception:  # one broken change must not stop the sandbox's clockwork
+            log.exception("sandbox scheduled action failed")
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self.clock.to_wall(self._heap[0].due) - time.time()
+                if wait > 0:
+                    self._cond.wait(timeout=wait)
+                    continue
+            self.run_due()

@@ -1,0 +1,81 @@
+"""moto's server on loopback, quiet, speaking for one sandbox account.
+
+Built like moto's ThreadedMotoServer (werkzeug, one thread per request) with
+two differences: the request log goes nowhere (the TUI shares the terminal),
+and every request is stamped with the sandbox's own account id, which is how
+the lifecycle hooks know a request is the sandbox's and not some other moto
+user's in the same process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _quiet_handler() -> type:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietHandler(MotoRequestHandler):  # type: ignore[misc,valid-type]
+        def log(self, type: str, message: str, *args: Any) -> None:
+            return None
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            return None
+
+    return QuietHandler
+
+
+def account_stamp(app: WsgiApp, account_id: str) -> WsgiApp:
+    def stamped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ[ACCOUNT_HEADER] = account_id
+        return app(environ, start_response)
+
+    return stamped
+
+
+class MotoServer:
+    """EC2, S3, ELBv2 (and the rest of moto) on http://127.0.0.1:PORT."""
+
+    def __init__(self, account_id: str, port: int = 0) -> None:
+        self.account_id = account_id
+        self._port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> MotoServer:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        app = account_stamp(DomainDispatcherApplication(create_backend_app), self.account_id)
+        self._server = make_server("127.0.0.1", self._port, app, threaded=True,
+                                   request_handler=_quiet_handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="sandbox-moto", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        return int(self._server.server_address[1])
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None

@@ -1,0 +1,83 @@
+"""boto3 sessions: the standard credential chain on AWS, fake ones for the sandbox.
+
+Whatever the backend, the same clients are built the same way; only the
+endpoint and the credentials differ. Credential problems become one
+``ConfigError`` that says how to fix them (the CLI maps it to exit code 2).
+"""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
+
+from stemcell.engine.errors import ConfigError
+
+# Standard mode retries throttling (RequestLimitExceeded) and transient errors with
+# exponential backoff and a retry quota; 8 attempts ride out a burst.
+RETRIES = {"max_attempts": 8, "mode": "standard"}
+
+_FIX = (
+    "Configure credentials with `aws configure`, pick a profile with --aws-profile or "
+    "AWS_PROFILE, or refresh an SSO session with `aws sso login`. "
+    "The sandbox backend (--backend sandbox, the default) needs no AWS account at all."
+)
+
+
+def client_config(endpoint_url: str | None = None) -> Config:
+    s3: dict[str, str] = {"addressing_style": "path"} if endpoint_url else {}
+    return Config(
+        retries=RETRIES,  # type: ignore[arg-type]
+        connect_timeout=10,
+        read_timeout=60,
+        s3=s3,  # type: ignore[arg-type]
+        signature_version="s3v4",
+    )
+
+
+def aws_session(aws_profile: str | None, region: str) -> boto3.Session:
+    """A session from the standard chain (env, profile, SSO, instance role)."""
+    try:
+        session = boto3.Session(profile_name=aws_profile, region_name=region)
+    except ProfileNotFound as exc:
+        raise ConfigError(f"AWS profile not found: {exc.kwargs.get('profile', aws_profile)}",
+                          hint=_FIX) from None
+    try:
+        credentials = session.get_credentials()
+    except BotoCoreError as exc:  # SSO token expired, broken credential process ...
+        raise ConfigError(f"AWS credentials could not be loaded: {exc}", hint=_FIX) from None
+    if credentials is None:
+        raise ConfigError("no AWS credentials found", hint=_FIX)
+    return session
+
+
+def verify_credentials(session: boto3.Session, endpoint_url: str | None = None) -> str:
+    """Ask STS who we are: catches expired or revoked credentials before any work."""
+    sts = session.client("sts", endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+                         config=client_config(endpoint_url))
+    try:
+        identity = sts.get_caller_identity()
+    except NoCredentialsError:
+        raise ConfigError("no AWS credentials found", hint=_FIX) from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise ConfigError(f"AWS rejected the credentials ({code})", hint=_FIX) from None
+    except BotoCoreError as exc:
+        raise ConfigError(f"AWS credentials could not be used: {exc}", hint=_FIX) from None
+    return str(identity.get("Arn", ""))
+
+
+def sandbox_session(region: str) -> boto3.Session:
+    """Static fake credentials: the sandbox (moto) accepts any."""
+    return boto3.Session(
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",  # not a secret: moto accepts any
+        region_name=region,
+    )

@@ -1,0 +1,193 @@
+"""One lab run, assembled: content + state + backend + steps + recorder.
+
+The CLI's ``stemcell run`` and the TUI both go through ``prepare``; they differ
+only in how they show the events. Opening the backend (which may start the
+sandbox: ~1 s for moto's first call) is deferred to ``open()``/``run()`` so a UI
+can draw its first frame before paying for it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stemcell import paths
+from stemcell.content import Lab, Profile, load_lab, load_profile
+from stemcell.content.loader import ContentError
+from stemcell.engine.context import Context, RunConfig, new_run_id
+from stemcell.engine.errors import ConfigError, StateError
+from stemcell.engine.events import EventBus
+from stemcell.engine.recorder import Recorder
+from stemcell.engine.runner import Runner, summary
+from stemcell.engine.state import RunState, StateStore, load_state
+
+RECORDING_NAME = "recording.jsonl"
+
+
+def _find(kind: str, name: str) -> Path:
+    candidate = Path(name).expanduser()
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        if not candidate.is_file():
+            raise ConfigError(f"{kind} file not found: {candidate}")
+        return candidate
+    folder = paths.shipped_dir(f"{kind}s")
+    for path in sorted(folder.glob("*.y*ml")):
+        if path.stem == name or path.stem.startswith(f"{name}-"):
+            return path
+    known = ", ".join(sorted(p.stem for p in folder.glob("*.y*ml")))
+    raise ConfigError(f"unknown {kind} {name!r} (shipped: {known}; or give a path to a .yaml file)")
+
+
+def shipped(kind: str) -> list[Path]:
+    """The shipped labs or profiles (kind: "lab" | "profile")."""
+    return sorted(paths.shipped_dir(f"{kind}s").glob("*.y*ml"))
+
+
+def load_content(config: RunConfig) -> tuple[Lab, Path, Profile, Path]:
+    lab_path = _find("lab", config.lab)
+    profile_path = _find("profile", config.profile)
+    try:
+        lab = load_lab(lab_path)
+        profile = load_profile(profile_path)
+    except ContentError as exc:
+        raise ConfigError(str(exc)) from None
+    return lab, lab_path, profile, profile_path
+
+
+@dataclass
+class LabSession:
+    ctx: Context
+    steps: list[Any]
+    recorder: Recorder
+    backend: Any = None
+    resumed: bool = False
+    _open_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def bus(self) -> EventBus:
+        return self.ctx.bus
+
+    @property
+    def run_id(self) -> str:
+        return self.ctx.run_id
+
+    def open(self) -> None:
+        """Connect the backend (may start the sandbox); idempotent, thread-safe."""
+        with self._open_lock:
+            if self.backend is not None:
+                return
+            from stemcell.cloud.backend import open_backend
+
+            self.backend = open_backend(self.ctx.config)
+            self.backend.attach(self.ctx)
+
+    def run(self) -> str:
+        """Run (or resume) the lab to the end; blocking. Returns the final status."""
+        self.open()
+        try:
+            return Runner(self.ctx, self.steps).run()
+        finally:
+            self.recorder.flush()
+
+    def cancel(self) -> None:
+        self.ctx.cancel.set()
+
+    def summary(self) -> dict[str, Any]:
+        return summary(self.ctx)
+
+    def close(self) -> None:
+        self.recorder.close()
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+
+def prepare(
+    config: RunConfig,
+    *,
+    resume: str | None = None,
+    confirm: Callable[[str], bool] | None = None,
+    bus: EventBus | None = None,
+) -> LabSession:
+    """Assemble a run. ``resume`` is a run id (or run folder) to continue."""
+    from stemcell.steps import build_steps
+
+    resumed = False
+    if resume:
+        run_dir = Path(resume) if Path(resume).is_dir() else paths.run_dir(resume)
+        state = load_state(run_dir / "state.json")
+        config = RunConfig.from_dict(state.config)
+        store = StateStore(run_dir / "state.json", state)
+        run_id = state.run_id
+        resumed = True
+    else:
+        run_id = new_run_id(config.lab)
+        run_dir = paths.run_dir(run_id)
+        run_dir.mkdir(parents=True, exist_ok=False)
+        store = StateStore(run_dir / "state.json", RunState(run_id=run_id))
+    lab, lab_path, profile, profile_path = load_content(config)
+    config.lab, config.profile = lab.id, profile.id
+    store.state.config = config.to_dict() | {
+        "lab_path": str(lab_path),
+        "profile_path": str(profile_path),
+    }
+    store.save()
+    ctx = Context(
+        run_id=run_id,
+        run_dir=run_dir,
+        config=config,
+        lab=lab,
+        profile=profile,
+        profile_dir=profile_path.parent,
+        store=store,
+        bus=bus or EventBus(),
+        confirm=confirm,
+    )
+    # A resumed run appends a new recording segment instead of overwriting the first.
+    name = RECORDING_NAME if not resumed else f"recording-{_next_segment(run_dir)}.jsonl"
+    recorder = Recorder(
+        run_dir / name,
+        header={"run_id": run_id, "lab": lab.id, "profile": profile.id,
+                "backend": config.backend, "simulated": config.backend == "sandbox"},
+    )
+    ctx.bus.subscribe(recorder)
+    return LabSession(ctx=ctx, steps=build_steps(lab), recorder=recorder, resumed=resumed)
+
+
+def _next_segment(run_dir: Path) -> int:
+    return len(list(run_dir.glob("recording*.jsonl"))) + 1
+
+
+def list_runs() -> list[dict[str, Any]]:
+    """Past runs, newest first: lab, profile, backend, when, status, live resources."""
+    runs = []
+    for state_path in paths.runs_dir().glob("*/state.json"):
+        try:
+            state = load_state(state_path)
+        except StateError as exc:
+            runs.append({"run_id": state_path.parent.name, "status": "unreadable",
+                         "error": exc.message, "run_dir": str(state_path.parent),
+                         "created": state_path.stat().st_mtime})
+            continue
+        runs.append(
+            {
+                "run_id": state.run_id,
+                "lab": state.config.get("lab", ""),
+                "profile": state.config.get("profile", ""),
+                "backend": state.config.get("backend", ""),
+                "created": state.created,
+                "status": state.status,
+                "reason": state.reason,
+                "live_resources": len(state.live_resources()),
+                "run_dir": str(state_path.parent),
+            }
+        )
+    return sorted(runs, key=lambda r: float(r.get("created", 0)), reverse=True)
+
+
+def dump_summary(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, default=str)

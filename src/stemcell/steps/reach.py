@@ -1,0 +1,43 @@
+"""Opening SSH to one of the run's instances, the same way for every step.
+
+Addresses come from ``ctx.dialer`` (public IP on AWS, loopback ports in the
+sandbox); host keys are checked against the console output when it has them,
+else pinned in the run's own known_hosts; marks go to the instance's timeline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stemcell.guest.dialer import Target
+from stemcell.guest.hostkeys import parse_fingerprints
+from stemcell.guest.ssh import SshClient, connect
+
+SSH_DEADLINE = 900.0
+
+
+def known_hosts(ctx: Any) -> Path:
+    return Path(ctx.run_dir) / "ssh" / "known_hosts"
+
+
+def ssh_to(ctx: Any, instance_id: str, public_ip: str = "", private_ip: str = "",
+           deadline: float = SSH_DEADLINE) -> SshClient:
+    target = Target(instance_id=instance_id, public_ip=public_ip, private_ip=private_ip)
+    address = ctx.dialer.ssh_address(target)
+
+    def fingerprints() -> dict[str, str]:
+        return parse_fingerprints(ctx.cloud.console_output(instance_id))
+
+    return connect(
+        address,
+        key_path=Path(ctx.need("key_path")),
+        known_hosts=known_hosts(ctx),
+        clock=ctx.clock,
+        cancel=ctx.cancel,
+        deadline=deadline,
+        on_mark=lambda mark: ctx.mark(instance_id, mark),
+        fingerprints=fingerprints,
+        label=instance_id,
+        log=ctx.log,
+    )

@@ -1,0 +1,26 @@
+"""Stop the builder so the image is taken from a quiet, consistent disk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stemcell.cloud.poller import Backoff, InstancePoller
+from stemcell.engine.step import BaseStep
+
+STOP_TIMEOUT = 600.0
+
+
+def stop_and_wait(ctx: Any, iid: str) -> None:
+    ctx.cloud.ec2.stop_instances(InstanceIds=[iid])
+    InstancePoller(ctx).wait([iid], "stopped", STOP_TIMEOUT,
+                             backoff=Backoff(first=2.0, longest=10.0))
+
+
+class StopBuilderStep(BaseStep):
+    def run(self, ctx: Any) -> None:
+        iid = ctx.need("builder_id")
+        stop_and_wait(ctx, iid)
+        ctx.log(f"builder {iid} stopped")
+
+    def cleanup(self, ctx: Any) -> None:
+        return None  # the builder itself is launch_builder's to terminate

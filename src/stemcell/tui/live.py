@@ -1,0 +1,104 @@
+"""One lab run driven from the app: prepare, warm up and run, each in a thread worker.
+
+The engine is blocking (boto3, paramiko), so the screen calls these methods from
+``@work(thread=True)`` workers; events travel to the UI through an ``EventFeed``.
+Step-by-step mode holds the runner between steps by blocking in the bus
+subscriber (the runner emits ``StepFinished`` synchronously, after the recorder
+has written it), until the student continues, skips the next step or stops.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from stemcell.engine.context import RunConfig
+from stemcell.engine.events import Event, StepFinished
+from stemcell.engine.state import StepRecord
+from stemcell.tui.feed import EventFeed
+
+EARLIER = "(done in an earlier session)"
+Prepare = Callable[..., Any]
+
+
+class LiveRun:
+    def __init__(self, config: RunConfig, feed: EventFeed, *, resume: str | None = None,
+                 ask: Callable[[str], bool] | None = None, prepare: Prepare | None = None,
+                 on_pause: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.feed = feed
+        self.resume = resume
+        self.ask = ask
+        self._prepare = prepare
+        self.on_pause = on_pause
+        self.session: Any = None
+        self.step_mode = False
+        self.paused_after = ""  # the step after which the runner waits
+        self.running = False
+        self.status = ""
+        self._gate = threading.Event()
+
+    # --- worker-thread calls ------------------------------------------------------------
+    def prepare(self) -> None:
+        if self._prepare is None:
+            from stemcell.session import prepare as session_prepare
+
+            self._prepare = session_prepare
+        self.session = self._prepare(self.config, resume=self.resume, confirm=self.ask)
+        self.session.bus.subscribe(self._on_event)
+
+    def warm_up(self) -> None:
+        """Connect the backend: starts the sandbox (about a second) or checks AWS credentials."""
+        self.session.open()
+
+    def run(self) -> str:
+        self.running = True
+        try:
+            self.status = self.session.run()
+        finally:
+            self.running = False
+            self.paused_after = ""
+        return self.status
+
+    # --- UI-thread calls --------------------------------------------------------------
+    def cont(self) -> None:
+        self.paused_after = ""
+        self._gate.set()
+
+    def cancel(self) -> None:
+        if self.session is not None:
+            self.session.cancel()
+        self._gate.set()
+
+    def skip(self, step_id: str, reason: str) -> None:
+        """Mark a step not yet run as skipped: the runner passes over it when it gets there."""
+        ctx = self.session.ctx
+        text = f"skipped by the student: {reason}" if reason else "skipped by the student"
+        with ctx.store.lock:
+            ctx.state.steps[step_id] = StepRecord(status="skipped", error=text)
+            ctx.store.save()
+        ctx.emit(StepFinished(step_id=step_id, status="skipped", error=text))
+
+    def live_resources(self) -> list[Any]:
+        if self.session is None:
+            return []
+        return list(self.session.ctx.state.live_resources())
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
+    # --- the bus subscriber (engine thread) ---------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        self.feed.push(event)
+        if (self.step_mode and isinstance(event, StepFinished) and event.status == "done"
+                and event.error != EARLIER and self.running):
+            self._gate.clear()
+            self.paused_after = event.step_id
+            if self.on_pause is not None:
+                self.on_pause(event.step_id)
+            # Wait until the student continues or stops; cancel() also opens the gate.
+            while not self._gate.wait(0.2):
+                if self.session.ctx.cancel.is_set():
+                    break

@@ -1,0 +1,1 @@
+"""The app's screens: start, lab, replay, cleanup, help and the small modal questions."""

@@ -1,0 +1,87 @@
+"""The view model: the pure reducer every pane (and replay) reads."""
+
+from __future__ import annotations
+
+from tui_script import IMAGE, scripted_run
+
+from stemcell.engine.events import InstanceState, SshOutput, StepFinished, TimingMark
+from stemcell.engine.view import SSH_LINES_PER_INSTANCE, ViewModel, describe
+
+
+def fold(events: list) -> ViewModel:
+    model = ViewModel()
+    model.apply_all(events)
+    return model
+
+
+def test_a_whole_run_folds_into_steps_instances_bars_and_counts() -> None:
+    model = fold(scripted_run("end"))
+    assert model.status == "succeeded"
+    assert all(s.status == "done" for s in model.steps.values())
+    assert len(model.instances) == 7  # builder + 3 roles x 2 setups
+    assert model.live_resources() == []
+    bars = model.boot_bars()
+    assert [(b.role, b.setup) for b in bars] == [
+        ("web", "1"), ("web", "2"), ("app-api", "1"), ("app-api", "2"),
+        ("app-worker", "1"), ("app-worker", "2")]
+    web1, web2 = bars[0], bars[1]
+    assert web1.complete and web2.complete
+    assert round(web1.total, 1) == 72.5 and round(web2.total, 1) == 27.0
+    assert round(web1.phases["cloud-init"], 1) == 53.0
+    assert model.api_total == max(e.total for e in scripted_run("end") if hasattr(e, "total"))
+
+
+def test_mid_bake_shows_the_image_snapshotting() -> None:
+    model = fold(scripted_run("mid-bake"))
+    image = model.baking_image()
+    assert image is not None and image.image_id == IMAGE
+    assert (image.state, image.phase) == ("pending", "snapshot")
+    assert model.steps["bake"].status == "running"
+    assert model.steps["launch-baked"].status == "pending"
+
+
+def test_a_failure_keeps_error_and_hint_on_the_step() -> None:
+    model = fold(scripted_run("end", fail_at="builder"))
+    step = model.steps["builder"]
+    assert step.status == "failed"
+    assert "vCPU" in step.error and "smaller instance type" in step.hint
+    assert model.status == "failed"
+
+
+def test_missing_marks_fold_into_the_next_phase_instead_of_being_invented() -> None:
+    model = ViewModel()
+    for mark, at in (("run_instances_sent", 0.0), ("running", 10.0), ("ssh_accepting", 25.0)):
+        model.apply(TimingMark(instance_id="i-1", mark=mark, at=at + 100, t=at + 100))
+    phases = model.instances["i-1"].phases()
+    assert phases == {"pending": 10.0, "sshd": 15.0}
+
+
+def test_ssh_buffer_is_bounded_and_changes_are_taken_once() -> None:
+    model = ViewModel()
+    for n in range(SSH_LINES_PER_INSTANCE + 50):
+        model.apply(SshOutput(instance_id="i-1", line=f"line {n}", t=1.0))
+    assert len(model.ssh["i-1"]) == SSH_LINES_PER_INSTANCE
+    assert model.ssh["i-1"][0] == "line 50"
+    changed, ssh, _ = model.take_changes()
+    assert "ssh" in changed and len(ssh) == SSH_LINES_PER_INSTANCE + 50
+    assert model.take_changes() == (set(), [], [])
+
+
+def test_state_updates_merge_and_skip_reason_survives_the_runner() -> None:
+    model = ViewModel()
+    model.apply(InstanceState(instance_id="i-1", state="pending", role="web", setup="2"))
+    model.apply(InstanceState(instance_id="i-1", state="running", address="1.2.3.4"))
+    inst = model.instances["i-1"]
+    assert (inst.role, inst.setup, inst.state, inst.address) == ("web", "2", "running", "1.2.3.4")
+    model.declare_steps([{"id": "ta-access", "title": "TA", "kind": "grant_ta_access"}])
+    model.steps["ta-access"].status = "skipped"
+    model.steps["ta-access"].error = "skipped: no TA yet"
+    model.apply(StepFinished(step_id="ta-access", status="skipped",
+                             error="(done in an earlier session)"))
+    assert model.steps["ta-access"].error == "skipped: no TA yet"
+
+
+def test_describe_skips_noise_and_stamps_relative_time() -> None:
+    assert describe(SshOutput(instance_id="i", line="x", t=5.0), 1.0) is None
+    line = describe(StepFinished(step_id="bake", status="done", seconds=90, t=101.0), 1.0)
+    assert line is not None and line.strip().startswith("+1m40s step bake done (1m30s)")
