@@ -171,8 +171,7 @@ def _step_body(s: _Script, kind: str, step_id: str, builder: str) -> None:
                 _marks(s, iid, role, setup, rest)
                 s.add(SshOutput(instance_id=iid, line=f"Cloud-init v. 24.4 finished; {role} up"))
     elif kind == "compare":
-        s.add(Comparison(data={"simulated": True, "conclusion":
-                               "Baked servers were ready 2.7x sooner (27.0 s vs 72.5 s)."}))
+        s.add(Comparison(data=comparison_data()))
     elif kind == "load_balancer":
         s.call("CreateTargetGroup", "elbv2")
         s.add(ResourceCreated(rtype="target_group", rid="tg-stemcell-web", step_id=step_id))
@@ -233,3 +232,24 @@ def _cleanup(s: _Script, reason: str) -> None:
         s.call("Delete" + res.rtype.title().replace("_", ""))
         s.add(ResourceDeleted(rtype=res.rtype, rid=res.rid), 0.4)
     s.add(CleanupFinished(left=0), 0.1)
+
+
+def comparison_data() -> dict:
+    """The compare step's data, in its shape (timing/compare.py), from the BOOT table."""
+    keys = {"run_instances_returned": "api", "running": "pending", "tcp_refused": "network",
+            "ssh_accepting": "sshd", "cloud_init_done": "cloud_init", "http_healthy": "app"}
+    roles = []
+    for role in ROLES:
+        setups = {}
+        for setup, marks in BOOT.items():
+            previous, phases = 0.0, {}
+            for mark, at in marks.items():
+                phases[keys[mark]] = {"median": round(at - previous, 3), "n": 1}
+                previous = at
+            setups[setup] = {"n": 1, "not_ready": [], "phases": phases}
+        roles.append({"role": role, "setups": setups})
+    return {"simulated": True, "roles": roles, "conclusion": [
+        "Launched from the baked image (setup #2), every role served its health check "
+        "sooner: web in 27 s instead of 72 s, 2.7x sooner.",
+        "At boot, setup #1 downloaded 32.3 MB per server against 0 B for setup #2.",
+        "These figures are simulated by the sandbox (modeled seconds)."]}

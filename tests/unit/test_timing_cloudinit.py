@@ -1,4 +1,5 @@
 """cloud-init's account of a boot: analyze-dump JSON and every log layout its analyzer reads."""
+# ruff: noqa: E501  (real log lines are long; wrapping them would change what is parsed)
 
 from __future__ import annotations
 
@@ -177,3 +178,14 @@ def test_shift_moves_the_guest_timeline_onto_our_clock() -> None:
     moved = shift(boot, 2.5)
     assert moved.end == pytest.approx((boot.end or 0) - 2.5)
     assert moved.stages["init-local"].seconds == boot.stages["init-local"].seconds
+
+
+def test_kernel_start_comes_from_the_banner_uptime() -> None:
+    boot = last_boot(parse_log(ASCTIME_BOOT))
+    assert boot.kernel_start == pytest.approx(epoch("2026-11-28 01:02:03.456") - 5.31)
+    assert shift(boot, 1.0).kernel_start == pytest.approx((boot.kernel_start or 0) - 1.0)
+    assert boot.to_dict()["kernel_start"] == boot.kernel_start
+    # analyze dump has no uptimes: no kernel start from it.
+    dump = json.dumps([{"name": "init-local", "event_type": "start", "timestamp": 5.0,
+                        "description": "starting search for local datasources"}])
+    assert read_boot(dump)[0].kernel_start is None

@@ -1,4 +1,5 @@
 """Bytes from apt's output, and the guest clock's offset from ours."""
+# ruff: noqa: E501  (real log lines are long; wrapping them would change what is parsed)
 
 from __future__ import annotations
 

@@ -101,3 +101,14 @@ def test_every_request_is_accounted_for(rate: float, capacity: float, fleet: int
     assert res.max_wait_s <= timeout + 1e-9
     if res.recovered_s is not None:
         assert math.isclose(waiting, 0.0, abs_tol=1e-6 * max(1.0, res.arrived))
+
+
+@given(ready=st.floats(0, 600), extra=st.floats(0, 600), rate=st.floats(0, 3000),
+       fleet=st.integers(0, 10), added=st.integers(0, 10))
+def test_a_longer_boot_never_serves_more_on_time(ready: float, extra: float, rate: float,
+                                                 fleet: int, added: int) -> None:
+    sc = Scenario(rate=rate, capacity=100, fleet=fleet, added=added)
+    out = compare_setups(sc, {"fast": ready, "slow": ready + extra})
+    tol = 1e-6 * max(1.0, out["fast"].arrived)
+    assert out["slow"].affected >= out["fast"].affected - tol
+    assert out["slow"].on_time <= out["fast"].on_time + tol

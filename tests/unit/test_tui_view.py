@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tui_script import IMAGE, scripted_run
-
 from stemcell.engine.events import InstanceState, SshOutput, StepFinished, TimingMark
 from stemcell.engine.view import SSH_LINES_PER_INSTANCE, ViewModel, describe
+from tui_script import IMAGE, scripted_run
 
 
 def fold(events: list) -> ViewModel:
@@ -85,3 +84,23 @@ def test_describe_skips_noise_and_stamps_relative_time() -> None:
     assert describe(SshOutput(instance_id="i", line="x", t=5.0), 1.0) is None
     line = describe(StepFinished(step_id="bake", status="done", seconds=90, t=101.0), 1.0)
     assert line is not None and line.strip().startswith("+1m40s step bake done (1m30s)")
+
+
+def test_bars_come_from_the_compare_step_once_it_has_spoken() -> None:
+    from stemcell.engine.events import Comparison
+
+    model = fold(scripted_run("end"))
+    data = dict(model.comparison)
+    data["roles"] = [{"role": "web", "setups": {
+        "1": {"n": 2, "not_ready": [], "phases": {"pending": {"median": 30.0},
+                                                  "cloud_init": {"median": 40.0},
+                                                  "network": None}},
+        "2": {"n": 2, "not_ready": ["i-x"], "phases": {"pending": {"median": 20.0}}}}}]
+    model.apply(Comparison(data=data, t=model.now))
+    bars = model.boot_bars()
+    assert [(b.role, b.setup, b.phases, b.complete) for b in bars] == [
+        ("web", "1", {"pending": 30.0, "cloud-init": 40.0}, True),
+        ("web", "2", {"pending": 20.0}, False)]
+    assert model.conclusion()[0].startswith("Launched from the baked image")
+    model.apply(Comparison(data={"roles": "garbage"}))
+    assert len(model.boot_bars()) == 6  # an unknown shape falls back to the marks

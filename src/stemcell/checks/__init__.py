@@ -15,7 +15,8 @@ from stemcell.checks.plan import PlanError, PlannedCheck, order, select
 from stemcell.checks.reporters import FORMATS
 from stemcell.checks.roster import RosterError, load_roster
 from stemcell.checks.runner import CheckOptions, run_checks, run_roster
-from stemcell.checks.targets import HostSpec, running_sandbox_dialer
+from stemcell.checks.student import run_hosts, run_options
+from stemcell.checks.targets import HostSpec, running_sandbox
 
 __all__ = [
     "FORMATS",
@@ -33,7 +34,9 @@ __all__ = [
     "load_roster",
     "order",
     "run_checks",
+    "run_hosts",
+    "run_options",
     "run_roster",
-    "running_sandbox_dialer",
+    "running_sandbox",
     "select",
 ]

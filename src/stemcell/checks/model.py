@@ -115,7 +115,6 @@ class HostReport:
         return (
             self.reachable
             and all(r.status in (Status.PASSED, Status.SKIPPED) for r in self.results)
-            and not any(r.status is Status.FAILED for r in self.results)
         )
 
     def to_dict(self) -> dict[str, Any]:

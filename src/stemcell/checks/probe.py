@@ -63,7 +63,7 @@ class Probe:
         try:
             result = self.host.remote.run(command, timeout)
         except CommandTimeout as exc:
-            self.exchanges.append(Exchange(command, None, "", f"(timed out: {exc})"))
+            self.exchanges.append(Exchange(command, None, "", f"(no answer: {exc})"))
             raise CheckError(f"`{command}` did not finish: {exc}") from exc
         self.exchanges.append(Exchange(command, result.exit_status, result.stdout, result.stderr))
         return result

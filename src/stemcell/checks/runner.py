@@ -164,6 +164,8 @@ def _judge(p: PlannedCheck, ctx: HostContext) -> CheckResult:
         result = _result(p, Status.ERROR, Cause(str(exc), spec.hint))
     except HostUnreachable as exc:
         result = _result(p, Status.UNREACHABLE, Cause(exc.cause, exc.hint))
+    except Exception as exc:  # output no parser foresaw: report it, keep checking
+        result = _result(p, Status.ERROR, Cause(f"could not judge: {type(exc).__name__}: {exc}"))
     else:
         if verdict.passed:
             result = _result(p, Status.PASSED, None)
@@ -203,25 +205,35 @@ OnHostResult = Callable[[HostSpec, CheckResult], None]
 OnHostDone = Callable[[HostSpec, HostReport], None]
 
 
+Plan = Sequence[PlannedCheck | CheckSpec] | Callable[[HostSpec], Sequence[PlannedCheck]]
+
+
 def run_roster(
     hosts: Sequence[HostSpec],
-    checks: Sequence[PlannedCheck | CheckSpec],
+    checks: Plan,
     options: CheckOptions | None = None,
     *,
-    jobs: int = 8,
+    jobs: int = 20,
     on_host_started: OnHost | None = None,
     on_result: OnHostResult | None = None,
     on_host_finished: OnHostDone | None = None,
 ) -> Report:
     """Check every host, ``jobs`` at a time; the report keeps the roster's order.
 
-    Callbacks run on worker threads (a UI must hop to its own thread).
+    A host's time goes almost all to waiting (SSH round trips, the deadline of
+    an unreachable host), so the pool is sized for a section of a class, not
+    for the number of cores.
+
+    ``checks`` is one list for every host, or a function giving each host its
+    own (a roster row's role adds that role's checks). Callbacks run on worker
+    threads (a UI must hop to its own thread).
     """
     options = options or CheckOptions()
-    planned = order(checks)
+    shared = None if callable(checks) else order(checks)
     started = time.monotonic()
 
     def one(host: HostSpec) -> HostReport:
+        planned = shared if shared is not None else order(checks(host))  # type: ignore[operator]
         if on_host_started is not None:
             on_host_started(host)
         hear = (lambda r: on_result(host, r)) if on_result is not None else None
@@ -240,6 +252,14 @@ def run_roster(
             on_host_finished(host, host_report)
         return host_report
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="check") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="check")
+    try:
         reports = list(pool.map(one, hosts))
+    except BaseException:
+        # Ctrl-C (or a bug): tell every worker to stop knocking and running now,
+        # instead of waiting out each host's deadline.
+        options.cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return Report(hosts=reports, seconds=time.monotonic() - started)

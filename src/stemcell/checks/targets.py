@@ -8,14 +8,11 @@ command therefore checks sandbox guests and real servers.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from stemcell import paths
 from stemcell.guest.dialer import Dialer, Target
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -90,19 +87,21 @@ def route(spec: HostSpec, dialer: Dialer | None, lookup_ip: Callable[[str], str]
     return Route(ssh=(address, spec.port), http=lambda port: (address, port), via="direct")
 
 
-def running_sandbox_dialer() -> Dialer | None:
-    """The dialer of a background sandbox (``stemcell sandbox start``), if one runs.
+@dataclass(frozen=True)
+class RunningSandbox:
+    dialer: Dialer
+    endpoint_url: str  # its EC2 API, for cloud facts about its instances
 
-    Never starts a sandbox: checking a real server must not spin one up.
+
+def running_sandbox() -> RunningSandbox | None:
+    """The background sandbox (``stemcell sandbox start``), if one runs and answers.
+
+    Never starts one: checking a real server must not spin up a sandbox.
     """
-    info_path = paths.home() / "sandbox.json"
-    if not info_path.exists():
-        return None
-    try:
-        info: dict[str, Any] = json.loads(info_path.read_text())
-        from stemcell.cloud.sandbox.dialer import SandboxDialer
+    from stemcell.cloud.sandbox.dialer import SandboxDialer
+    from stemcell.cloud.sandbox.info import alive, read_info
 
-        dialer: Dialer = SandboxDialer(info["control_url"])
-        return dialer
-    except Exception:  # no sandbox code, a stale or unreadable file: dial directly
+    info = read_info()
+    if info is None or not alive(info):
         return None
+    return RunningSandbox(SandboxDialer(info.control_url), info.endpoint_url)

@@ -72,7 +72,7 @@ def run(
     """Run a lab headless, from start to cleanup. Exit 0 on success."""
     from stemcell.session import dump_summary, prepare
 
-    console = Console(stderr=as_json, highlight=False)
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True)
     config = RunConfig(
         lab=lab, profile=profile, backend=backend, region=region, aws_profile=aws_profile,
         speed=speed, keep=keep, yes=yes, ssh_cidr=ssh_cidr,

@@ -47,19 +47,32 @@ class CloudDeleter:
             return
         ec2 = ctx.cloud.ec2
         alive: list[str] = []
-        for iid in wanted:  # one call for all would fail whole on one unknown id
-            try:
-                ec2.terminate_instances(InstanceIds=[iid])
-                alive.append(iid)
-            except ClientError as exc:
-                if not is_gone(exc):
-                    raise
-                ctx.mark_resource("instance", iid, "gone")
+        try:
+            for start in range(0, len(wanted), 500):
+                ec2.terminate_instances(InstanceIds=wanted[start:start + 500])
+            alive = wanted
+        except ClientError as exc:
+            if not is_gone(exc):
+                raise
+            # One unknown id fails the whole call: sort them out one by one.
+            for iid in wanted:
+                try:
+                    ec2.terminate_instances(InstanceIds=[iid])
+                    alive.append(iid)
+                except ClientError as one:
+                    if not is_gone(one):
+                        raise
+                    ctx.mark_resource("instance", iid, "gone")
         self._wait_terminated(alive, ctx)
         for iid in alive:
             ctx.mark_resource("instance", iid, "deleted")
 
     def _delete_instance(self, resource: Resource, ctx: Any) -> None:
+        # TerminateInstances happily "terminates" a terminated instance again.
+        found = ctx.cloud.ec2.describe_instances(InstanceIds=[resource.rid])["Reservations"]
+        states = [i["State"]["Name"] for r in found for i in r["Instances"]]
+        if not states or all(s == "terminated" for s in states):
+            raise _gone()
         ctx.cloud.ec2.terminate_instances(InstanceIds=[resource.rid])
         self._wait_terminated([resource.rid], ctx)
 
@@ -140,12 +153,21 @@ class CloudDeleter:
 
     def _delete_key_pair(self, resource: Resource, ctx: Any) -> None:
         ec2 = ctx.cloud.ec2
-        if not ec2.describe_key_pairs(
-            Filters=[{"Name": "key-pair-id", "Values": [resource.rid]}]
-        ).get("KeyPairs"):
+        # DeleteKeyPair succeeds for a key that does not exist: ask first, to be able
+        # to tell "deleted" from "gone".
+        # By name where we know it: moto (the sandbox) only supports names.
+        by = {"KeyName": resource.name} if resource.name else {"KeyPairId": resource.rid}
+        try:
+            found = ec2.describe_key_pairs(**{k + "s": [v] for k, v in by.items()})
+        except ClientError as exc:
+            _remove_key_file(resource)
+            if is_gone(exc):
+                raise _gone() from None
+            raise
+        if not [k for k in found.get("KeyPairs", []) if k.get("KeyPairId") == resource.rid]:
             _remove_key_file(resource)
             raise _gone()
-        ec2.delete_key_pair(KeyPairId=resource.rid)
+        ec2.delete_key_pair(**by)
         _remove_key_file(resource)
 
     # --- S3 -----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 One ``Cloud`` per run, built by ``backend.open_backend``. The very same code
 talks to AWS and to the sandbox's moto server; only ``endpoint_url`` and the
 credentials of the session differ. Every API call is counted through a botocore
-``before-call`` hook (one count per logical call, retries included in it).
+event hook (one count per logical call, however many retries it took).
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ class Cloud:
                     endpoint_url=self.endpoint_url,
                     config=client_config(self.endpoint_url),
                 )
-                client.meta.events.register("before-call", self._count)
+                # before-parameter-build fires for every call, even one that another
+                # handler answers without sending (stubs, injected faults).
+                client.meta.events.register("before-parameter-build", self._count)
                 self._clients[service] = client
             return self._clients[service]
 
@@ -66,8 +68,10 @@ class Cloud:
     def elbv2(self) -> Any:
         return self.client("elbv2")
 
-    def _count(self, model: Any = None, **kwargs: Any) -> None:
+    def _count(self, model: Any = None, context: Any = None, **kwargs: Any) -> None:
         sink = self.on_call
+        if (context or {}).get("is_presign_request"):
+            return  # signing a URL locally is not a call to AWS
         if sink is not None and model is not None:
             sink(model.service_model.service_name, model.name)
 

@@ -15,8 +15,14 @@ from stemcell.cloud.tags import NAME, RUN, as_dict
 from stemcell.engine.state import Resource
 
 # Deletion order: things that hold others go first.
-ORDER = ["load_balancer", "target_group", "instance", "image", "snapshot",
+ORDER = ["listener", "load_balancer", "target_group", "instance", "image", "snapshot",
          "security_group", "key_pair", "bucket"]
+
+
+def deletion_order(resources: list[Resource]) -> list[Resource]:
+    """Holders before what they hold; newest first within a type (stable)."""
+    newest = sorted(resources, key=lambda r: r.created, reverse=True)
+    return sorted(newest, key=lambda r: ORDER.index(r.rtype) if r.rtype in ORDER else len(ORDER))
 
 
 def _tagged(run_id: str | None) -> list[dict[str, Any]]:

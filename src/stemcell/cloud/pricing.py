@@ -139,8 +139,9 @@ def confirm_launch(lab: Any, profile: Any, config: Any,
     if config.backend != "aws" or config.yes:
         return est
     if confirm is None:
-        raise ConfigError("this run launches real AWS resources and nobody can confirm it",
-                          hint="Pass --yes to accept the estimated cost:\n" + est.text())
+        raise ConfigError(
+            f"this run launches real AWS resources (about ${est.usd:.2f}) and there is no "
+            "one to confirm it: pass --yes to accept", hint=est.text())
     if not confirm(est.text() + "\nLaunch these resources on your AWS account?"):
         raise Interrupted("not confirmed: nothing was launched")
     return est

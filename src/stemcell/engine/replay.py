@@ -168,10 +168,8 @@ class Player:
         return len(self.events)
 
     def previous_boundary(self) -> int:
-        """Index just past the step start before the current one."""
+        """Index just past the previous step start (the current step's, if we are inside it)."""
         earlier = [b + 1 for b in self.boundaries if b + 1 < self.index]
-        if len(earlier) >= 2 and isinstance(self.events[self.index - 1], StepStarted):
-            return earlier[-2]
         return earlier[-1] if earlier else 0
 
     def current_step_number(self) -> tuple[int, int]:
@@ -236,6 +234,7 @@ def summary_lines(model: ViewModel) -> list[str]:
             state = "" if bar.complete else " (incomplete)"
             out.append(f"  {bar.role:<11} #{bar.setup} {fmt_seconds(bar.total):>8}{state}  "
                        f"{parts}")
+    out.extend(f"  {line}" for line in model.conclusion())
     out.append(f"API calls: {model.api_total}"
                + (f", estimated cost ${model.cost_usd:.2f}" if model.cost_usd else ""))
     live = model.live_resources()

@@ -334,7 +334,42 @@ class ViewModel:
         return list(self.images.values())[-1] if self.images else None
 
     def boot_bars(self) -> list[BootBar]:
-        """Setup #1 vs #2 per role: mean phase seconds over that role's instances."""
+        """Setup #1 vs #2 per role: from the compare step once it has spoken, else live marks."""
+        measured = self._bars_from_comparison()
+        return measured if measured else self._bars_from_marks()
+
+    def _bars_from_comparison(self) -> list[BootBar]:
+        """The compare step's per-phase medians (it corrects for clock skew and log times)."""
+        roles = self.comparison.get("roles")
+        if not isinstance(roles, list):
+            return []
+        bars: list[BootBar] = []
+        try:
+            for entry in roles:
+                for setup, data in sorted(entry.get("setups", {}).items()):
+                    phases: dict[str, float] = {}
+                    for key, stats in (data.get("phases") or {}).items():
+                        name = key.replace("_", "-")
+                        if isinstance(stats, dict) and name in PHASES:
+                            phases[name] = float(stats.get("median") or 0.0)
+                    bars.append(BootBar(str(entry["role"]), str(setup),
+                                        {p: phases[p] for p in PHASES if p in phases},
+                                        int(data.get("n", 1)), not data.get("not_ready")))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return []  # a shape we do not know: the live marks still tell the story
+        roles_seen = sorted({b.role for b in bars}, key=_role_order)
+        return sorted(bars, key=lambda b: (roles_seen.index(b.role), b.setup))
+
+    def conclusion(self) -> list[str]:
+        text = self.comparison.get("conclusion") or self.comparison.get("summary")
+        if isinstance(text, str):
+            return [text] if text else []
+        if isinstance(text, list):
+            return [str(t) for t in text if t]
+        return []
+
+    def _bars_from_marks(self) -> list[BootBar]:
+        """Mean phase seconds over each role's instances, from the marks seen so far."""
         groups: dict[tuple[str, str], list[InstanceView]] = {}
         for inst in self.instances.values():
             if inst.setup in ("1", "2") and inst.role:
@@ -397,7 +432,7 @@ _HANDLERS: dict[type[Event], Any] = {
 def fmt_seconds(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -439,10 +474,11 @@ def _describe(e: Event) -> str | None:
             return f"could not delete {e.rtype} {e.rid}: {e.error}"
         return f"deleted {e.rtype} {e.rid}"
     if isinstance(e, InstanceState):
-        who = f" [{e.role} #{e.setup}]" if e.role else ""
+        who = "" if not e.role else (f" [{e.role}]" if e.setup in ("", "builder")
+                                     else f" [{e.role} #{e.setup}]")
         return f"instance {e.instance_id}{who} {e.state}"
     if isinstance(e, ImageState):
-        extra = f" {e.phase}" if e.phase else ""
+        extra = f" {e.phase}" if e.phase and e.phase != e.state else ""
         return f"image {e.image_id} {e.state}{extra} {e.progress:.0%}"
     if isinstance(e, TimingMark):
         return f"mark {e.instance_id} {e.mark}"
@@ -450,7 +486,8 @@ def _describe(e: Event) -> str | None:
         return f"api {e.service}.{e.operation} (#{e.total})" if e.total else \
             f"api {e.service}.{e.operation}"
     if isinstance(e, CostEstimate):
-        return f"cost estimate ${e.usd:.2f}" + (f": {e.detail}" if e.detail else "")
+        detail = e.detail.splitlines()[0] if e.detail else ""
+        return f"cost estimate ${e.usd:.2f}" + (f": {detail}" if detail else "")
     if isinstance(e, Log):
         if e.level == "debug":
             return None

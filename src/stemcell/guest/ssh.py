@@ -13,6 +13,7 @@ arrives and paramiko still reads the whole banner itself.
 from __future__ import annotations
 
 import contextlib
+import logging
 import select
 import socket
 import threading
@@ -30,6 +31,10 @@ OnLine = Callable[[str, str], None]  # (line, "stdout" | "stderr")
 OnMark = Callable[[str], None]
 
 LAST_LINES = 20
+
+# paramiko logs a peer's reset from its own thread; with no handler configured,
+# Python would print that on stderr, under the TUI. Errors reach us as exceptions.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class SshError(StemcellError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stemcell.cloud.poller import Backoff, InstancePoller
+from stemcell.engine.events import ImageState
 from stemcell.engine.step import BaseStep
 
 STOP_TIMEOUT = 600.0
@@ -19,6 +20,8 @@ def stop_and_wait(ctx: Any, iid: str) -> None:
 class StopBuilderStep(BaseStep):
     def run(self, ctx: Any) -> None:
         iid = ctx.need("builder_id")
+        # The bake's first phase, for the views' progress (no image id yet).
+        ctx.emit(ImageState(image_id="", state="pending", phase="stopping"))
         stop_and_wait(ctx, iid)
         ctx.log(f"builder {iid} stopped")
 

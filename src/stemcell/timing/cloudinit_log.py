@@ -105,6 +105,9 @@ class Stage:
 class Boot:
     stages: dict[str, Stage] = field(default_factory=dict)
     boots_seen: int = 1
+    # When the kernel started: a stage banner's stamp minus its "Up N seconds"
+    # (what `cloud-init analyze boot` does). Only the raw log carries uptimes.
+    kernel_start: float | None = None
 
     @property
     def start(self) -> float | None:
@@ -138,6 +141,7 @@ class Boot:
             "finished": self.finished,
             "result": self.result,
             "boots_seen": self.boots_seen,
+            "kernel_start": self.kernel_start,
         }
 
 
@@ -309,7 +313,11 @@ def last_boot(events: list[CiEvent]) -> Boot:
     if not boots:
         return Boot({}, boots_seen=0)
     stages: dict[str, Stage] = {}
+    kernel_start = None
     for event in boots[-1]:
+        uptime = _uptime(event.description) if event.event_type == "start" else None
+        if uptime is not None and kernel_start is None:
+            kernel_start = event.timestamp - uptime
         if event.name not in STAGES:
             continue
         stage = stages.setdefault(event.name, Stage(event.name, None, None))
@@ -320,7 +328,7 @@ def last_boot(events: list[CiEvent]) -> Boot:
         elif event.event_type == "finish":
             stage.end = event.timestamp
             stage.result = event.result or "SUCCESS"
-    return Boot(stages, boots_seen=len(boots))
+    return Boot(stages, boots_seen=len(boots), kernel_start=kernel_start)
 
 
 def _uptime(description: str) -> float | None:
@@ -346,6 +354,7 @@ def shift(boot: Boot, offset: float) -> Boot:
                      None if s.end is None else s.end - offset, s.result)
          for name, s in boot.stages.items()},
         boots_seen=boot.boots_seen,
+        kernel_start=None if boot.kernel_start is None else boot.kernel_start - offset,
     )
 
 

@@ -151,13 +151,13 @@ def _surge(surge: dict[str, Any] | None) -> str:
         return head + ", no request is late or dropped with either setup: the existing fleet " \
             "has room for the surge."
     diff = one["affected"] - two["affected"]
-    text = (f"{head}, setup #1 leaves {one['late']:.0f} requests late and drops "
-            f"{one['dropped']:.0f}; setup #2 leaves {two['late']:.0f} late and drops "
-            f"{two['dropped']:.0f}")
+    text = (f"{head}, setup #1 leaves {one['late']:,.0f} requests late and drops "
+            f"{one['dropped']:,.0f}; setup #2 leaves {two['late']:,.0f} late and drops "
+            f"{two['dropped']:,.0f}")
     if diff > 0.5:
-        text += f": {diff:.0f} more customers served on time thanks to the shorter boot."
+        text += f": {diff:,.0f} more customers served on time thanks to the shorter boot."
     elif diff < -0.5:
-        text += f": setup #2 does worse here, by {-diff:.0f} requests."
+        text += f": setup #2 does worse here, by {-diff:,.0f} requests."
     else:
         text += "."
     if one["shortfall_rps"] > 0:

@@ -9,7 +9,8 @@ from stemcell.content.models import CheckSpec
 
 def check(spec: CheckSpec, probe: Probe) -> Verdict:
     name = spec.name or ""
-    result = probe.sh(f"dpkg-query -W -f={q('${Status} ${Version}')} {q(name)}")
+    # "-f FORMAT" as two words: every dpkg-query (and the sandbox's) reads it the same.
+    result = probe.sh(f"dpkg-query -W -f {q('${Status} ${Version}')} {q(name)}")
     line = first_line(result.stdout)
     expected = f"{name} installed" + (f", version {spec.version}*" if spec.version else "")
     if result.exit_status != 0 or not line.startswith("install ok installed"):

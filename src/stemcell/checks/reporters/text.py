@@ -38,6 +38,8 @@ def _row(result: CheckResult, verbose: bool) -> tuple[Text, Text, Text]:
     what.append(f"\n{result.check_id}", style="dim")
     detail = Text(result.status.value, style=style)
     cause = result.cause
+    if result.status is Status.UNREACHABLE:
+        cause = None  # the host's cause is printed once, above its table
     if cause is not None:
         detail.append(f"\n{cause.rationale}")
         if cause.expected or cause.actual:

@@ -41,7 +41,8 @@ class UbuntuImage:
     def name(self) -> str:
         # Canonical moved to gp3 root volumes in the image name from noble on.
         volume = "hvm-ssd-gp3" if self.release >= "24.04" else "hvm-ssd"
-        return f"ubuntu/images/{volume}/ubuntu-{self.codename}-{self.release}-{self.deb_arch}-server-{self.serial}"
+        flavour = f"ubuntu-{self.codename}-{self.release}-{self.deb_arch}-server"
+        return f"ubuntu/images/{volume}/{flavour}-{self.serial}"
 
     @property
     def creation_date(self) -> str:
@@ -58,7 +59,8 @@ class UbuntuImage:
         return {
             "ami_id": self.ami_id(region),
             "name": self.name,
-            "description": f"Canonical, Ubuntu, {self.release}, {self.deb_arch} {self.codename} image",
+            "description": (f"Canonical, Ubuntu, {self.release}, {self.deb_arch} "
+                            f"{self.codename} image"),
             "owner_id": CANONICAL_OWNER,
             "public": True,
             "virtualization_type": "hvm",

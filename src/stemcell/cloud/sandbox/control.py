@@ -88,7 +88,7 @@ class ControlServer:
         self._server = _ControlHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.source = source
         self._server.on_shutdown = on_shutdown
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,),
                                         name="sandbox-control", daemon=True)
 
     def start(self) -> ControlServer:

@@ -38,7 +38,7 @@ def serve(speed: float | None) -> int:
     logging.getLogger(__name__).info("sandbox serving: EC2 %s, control %s, speed %g",
                                      sandbox.endpoint_url, sandbox.control_url, sandbox.speed)
     try:
-        while not stop.wait(1.0):
+        while not stop.wait(0.2):
             pass
     finally:
         remove_info(os.getpid())

@@ -112,6 +112,7 @@ class Fleet:
             private_ip=private_ip,
             public_ip=str(instance.public_ip or ""),
             launch_key=launch_key,
+            image_id=image_id,
         )
         record = GuestRecord(instance.id, guest, instance, image_id, lineage)
         with self._lock:

@@ -65,13 +65,25 @@ def remove_info(pid: int | None = None) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False  # 0 and negatives would address process groups, not a process
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    # An exited daemon whose parent (a container's init) never reaps it still
+    # answers kill(pid, 0); /proc says what it really is.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 def alive(info: SandboxInfo, timeout: float = 2.0) -> bool:

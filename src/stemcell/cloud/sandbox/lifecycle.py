@@ -13,8 +13,6 @@ same process see stock moto. Steps only see the real API.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import logging
 import threading
@@ -22,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from stemcell.cloud.sandbox.amis import ROOT_GIB, image_by_id, ubuntu_images
+from stemcell.cloud.sandbox.amis import ROOT_GIB, ubuntu_images
 from stemcell.cloud.sandbox.guests import Fleet, GuestFactory, GuestRecord, Lineage
 from stemcell.cloud.sandbox.health import HealthChecker
 from stemcell.cloud.sandbox.scheduler import Scheduler
@@ -59,7 +57,7 @@ class World:
             if instance.key_name and instance.key_name in backend.key_pairs:
                 launch_key = backend.key_pairs[instance.key_name].public_key
             record = self.fleet.create(instance, instance.image_id,
-                                       user_data=_decode_user_data(instance.user_data),
+                                       user_data=_user_data(instance.user_data),
                                        launch_key=launch_key)
             self._set_state(record, PENDING)
             self._to_running(record)
@@ -93,7 +91,19 @@ class World:
             gen = self._set_state(record, SHUTTING_DOWN)
             self.executor.submit(record.guest.destroy)
             self._later(record, gen, self.model.stop_duration, TERMINATED,
-                        then=lambda rec=record: self.fleet.drop(rec.instance_id))
+                        then=functools.partial(self.fleet.drop, record.instance_id))
+
+    def rebooted(self, instances: list[Any]) -> None:
+        # EC2 keeps a rebooting instance "running"; only the OS goes down and up.
+        for instance in instances:
+            record = self.fleet.get(instance.id)
+            if record is None or instance.state != "running":
+                continue
+            with self.lock:
+                record.generation += 1
+                gen = record.generation
+            self.executor.submit(record.guest.shutdown)
+            self._later(record, gen, self.model.stop_duration, RUNNING, then=record.guest.boot)
 
     def _to_running(self, record: GuestRecord) -> None:
         gen = record.generation
@@ -182,16 +192,12 @@ def sandbox_accounts() -> set[str]:
     return set(_worlds)
 
 
-def _decode_user_data(raw: Any) -> str | None:
+def _user_data(raw: Any) -> str | None:
+    """User data as the API carries it (base64 text); the guest decodes it as cloud-init
+    does (base64, then gzip), so binary user data survives."""
     if raw is None:
         return None
-    if hasattr(raw, "decode") and not isinstance(raw, (bytes, str)):
-        return str(raw.decode())
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    try:
-        return base64.b64decode(text, validate=True).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return text
+    return raw.decode("ascii") if isinstance(raw, bytes) else str(raw)
 
 
 def _parse_time(value: str) -> Any:
@@ -297,6 +303,7 @@ def _hook_instances(cls: type) -> None:
                     raise InvalidAMIIdError(image_id)
                 if ami.state != "available":
                     raise UnvailableAMIIdError(image_id)
+            _default_subnet(self, kwargs)
             # RunInstances itself takes a moment on EC2 (ec2-boot-bench measures ~1.5 s).
             world.clock.sleep(float(getattr(world.model, "run_instances_api", 0.0)))
             reservation = original(self, image_id, count, user_data, security_group_names,
@@ -331,6 +338,19 @@ def _hook_instances(cls: type) -> None:
     _wrap(cls, "start_instances", make_transition("started"))
     _wrap(cls, "stop_instances", make_transition("stopped"))
     _wrap(cls, "terminate_instances", make_transition("terminated"))
+    _wrap(cls, "reboot_instances", make_transition("rebooted"))
+
+
+def _default_subnet(backend: Any, kwargs: dict[str, Any]) -> None:
+    """Launch into the default VPC's subnet, as EC2 does (moto would use EC2-Classic)."""
+    if kwargs.get("subnet_id") or kwargs.get("nics") or kwargs.get("launch_template"):
+        return
+    subnets = backend.get_default_subnets()
+    if not subnets:
+        return
+    zone = kwargs.get("placement") or backend.region_name + "a"
+    subnet = subnets.get(zone) or subnets[sorted(subnets)[0]]
+    kwargs["subnet_id"] = subnet.id
 
 
 def _hook_images(cls: type) -> None:

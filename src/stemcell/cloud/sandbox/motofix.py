@@ -24,6 +24,7 @@ def apply_moto_fixes() -> None:
         if _applied:
             return
         _fix_create_image_snapshot_tags()
+        _fix_describe_snapshots_owner_ids()
         _applied = True
 
 
@@ -56,3 +57,26 @@ def _fix_create_image_snapshot_tags() -> None:
         return image
 
     AmiBackend.create_image = create_image  # type: ignore[method-assign]
+
+
+def _fix_describe_snapshots_owner_ids() -> None:
+    # DescribeSnapshots(OwnerIds=["self"]) is how cleanup tools list their own
+    # snapshots; moto 5.2 ignores OwnerIds and returns every snapshot it holds
+    # (including the ones behind public AMIs), so "nothing left" never holds.
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+
+    original: Callable[..., Any] = ElasticBlockStore.describe_snapshots
+
+    @functools.wraps(original)
+    def describe_snapshots(self: Any) -> Any:
+        owners = self._get_param("OwnerIds", [])
+        if not owners:
+            return original(self)
+        wanted = {self.current_account if owner == "self" else owner for owner in owners}
+        snapshots = self.ec2_backend.describe_snapshots(
+            snapshot_ids=self._get_param("SnapshotIds", []),
+            filters=self._filters_from_querystring())
+        return ActionResult({"Snapshots": [s for s in snapshots if s.owner_id in wanted]})
+
+    ElasticBlockStore.describe_snapshots = describe_snapshots  # type: ignore[method-assign]

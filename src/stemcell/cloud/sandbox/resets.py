@@ -22,6 +22,7 @@ def protect_from_resets(accounts: Callable[[], set[str]]) -> None:
     """Make moto's ``BackendDict.reset`` spare the accounts ``accounts()`` names."""
     from moto.core.base_backend import BackendDict, backend_lock
 
+    instances: list[Any] = BackendDict._instances  # type: ignore[misc]
     with _lock:
         if _protected:
             _protected.append(accounts)
@@ -36,7 +37,7 @@ def protect_from_resets(accounts: Callable[[], set[str]]) -> None:
                 return original()
             with backend_lock:  # re-entrant: the original takes it too
                 saved: list[tuple[Any, dict[str, Any]]] = []
-                for backend_dict in list(BackendDict._instances):
+                for backend_dict in list(instances):
                     entries = {a: dict.__getitem__(backend_dict, a)
                                for a in keep if dict.__contains__(backend_dict, a)}
                     for account in entries:
@@ -46,19 +47,20 @@ def protect_from_resets(accounts: Callable[[], set[str]]) -> None:
                 for backend_dict, entries in saved:
                     if entries:
                         dict.update(backend_dict, entries)
-                        if backend_dict not in BackendDict._instances:
-                            BackendDict._instances.append(backend_dict)
+                        if backend_dict not in instances:
+                            instances.append(backend_dict)
             return None
 
-        BackendDict.reset = staticmethod(reset)  # type: ignore[method-assign,assignment]
+        BackendDict.reset = staticmethod(reset)  # type: ignore[method-assign]
 
 
 def forget_accounts(accounts: set[str]) -> None:
     """Drop a closed sandbox's moto data (its account ids are never reused)."""
     from moto.core.base_backend import BackendDict, backend_lock
 
+    instances: list[Any] = BackendDict._instances  # type: ignore[misc]
     with backend_lock:
-        for backend_dict in list(BackendDict._instances):
+        for backend_dict in list(instances):
             for account in accounts:
                 if dict.__contains__(backend_dict, account):
                     dict.__delitem__(backend_dict, account)

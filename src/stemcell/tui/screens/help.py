@@ -20,6 +20,7 @@ HELP = """\
 | **x** | stop the run (everything created is cleaned up) |
 | **c** | clean-up screen: this run's resources or every tagged leftover |
 | **1**–**5** | tabs: step, instances, SSH, boot times, events |
+| **z** | hide or show the step list (more room on narrow terminals) |
 | **o** / **f** / **/** | SSH pane: next instance, follow or pause, search |
 | **ctrl+p** | command palette: copy an SSH command, open the run folder, ... |
 | **?** | this help · **q** quit (asks when resources are alive) |

@@ -30,7 +30,7 @@ class BakeProgress(Vertical):
         names = [p for p, _ in PHASES]
         at = names.index(current) if current in names else 0
         text = Text(f"Baking {image.image_id}: ", style="bold")
-        for n, (phase, label) in enumerate(PHASES):
+        for n, (_phase, label) in enumerate(PHASES):
             if n < at or image.state == "available":
                 text.append(f"✔ {label}", style="green")
             elif n == at:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from stemcell.engine.view import PHASES, ViewModel, fmt_seconds
 
@@ -13,9 +13,28 @@ PHASE_COLOURS = {
 }
 
 
-class BootBars(Static):
-    def sync(self, model: ViewModel, width: int | None = None) -> None:
-        self.update(render_bars(model, width or max(20, self.size.width - 2)))
+class BootBars(Widget):
+    """Drawn at render time so the bars always fit the pane's current width."""
+
+    DEFAULT_CSS = "BootBars { height: auto; }"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.model: ViewModel | None = None
+
+    def sync(self, model: ViewModel) -> None:
+        self.model = model
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        if self.model is None:
+            return Text("")
+        return render_bars(self.model, max(30, self.size.width))
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        if self.model is None:
+            return 1
+        return len(render_bars(self.model, max(30, width)).wrap(self.app.console, width))
 
 
 def render_bars(model: ViewModel, width: int) -> Text:
@@ -56,12 +75,16 @@ def render_bars(model: ViewModel, width: int) -> Text:
         out.append("■ ", style=PHASE_COLOURS[phase])
         out.append(f"{phase}  ", style="dim")
     out.append("\n")
-    ratio = _ratio(model)
-    if ratio:
-        out.append(ratio + "\n", style="bold")
-    conclusion = model.comparison.get("conclusion") or model.comparison.get("summary")
-    if isinstance(conclusion, str) and conclusion:
-        out.append(conclusion + "\n")
+    # The compare step's own conclusion wins; until it arrives, the bars' ratio.
+    conclusion = model.conclusion()
+    if conclusion:
+        out.append(conclusion[0] + "\n", style="bold")
+        for line in conclusion[1:]:
+            out.append(line + "\n")
+    else:
+        ratio = _ratio(model)
+        if ratio:
+            out.append(ratio + "\n", style="bold")
     return out
 
 
@@ -76,5 +99,8 @@ def _ratio(model: ViewModel) -> str:
         return ""
     one = sum(a for a, _ in both) / len(both)
     two = sum(b for _, b in both) / len(both)
-    return f"Baked servers were ready {one / two:.1f}x sooner on average " \
-           f"({fmt_seconds(two)} vs {fmt_seconds(one)})."
+    if one >= two:
+        return f"So far, baked servers were ready {one / two:.1f}x sooner on average " \
+               f"({fmt_seconds(two)} vs {fmt_seconds(one)})."
+    return f"So far, baked servers were slower on average ({fmt_seconds(two)} vs " \
+           f"{fmt_seconds(one)}): look at the phases to see where the time went."

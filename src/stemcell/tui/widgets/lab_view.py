@@ -34,7 +34,6 @@ class LabView(Horizontal):
         self.profile = profile
         self.follow_current = True  # the explanation follows the running step
         self._moving = False
-        self._known_instances = 0
 
     def compose(self) -> ComposeResult:
         yield StepsList(id="steps")
@@ -70,10 +69,7 @@ class LabView(Horizontal):
         if "instances" in changed or "timing" in changed:
             self.query_one(InstancesTable).sync(self.model)
         if "ssh" in changed:
-            pane = self.query_one(SshPane)
-            if len(self.model.instances) != self._known_instances:
-                self._known_instances = len(self.model.instances)
-            pane.append(self.model, ssh)
+            self.query_one(SshPane).append(self.model, ssh)
         if "timing" in changed:
             self.query_one(BootBars).sync(self.model)
         if "log" in changed or "api" in changed:
@@ -135,6 +131,12 @@ class LabView(Horizontal):
     @on(OptionList.OptionSelected, "#steps")
     def _opened(self, event: OptionList.OptionSelected) -> None:
         self.show_tab("tab-step")
+
+    def toggle_steps(self) -> None:
+        """Hide the step list to give a narrow terminal's width to the panes (z)."""
+        steps = self.query_one(StepsList)
+        steps.display = not steps.display
+        self.query_one(BootBars).refresh(layout=True)
 
     def show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

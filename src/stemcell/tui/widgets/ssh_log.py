@@ -67,10 +67,9 @@ class SshPane(Vertical):
         who = "all instances" if self.instance is None else \
             f"{self.instance} ({model.instance_label(self.instance)})"
         mode = "following" if self.follow else "paused"
-        found = f" · matching '{self.query_text}': {self._shown}" if self.query_text else ""
+        found = f" · '{self.query_text}': {self._shown} found" if self.query_text else ""
         self.query_one("#ssh-header", Static).update(
-            f"[b]SSH output[/b]: {who} · {mode} · {model.ssh_total} line(s){found}  "
-            "[dim](o: next instance, f: follow/pause)[/dim]")
+            f"[b]SSH[/b] {who} · {mode} · {model.ssh_total} lines{found}")
 
     def set_follow(self, follow: bool, model: ViewModel) -> None:
         self.follow = follow

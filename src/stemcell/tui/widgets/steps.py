@@ -12,7 +12,7 @@ ICONS = {"pending": "○", "running": "▶", "done": "✔", "failed": "✖", "sk
          "interrupted": "■"}
 STYLES = {"pending": "dim", "running": "bold #ffb000", "done": "green", "failed": "bold red",
           "skipped": "yellow", "interrupted": "yellow"}
-WIDTH = 27
+WIDTH = 29
 
 
 class StepsList(OptionList):
@@ -36,10 +36,10 @@ class StepsList(OptionList):
         icon = ICONS.get(step.status, "?")
         elapsed = model.step_elapsed(step)
         clock = fmt_seconds(elapsed) if step.status != "pending" and elapsed else ""
-        title = step.title if len(step.title) <= WIDTH - 11 else step.title[:WIDTH - 12] + "…"
+        title = step.title if len(step.title) <= WIDTH - 12 else step.title[:WIDTH - 13] + "…"
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{icon} ", style=STYLES.get(step.status, ""))
-        text.append(f"{number:>2} {title:<{WIDTH - 11}}", style="bold" if
+        text.append(f"{number:>2} {title:<{WIDTH - 12}} ", style="bold" if
                     step.status == "running" else "")
         text.append(f"{clock:>6}", style="dim")
         return text

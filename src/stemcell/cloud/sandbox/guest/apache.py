@@ -124,6 +124,15 @@ def config_lines(disk: Disk) -> list[tuple[str, str]]:
 
 
 def read_config(disk: Disk) -> SiteConfig:
+    cached = disk.derived.get("apache")
+    if cached is not None and cached[0] == disk.etc_version:
+        return cached[1]
+    cfg = _read_config(disk)
+    disk.derived["apache"] = (disk.etc_version, cfg)
+    return cfg
+
+
+def _read_config(disk: Disk) -> SiteConfig:
     cfg = SiteConfig()
     in_vhost = False
     vhost_root: str | None = None

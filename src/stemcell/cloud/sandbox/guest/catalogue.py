@@ -126,6 +126,7 @@ class Catalogue:
                     f"Created symlink {wants} → /usr/lib/systemd/system/{unit}.")
             disk.write(f"/usr/lib/systemd/system/{unit}", _unit_file(unit), parents=True)
         disk.packages[info.name] = info.version
+        disk.installed_bytes += info.installed_kb * 1024
         fx.start.extend(info.start)
         fx.restart.extend(info.restart)
         return fx

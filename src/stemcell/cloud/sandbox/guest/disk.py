@@ -64,8 +64,14 @@ class Disk:
     packages: dict[str, str] = field(default_factory=dict)  # name -> version
     units: dict[str, bool] = field(default_factory=dict)  # unit -> enabled
     apt_updated: bool = False
+    # Bytes packages put on disk beyond the files we model (their Installed-Size).
+    installed_bytes: int = 0
     release: str = "24.04"
     arch: str = "x86_64"
+    # Bumped on every change of the tree, so readers can cache what they derive.
+    version: int = field(default=0, compare=False)
+    etc_version: int = field(default=0, compare=False)  # changes under /etc only
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if "/" not in self.nodes:
@@ -78,6 +84,7 @@ class Disk:
             "release": self.release,
             "arch": self.arch,
             "apt_updated": self.apt_updated,
+            "installed_bytes": self.installed_bytes,
             "packages": dict(self.packages),
             "units": dict(self.units),
             "nodes": {p: n.to_json() for p, n in sorted(self.nodes.items())},
@@ -90,6 +97,7 @@ class Disk:
             packages=dict(d.get("packages", {})),
             units={k: bool(v) for k, v in d.get("units", {}).items()},
             apt_updated=bool(d.get("apt_updated", False)),
+            installed_bytes=int(d.get("installed_bytes", 0)),
             release=d.get("release", "24.04"),
             arch=d.get("arch", "x86_64"),
         )
@@ -159,23 +167,38 @@ class Disk:
         if node.kind != "dir":
             raise DiskError(f"{path}: Not a directory")
         prefix = real.rstrip("/") + "/"
-        return sorted({p[len(prefix):] for p in self.nodes
+        # list() copies the keys atomically: other threads (the web server's logs) may
+        # add files while we look.
+        return sorted({p[len(prefix):] for p in list(self.nodes)
                        if p.startswith(prefix) and p != real and "/" not in p[len(prefix):]})
 
     def walk(self, path: str) -> list[str]:
         """Every path at or below ``path`` (not following symlinks), parents first."""
         real = self.resolve(path, follow=False)
         prefix = real.rstrip("/") + "/"
-        return sorted(p for p in self.nodes if p == real or p.startswith(prefix))
+        return sorted(p for p in list(self.nodes) if p == real or p.startswith(prefix))
 
     # --- permissions ---------------------------------------------------------------
 
-    @staticmethod
-    def _allowed(node: Node, user: str, bit: int) -> bool:
+    def member(self, user: str, group: str) -> bool:
+        if group == user:
+            return True
+        node = self.nodes.get("/etc/group")
+        if node is None:
+            return False
+        for line in node.data.decode("utf-8", "replace").splitlines():
+            fields = line.split(":")
+            if len(fields) >= 4 and fields[0] == group:
+                return user in fields[3].split(",")
+        return False
+
+    def _allowed(self, node: Node, user: str, bit: int) -> bool:
         if user == ROOT:
             return True
         if node.owner == user:
             return bool(node.mode & (bit << 6))
+        if self.member(user, node.group):
+            return bool(node.mode & (bit << 3))
         return bool(node.mode & bit)
 
     def can_write(self, path: str, user: str) -> bool:
@@ -194,8 +217,14 @@ class Disk:
 
     # --- mutations (no permission checks: callers decide who may) ------------------
 
+    def _touch(self, path: str) -> None:
+        self.version += 1
+        if path.startswith("/etc"):
+            self.etc_version += 1
+
     def mkdir(self, path: str, *, mode: int = 0o755, owner: str = ROOT, group: str | None = None,
               parents: bool = True) -> None:
+        self._touch(norm(path))
         real = self.resolve(path)
         if real in self.nodes:
             if self.nodes[real].kind != "dir":
@@ -213,6 +242,7 @@ class Disk:
     def write(self, path: str, data: bytes | str, *, mode: int | None = None,
               owner: str | None = None, group: str | None = None, append: bool = False,
               parents: bool = False) -> None:
+        self._touch(norm(path))
         if isinstance(data, str):
             data = data.encode("utf-8")
         real = self.resolve(path)
@@ -243,6 +273,7 @@ class Disk:
 
     def symlink(self, target: str, path: str, *, force: bool = False,
                 owner: str = ROOT) -> None:
+        self._touch(norm(path))
         real = self.resolve(path, follow=False)
         if real in self.nodes and not force:
             raise DiskError(f"failed to create symbolic link '{path}': File exists")
@@ -252,6 +283,7 @@ class Disk:
         self.nodes[real] = Node("link", 0o777, owner, owner, target=target)
 
     def remove(self, path: str, *, recursive: bool = False) -> None:
+        self._touch(norm(path))
         real = self.resolve(path, follow=False)
         node = self.nodes.get(real)
         if node is None:
@@ -267,6 +299,8 @@ class Disk:
         del self.nodes[real]
 
     def rename(self, src: str, dst: str) -> None:
+        self._touch(norm(src))
+        self._touch(norm(dst))
         s = self.resolve(src, follow=False)
         if s not in self.nodes:
             raise DiskError(f"cannot stat '{src}': No such file or directory")
@@ -282,4 +316,5 @@ class Disk:
             self.nodes[d + p[len(s):]] = n
 
     def used_bytes(self) -> int:
-        return sum(len(n.data) for n in self.nodes.values())
+        """Bytes in use beyond the base image's own (files modeled + packages installed)."""
+        return sum(len(n.data) for n in list(self.nodes.values())) + self.installed_bytes

@@ -17,7 +17,7 @@ _BINS = {
     "/usr/bin": "apt apt-get bash cat chmod chown cloud-init cp curl date dpkg dpkg-query echo env "
                 "false grep gzip head hostname id ln ls mkdir mv printf pwd python3 python3.12 "
                 "rm sed sh sleep ss ssh ssh-keygen sudo systemctl tail tar tee test touch true "
-                "uname wc wget which whoami",
+                "uname uptime wc wget which whoami lsb_release printenv env egrep fgrep chgrp",
     "/usr/sbin": "service sshd",
 }
 
@@ -57,9 +57,11 @@ def fresh_ubuntu(release: str = "24.04", arch: str = "x86_64") -> Disk:
         "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
         "syslog:x:102:102::/nonexistent:/usr/sbin/nologin\n"
         "ubuntu:x:1000:1000:Ubuntu:/home/ubuntu:/bin/bash\n"))
+    disk.write("/etc/shadow", "root:*:19900:0:99999:7:::\nubuntu:!:19900:0:99999:7:::\n",
+               mode=0o640, group="shadow")
     disk.write("/etc/group", (
         "root:x:0:\nadm:x:4:syslog,ubuntu\nsudo:x:27:ubuntu\nwww-data:x:33:\n"
-        "syslog:x:102:\nubuntu:x:1000:\n"))
+        "syslog:x:102:\nshadow:x:42:\nubuntu:x:1000:\n"))
     disk.write("/etc/sudoers.d/90-cloud-init-users",
                "# Created by cloud-init v. 24.4.1 on first boot\n"
                "ubuntu ALL=(ALL) NOPASSWD:ALL\n", mode=0o440)

@@ -13,12 +13,13 @@ import fnmatch
 import posixpath
 import re
 import shlex
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from stemcell.cloud.sandbox.guest import syntax as sx
 from stemcell.cloud.sandbox.guest.disk import ROOT, DiskError, norm
 from stemcell.cloud.sandbox.guest.system import System
+from stemcell.engine.redact import redact
 
 Writer = Callable[[bytes], None]
 
@@ -37,11 +38,31 @@ class CmdError(Exception):
         self.code = code
 
 
-@dataclass
+Stdin = bytes | Callable[[], bytes]
+
+
+def _discard(_: bytes) -> None:
+    pass
+
+
 class IO:
-    stdin: bytes = b""
-    out: Writer = field(default=lambda b: None)
-    err: Writer = field(default=lambda b: None)
+    """A command's standard streams. ``stdin`` may be a function, read only when a
+    command actually wants its input (an SSH client's data up to EOF, say)."""
+
+    def __init__(self, stdin: Stdin = b"", out: Writer | None = None,
+                 err: Writer | None = None) -> None:
+        self._stdin = stdin
+        self.out: Writer = out or _discard
+        self.err: Writer = err or _discard
+
+    @property
+    def stdin(self) -> bytes:
+        if callable(self._stdin):
+            self._stdin = self._stdin()
+        return self._stdin
+
+    def stdin_source(self) -> Stdin:
+        return self._stdin
 
     def print(self, text: str = "", end: str = "\n") -> None:
         self.out((text + end).encode("utf-8"))
@@ -62,10 +83,6 @@ class Buffer:
 
 
 Command = Callable[["Shell", list[str], IO], int]
-
-
-def _discard(_: bytes) -> None:
-    pass
 
 
 class Shell:
@@ -91,6 +108,9 @@ class Shell:
         self.args: list[str] = []
         self.name = name
         self._cond_depth = 0  # inside if/while conditions and && || left sides
+        # Set by Ctrl-C in an interactive session (and by the guest going down).
+        self.cancel: threading.Event | None = None
+        self._cursor: float | None = None  # modeled time the running command has reached
         self.line = 0
 
     # --- entry points ----------------------------------------------------------------
@@ -108,6 +128,17 @@ class Shell:
             self.status = exc.code
         return self.status
 
+    def run_interactive(self, script: str, io: IO) -> int:
+        """Like run(), but ``exit`` (ShellExit) propagates to end the session."""
+        try:
+            tree = sx.parse(script)
+        except sx.ParseError as exc:
+            io.eprint(f"{self.name}: {exc}")
+            self.status = 2
+            return 2
+        self.exec_seq(tree, io)
+        return self.status
+
     def child(self, *, user: str | None = None) -> Shell:
         """A subshell: copies variables and options; ``user`` switches like sudo does."""
         sub = Shell(self.system, user=user or self.user, cwd=self.cwd, name=self.name)
@@ -119,6 +150,7 @@ class Shell:
             sub.env["SUDO_USER"] = self.user
         sub.exported = set(self.exported)
         sub.errexit, sub.xtrace, sub.pipefail = self.errexit, self.xtrace, self.pipefail
+        sub.cancel = self.cancel
         return sub
 
     # --- helpers for commands ------------------------------------------------------
@@ -141,7 +173,19 @@ class Shell:
             raise CmdError(f"{p}: Permission denied")
 
     def sleep(self, seconds: float) -> None:
-        if not self.system.sleep(seconds):
+        """Spend modeled time. Sleeps within one command add up from the command's
+        start, so interpreter overhead (large at high --speed) does not inflate them."""
+        system = self.system
+        ev = self.cancel or system.cancel
+        now = system.clock.now()
+        cursor = self._cursor if self._cursor is not None else now
+        target = cursor + max(0.0, seconds)
+        self._cursor = target
+        if not system.clock.sleep(max(0.0, target - now), ev) or system.cancel.is_set():
+            raise ShellExit(130)
+
+    def check_cancel(self) -> None:
+        if self.system.cancel.is_set() or (self.cancel is not None and self.cancel.is_set()):
             raise ShellExit(130)
 
     # --- execution -----------------------------------------------------------------
@@ -174,9 +218,8 @@ class Shell:
         return status
 
     def exec_pipeline(self, pipe: sx.Pipeline, io: IO) -> int:
-        if self.system.cancel.is_set():
-            raise ShellExit(130)
-        stdin = io.stdin
+        self.check_cancel()
+        stdin: Stdin = io.stdin_source()
         statuses: list[int] = []
         for i, cmd in enumerate(pipe.commands):
             last = i == len(pipe.commands) - 1
@@ -260,7 +303,7 @@ class Shell:
         if self.xtrace:
             shown = [f"{n}={shlex.quote(v)}" for n, v in assigns] + [
                 w if re.fullmatch(r"[\w@%+=:,./-]+", w) else shlex.quote(w) for w in words]
-            io.eprint("+ " + " ".join(shown))
+            io.eprint(redact("+ " + " ".join(shown)))
         if not words:
             for name, value in assigns:
                 self.env[name] = value
@@ -310,16 +353,13 @@ class Shell:
                 return self.run_script(node.data.decode("utf-8", "replace"), words, io)
         fn = lookup(base)
         if fn is None:
-            if base not in _BUILTINS and self.which(base) is None and "/" not in name:
-                io.eprint(f"{self.name}: line {self.line}: {base}: command not found"
-                          if self.name == "bash" and self.line else f"{base}: command not found")
-                return 127
             io.eprint(f"not simulated in the sandbox: {base} (it would run on AWS)")
             return 127
         if base not in _BUILTINS and "/" not in name and self.which(base) is None:
             io.eprint(f"{self.name}: line {self.line}: {base}: command not found"
                       if self.line else f"{base}: command not found")
             return 127
+        self._cursor = None
         try:
             return fn(self, words, io)
         except CmdError as exc:
@@ -400,7 +440,7 @@ class Shell:
         if not re.fullmatch(r"[\d\s+\-*/%()<>=!]+", expr):
             raise CmdError(f"{expr}: arithmetic syntax not simulated")
         try:
-            return str(int(eval(expr.replace("/", "//"), {"__builtins__": {}})))  # noqa: S307
+            return str(int(eval(expr.replace("/", "//"), {"__builtins__": {}})))
         except Exception as exc:
             raise CmdError(f"{expr}: arithmetic error") from exc
 
@@ -521,7 +561,8 @@ class Shell:
 
 _BUILTINS = {"cd", "export", "set", "exit", "true", "false", "echo", "printf", "test", "[",
              "pwd", "source", ".", "unset", "read", "shift", "local", "return", ":", "type",
-             "command", "sudo", "umask", "wait", "trap", "exec", "history", "logout"}
+             "command", "sudo", "umask", "wait", "trap", "exec", "history", "logout",
+             "declare", "readonly", "hash"}
 
 
 class _Redirected:
@@ -536,7 +577,7 @@ class _Redirected:
     def __enter__(self) -> IO:
         sh = self.sh
         fds: dict[int, Writer] = {1: self.io.out, 2: self.io.err}
-        stdin = self.io.stdin
+        stdin: Stdin = self.io.stdin_source()
         disk = sh.system.disk
         for r in self.redirs:
             if r.op == "<<":

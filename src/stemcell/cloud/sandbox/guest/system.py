@@ -27,6 +27,7 @@ class CloudInitState:
     stage: str = ""
     boot_started: float = 0.0
     errors: list[str] = field(default_factory=list)
+    recoverable: list[str] = field(default_factory=list)  # warnings: status "degraded done"
     # cloud-init analyze dump events (dicts in cloud-init's event format)
     events: list[dict[str, Any]] = field(default_factory=list)
     last_update: float = 0.0
@@ -82,8 +83,30 @@ class System:
     def unit_name(name: str) -> str:
         return name if "." in name else f"{name}.service"
 
+    def unit_file(self, unit: str) -> str | None:
+        for folder in _UNIT_DIRS:
+            path = f"{folder}/{unit}"
+            if self.disk.is_file(path):
+                return path
+        return None
+
     def unit_known(self, unit: str) -> bool:
-        return unit in self.disk.units or unit == "ssh.service"
+        unit = self.unit_name(unit)
+        return unit in self.disk.units or unit == "ssh.service" or \
+            self.unit_file(unit) is not None
+
+    def _exec_start_missing(self, unit: str) -> str | None:
+        """The ExecStart program of a unit file, if it is not on the disk."""
+        path = self.unit_file(unit)
+        if path is None:
+            return None
+        for line in self.disk.read_text(path).splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "ExecStart" and value.strip():
+                prog = value.strip().lstrip("-@:+!").split()[0]
+                if prog.startswith("/") and not self.disk.is_file(prog):
+                    return prog
+        return None
 
     def is_active(self, unit: str) -> bool:
         return self.unit_name(unit) in self.services
@@ -103,6 +126,16 @@ class System:
                     f"Job for {unit} failed because the control process exited with error "
                     f"code.\nSee \"systemctl status {unit}\" and \"journalctl -xeu {unit}\" "
                     "for details.")
+        missing = self._exec_start_missing(unit) if unit not in _REAL_SERVICES else None
+        if missing:
+            self.failed.add(unit)
+            self._log_journal(unit, [f"{unit}: Failed to locate executable {missing}: No such "
+                                     "file or directory",
+                                     f"{unit}: Main process exited, code=exited, "
+                                     "status=203/EXEC"])
+            raise ServiceError(f"Job for {unit} failed because the control process exited "
+                               f"with error code.\nSee \"systemctl status {unit}\" and "
+                               f"\"journalctl -xeu {unit}\" for details.")
         if modeled:
             self.sleep(self.model.service_start)
         self.failed.discard(unit)
@@ -132,7 +165,9 @@ class System:
         """What systemd's multi-user.target does at boot (except ssh, started separately)."""
         started = []
         for unit, on in sorted(self.disk.units.items()):
-            if on and unit != "ssh.service" and unit in _REAL_SERVICES:
+            # Units an admin dropped into /etc/systemd/system start too (the worker).
+            custom = self.disk.is_file(f"/etc/systemd/system/{unit}")
+            if on and unit != "ssh.service" and (unit in _REAL_SERVICES or custom):
                 try:
                     self.start_service(unit, modeled=False)
                     started.append(unit)
@@ -161,6 +196,8 @@ class System:
         name = unit.removesuffix(".service")
         return [ln for ln in text.splitlines() if f" {name}[" in ln][-5:]
 
+
+_UNIT_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
 
 # Units whose being active matters to something we model (others are bookkeeping).
 _REAL_SERVICES = {"apache2.service", "cron.service", "rsyslog.service",

@@ -147,7 +147,7 @@ _ESC = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "r": "\r", "0": "\0", "e": 
 
 
 def _escapes(text: str) -> tuple[str, bool]:
-    out = []
+    out: list[str] = []
     i = 0
     while i < len(text):
         c = text[i]
@@ -192,13 +192,14 @@ def printf(sh: Shell, argv: list[str], io: IO) -> int:
     out: list[str] = []
     while True:
         used = 0
+        current = list(args)
 
-        def repl(m: re.Match[str]) -> str:
+        def repl(m: re.Match[str], current: list[str] = current) -> str:
             nonlocal used
             spec = m.group(0)
             if spec == "%%":
                 return "%"
-            val = args[used] if used < len(args) else ""
+            val = current[used] if used < len(current) else ""
             used += 1
             conv = spec[-1]
             if conv in "di":

@@ -1,0 +1,29 @@
+"""``stemcell`` with no subcommand: the terminal app (start screen, lab, replay)."""
+
+from __future__ import annotations
+
+from stemcell.engine.context import RunConfig
+
+
+def open_app(lab: str | None = None, profile: str | None = None, backend: str | None = None,
+             region: str | None = None, aws_profile: str | None = None,
+             speed: float | None = None) -> None:
+    """Open the app with the start screen pre-filled from the options given."""
+    # Imported here so `stemcell --help` and the subcommands never pay for Textual.
+    from stemcell.tui.app import StemcellApp
+
+    config = RunConfig()
+    if lab:
+        config.lab = lab
+    if profile:
+        config.profile = profile
+    if backend:
+        config.backend = backend
+    if region:
+        config.region = region
+    config.aws_profile = aws_profile
+    config.speed = speed
+    app = StemcellApp(config)
+    app.run()
+    if app.return_code not in (None, 0):
+        raise SystemExit(app.return_code)

@@ -1,0 +1,109 @@
+"""The stemcell app: start screen → lab screen (live) or replay screen (recorded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding
+
+from stemcell.content.models import Lab, Profile
+from stemcell.engine.context import RunConfig
+from stemcell.engine.events import Event
+from stemcell.engine.replay import Recording
+from stemcell.tui.commands import LabCommands
+
+
+class StemcellApp(App[None]):
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses live elsewhere
+    TITLE = "stemcell"
+    COMMANDS: ClassVar = App.COMMANDS | {LabCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, config: RunConfig | None = None, *, recording: Recording | None = None,
+                 replay_speed: float = 10.0, events: list[Event] | None = None,
+                 runs: list[dict[str, Any]] | None = None, prepare: Any = None,
+                 skip_start: bool = False, autoplay: bool = True) -> None:
+        super().__init__()
+        self.config = config or RunConfig()
+        self.recording = recording
+        self.replay_speed = replay_speed
+        self.events = events
+        self.runs = runs
+        self.prepare = prepare  # stemcell.session.prepare unless a test hands in another
+        self.skip_start = skip_start
+        self.autoplay = autoplay
+
+    def on_mount(self) -> None:
+        from stemcell.tui.screens.start import StartScreen
+
+        if self.recording is not None:
+            self.open_replay(self.recording, switch=False)
+        elif self.events is not None or self.skip_start:
+            lab, profile = self._content(self.config.lab, self.config.profile)
+            self.push_screen(self.lab_screen(self.config, lab, profile, events=self.events))
+        else:
+            self.push_screen(StartScreen(self.config, self.runs))
+
+    def lab_screen(self, config: RunConfig, lab: Lab | None, profile: Profile | None, *,
+                   resume: str | None = None, events: list[Event] | None = None) -> Any:
+        from stemcell.tui.screens.lab import LabScreen
+
+        return LabScreen(config, lab, profile, resume=resume, events=events,
+                         prepare=self.prepare)
+
+    def open_replay(self, recording: Recording, switch: bool = True) -> None:
+        from stemcell.tui.screens.replay import ReplayScreen
+
+        lab, profile = self._content(str(recording.header.get("lab", "")),
+                                     str(recording.header.get("profile", "")))
+        screen = ReplayScreen(recording, lab, profile, speed=self.replay_speed,
+                              autoplay=self.autoplay)
+        if switch:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    @staticmethod
+    def _content(lab_name: str, profile_name: str) -> tuple[Lab | None, Profile | None]:
+        """The lab and profile, if this stemcell ships them (a replay may come from elsewhere)."""
+        from stemcell.session import load_content
+
+        try:
+            lab, _, profile, _ = load_content(RunConfig(lab=lab_name, profile=profile_name))
+            return lab, profile
+        except Exception:
+            return None, None
+
+    def action_help(self) -> None:
+        from stemcell.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        from stemcell.tui.screens.lab import LabScreen
+
+        screen = self.screen
+        if isinstance(screen, LabScreen):
+            screen.request_quit()
+            return
+        for candidate in self.screen_stack:
+            if isinstance(candidate, LabScreen):
+                candidate.request_quit()
+                return
+        self.exit()
+
+
+def run_folder_of(app: StemcellApp) -> Path | None:
+    from stemcell.tui.screens.lab import LabScreen
+
+    for screen in app.screen_stack:
+        if isinstance(screen, LabScreen) and screen.run_folder():
+            return Path(screen.run_folder())
+    return None

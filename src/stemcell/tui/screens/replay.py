@@ -1,0 +1,156 @@
+"""Replay: a recorded run in the same panes as a live one, with play/pause, speed and seeking."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from stemcell.content.models import Lab, Profile
+from stemcell.engine.replay import Player, Recording
+from stemcell.engine.view import ViewModel, fmt_seconds
+from stemcell.tui.widgets.lab_view import TABS, LabView
+from stemcell.tui.widgets.seek_bar import SeekBar
+
+SPEEDS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+FRAME = 1 / 20
+
+
+class ReplayScreen(Screen[None]):
+    BINDINGS = [
+        Binding("space", "play_pause", "Play/pause"),
+        Binding("plus,equals_sign", "faster", "Faster"),
+        Binding("minus", "slower", "Slower"),
+        Binding("right_square_bracket", "next_step", "Next step"),
+        Binding("left_square_bracket", "previous_step", "Prev step"),
+        Binding("right", "seek_by(30)", "Seek +30s", show=False),
+        Binding("left", "seek_by(-30)", "Seek -30s", show=False),
+        Binding("home", "seek_to(0)", show=False),
+        Binding("end", "seek_to(1)", show=False),
+        Binding("z", "zoom", show=False),
+        Binding("f", "follow", show=False),
+        Binding("o", "next_instance", show=False),
+        *[Binding(str(n), f"tab('{tab}')", show=False) for n, tab in enumerate(TABS, 1)],
+    ]
+
+    def __init__(self, recording: Recording, lab: Lab | None, profile: Profile | None, *,
+                 speed: float = 10.0, autoplay: bool = True) -> None:
+        super().__init__()
+        self.recording = recording
+        self.lab = lab
+        self.profile = profile
+        self.player = Player(recording.events)
+        self.model = ViewModel()
+        self.speed = max(1.0, min(100.0, speed))
+        self.playing = autoplay
+        self.at = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-bar")
+        yield SeekBar(id="seek")
+        yield LabView(self.model, self.lab, self.profile, id="lab-view")
+        yield Footer()
+
+    @property
+    def view(self) -> LabView:
+        return self.query_one(LabView)
+
+    def on_mount(self) -> None:
+        duration = self.player.duration or 1.0
+        ticks = [self.player.offsets[b] / duration for b in self.player.boundaries]
+        self.query_one(SeekBar).set(0.0, ticks)
+        for note in self.recording.notes:
+            self.notify(note, severity="warning", timeout=6)
+        self.set_interval(FRAME, self._frame)
+        self._status()
+
+    def _frame(self) -> None:
+        if not self.playing:
+            return
+        self.at = min(self.player.duration, self.at + FRAME * self.speed)
+        self.view.feed(self.player.advance_to(self.at))
+        if self.player.finished:
+            self.playing = False
+        self._status()
+
+    def _status(self) -> None:
+        done, total = self.player.current_step_number()
+        label = "SIMULATED" if self.recording.simulated else "AWS"
+        state = "▶ playing" if self.playing else ("■ end" if self.player.finished else "‖ paused")
+        self.query_one("#status-bar", Static).update(
+            f"[b]Replay[/b] · {label} · {state} {self.speed:g}x · "
+            f"{fmt_seconds(self.player.position)}/{fmt_seconds(self.player.duration)} · "
+            f"step {done}/{total}")
+        duration = self.player.duration or 1.0
+        self.query_one(SeekBar).set(self.player.position / duration)
+
+    # --- seeking ----------------------------------------------------------------------
+    def jump_index(self, index: int) -> None:
+        reset, events = self.player.seek_index(index)
+        if reset:
+            self.model = ViewModel()
+            self.model.apply_all(events)
+            self.view.reset(self.model)
+        else:
+            self.view.feed(events)
+        self.at = self.player.position
+        self._status()
+
+    def seek(self, offset: float) -> None:
+        offset = max(0.0, min(self.player.duration, offset))
+        import bisect
+
+        # At 0 nothing has happened yet; anywhere else, what happened by then.
+        index = 0 if offset <= 0 else bisect.bisect_right(self.player.offsets, offset)
+        self.jump_index(index)
+        self.at = offset
+
+    def play_to_end(self) -> None:
+        """Apply every event at once (tests, screenshots)."""
+        self.playing = False
+        self.jump_index(len(self.player.events))
+
+    @on(SeekBar.Seek)
+    def _clicked(self, message: SeekBar.Seek) -> None:
+        self.seek(message.fraction * self.player.duration)
+
+    def action_play_pause(self) -> None:
+        if self.player.finished and not self.playing:
+            self.jump_index(0)
+        self.playing = not self.playing
+        self._status()
+
+    def action_faster(self) -> None:
+        self.speed = next((s for s in SPEEDS if s > self.speed), SPEEDS[-1])
+        self._status()
+
+    def action_slower(self) -> None:
+        self.speed = next((s for s in reversed(SPEEDS) if s < self.speed), SPEEDS[0])
+        self._status()
+
+    def action_next_step(self) -> None:
+        self.jump_index(self.player.next_boundary())
+
+    def action_previous_step(self) -> None:
+        self.jump_index(self.player.previous_boundary())
+
+    def action_seek_by(self, seconds: float) -> None:
+        self.seek(self.player.position + seconds)
+
+    def action_seek_to(self, fraction: float) -> None:
+        self.seek(fraction * self.player.duration)
+
+    def action_zoom(self) -> None:
+        self.view.toggle_steps()
+
+    def action_follow(self) -> None:
+        self.view.ssh.set_follow(not self.view.ssh.follow, self.model)
+
+    def action_next_instance(self) -> None:
+        self.view.show_tab("tab-ssh")
+        self.view.ssh.cycle_instance(self.model)
+
+    def action_tab(self, tab: str) -> None:
+        self.view.show_tab(tab)

@@ -1,0 +1,246 @@
+"""The start screen: lab, profile, backend (sandbox, or AWS with region and profile), past runs."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+)
+
+from stemcell.engine.context import RunConfig
+from stemcell.engine.errors import StemcellError
+from stemcell.tui.screens.modals import Confirm
+
+
+class StartScreen(Screen[None]):
+    BINDINGS = [
+        Binding("ctrl+s", "start", "Start lab"),
+        Binding("ctrl+r", "resume", "Resume run"),
+        Binding("ctrl+o", "replay", "Replay run"),
+    ]
+
+    def __init__(self, config: RunConfig, runs: list[dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self._runs = runs
+        self.labs = _choices("lab")
+        self.profiles = _choices("profile")
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="start"):
+            yield Static("[b]stemcell[/b]: bake one image, launch every server from it, "
+                         "measure why it is faster.", id="start-title")
+            with Horizontal(classes="row"):
+                yield Label("Lab", classes="field-label")
+                yield Select([(t, i) for i, t in self.labs], value=self._lab_value(),
+                             allow_blank=False, id="lab")
+            with Horizontal(classes="row"):
+                yield Label("Profile", classes="field-label")
+                with RadioSet(id="profile"):
+                    for pid, title in self.profiles:
+                        yield RadioButton(title, value=pid == self.config.profile, id=f"p-{pid}")
+            with Horizontal(classes="row"):
+                yield Label("Backend", classes="field-label")
+                with RadioSet(id="backend"):
+                    yield RadioButton("sandbox (offline, simulated, free)",
+                                      value=self.config.backend != "aws", id="b-sandbox")
+                    yield RadioButton("AWS (real resources, costs money)",
+                                      value=self.config.backend == "aws", id="b-aws")
+            with Horizontal(classes="row aws-only", id="aws-row"):
+                yield Label("Region", classes="field-label")
+                yield Input(self.config.region, id="region", classes="short")
+                yield Label(" AWS profile ")
+                yield Input(self.config.aws_profile or "", placeholder="default", id="aws-profile",
+                            classes="short")
+            with Horizontal(classes="row"):
+                yield Button("Start the lab", id="start-button", variant="primary")
+                yield Button("Resume selected", id="resume-button")
+                yield Button("Replay selected", id="replay-button")
+            yield Label("Previous runs", classes="section")
+            yield DataTable(id="runs", cursor_type="row")
+        yield Footer()
+
+    def _lab_value(self) -> str:
+        ids = [i for i, _ in self.labs]
+        return self.config.lab if self.config.lab in ids else (ids[0] if ids else "")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#runs", DataTable)
+        for col in ("run", "lab", "profile", "backend", "when", "status", "left"):
+            table.add_column(col, key=col)
+        self._fill_runs()
+        self._toggle_aws()
+        self.query_one("#start-button", Button).focus()
+
+    def _fill_runs(self) -> None:
+        runs = self._runs
+        if runs is None:
+            from stemcell.session import list_runs
+
+            runs = list_runs()
+        table = self.query_one("#runs", DataTable)
+        for run in runs[:50]:
+            created = float(run.get("created") or 0)
+            when = time.strftime("%m-%d %H:%M", time.localtime(created)) if created else "?"
+            table.add_row(run["run_id"], run.get("lab", ""), run.get("profile", ""),
+                          run.get("backend", ""), when, run.get("status", ""),
+                          str(run.get("live_resources", "?")), key=run["run_id"])
+        if not runs:
+            table.add_row("(no runs yet)", "", "", "", "", "", "", key="")
+
+    @on(RadioSet.Changed, "#backend")
+    def _backend_changed(self) -> None:
+        self._toggle_aws()
+
+    def _toggle_aws(self) -> None:
+        aws = self.query_one("#b-aws", RadioButton).value
+        self.query_one("#aws-row").display = aws
+
+    def read_config(self) -> RunConfig:
+        config = RunConfig(**self.config.to_dict())
+        config.lab = str(self.query_one("#lab", Select).value)
+        pressed = self.query_one("#profile", RadioSet).pressed_button
+        if pressed is not None and pressed.id:
+            config.profile = pressed.id.removeprefix("p-")
+        config.backend = "aws" if self.query_one("#b-aws", RadioButton).value else "sandbox"
+        config.region = self.query_one("#region", Input).value.strip() or "us-east-1"
+        config.aws_profile = self.query_one("#aws-profile", Input).value.strip() or None
+        return config
+
+    @on(Button.Pressed, "#start-button")
+    def action_start(self) -> None:
+        self.query_one("#start-button", Button).loading = True
+        self._load(self.read_config())
+
+    @work(thread=True, exclusive=True)
+    def _load(self, config: RunConfig) -> None:
+        """Validate the lab and profile off the UI thread (YAML parsing takes a moment)."""
+        from stemcell.session import load_content
+
+        try:
+            lab, _, profile, _ = load_content(config)
+        except StemcellError as exc:
+            self.app.call_from_thread(self._load_failed, f"{exc.message}\n{exc.hint}")
+            return
+        self.app.call_from_thread(self._loaded, config, lab, profile)
+
+    def _load_failed(self, message: str) -> None:
+        self.query_one("#start-button", Button).loading = False
+        self.notify(message, severity="error", timeout=10)
+
+    def _loaded(self, config: RunConfig, lab: Any, profile: Any) -> None:
+        self.query_one("#start-button", Button).loading = False
+        if config.backend != "aws":
+            self.app.switch_screen(self.app.lab_screen(config, lab, profile))  # type: ignore[attr-defined]
+            return
+        from stemcell.cloud.pricing import estimate
+
+        try:
+            quote = estimate(lab, profile, config)
+        except StemcellError as exc:
+            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=10)
+            return
+        body = (f"{quote.text()}\n\nThis lab creates: a key pair, a security group, a builder "
+                f"instance, an AMI with its snapshot, an S3 bucket, "
+                f"{sum(1 for s in lab.steps if s.kind == 'launch_roles') * 3} role instances "
+                f"({profile.instance_type}) and a load balancer, in {config.region}. Everything "
+                "is deleted at the end of the lab.")
+
+        def chosen(yes: bool | None) -> None:
+            if yes:
+                config.yes = True  # confirmed here: the run must not ask again
+                self.app.switch_screen(self.app.lab_screen(config, lab, profile))  # type: ignore[attr-defined]
+
+        self.app.push_screen(Confirm("Launch on your AWS account?", body,
+                                     yes=f"Launch (~${quote.usd:.2f})", no="Cancel"), chosen)
+
+    def _selected_run(self) -> str:
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count:
+            return ""
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key or "")
+
+    @on(Button.Pressed, "#resume-button")
+    def action_resume(self) -> None:
+        run_id = self._selected_run()
+        if not run_id:
+            self.notify("Pick a run in the list first.", severity="warning")
+            return
+        from stemcell.engine.state import load_state
+        from stemcell.paths import run_dir
+        from stemcell.session import load_content
+
+        try:
+            state = load_state(run_dir(run_id) / "state.json")
+            config = RunConfig.from_dict(state.config)
+            lab, _, profile, _ = load_content(config)
+        except StemcellError as exc:
+            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=10)
+            return
+        if state.status == "succeeded" and not state.live_resources():
+            self.notify("That run finished and cleaned up: replay it instead (ctrl+o).",
+                        severity="warning")
+            return
+        self.app.switch_screen(self.app.lab_screen(config, lab, profile, resume=run_id))  # type: ignore[attr-defined]
+
+    @on(Button.Pressed, "#replay-button")
+    def action_replay(self) -> None:
+        run_id = self._selected_run()
+        if not run_id:
+            self.notify("Pick a run in the list first.", severity="warning")
+            return
+        from stemcell.engine.replay import RecordingError, read_recording
+        from stemcell.paths import run_dir
+
+        try:
+            recording = read_recording(run_dir(run_id) / "recording.jsonl")
+        except RecordingError as exc:
+            self.notify(exc.message, severity="error", timeout=8)
+            return
+        self.app.open_replay(recording)  # type: ignore[attr-defined]
+
+
+def _choices(kind: str) -> list[tuple[str, str]]:
+    """(id, title) of the shipped labs or profiles, read from their top-level lines.
+
+    Full validation parses the YAML node by node (about half a second for a lab),
+    which must not delay the first frame; it happens when the student starts.
+    """
+    from stemcell.session import shipped
+
+    out = []
+    for path in shipped(kind):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        ident = _top_level(text, "id") or path.stem
+        out.append((ident, _top_level(text, "title") or ident))
+    return out
+
+
+def _top_level(text: str, key: str) -> str:
+    match = re.search(rf"^{key}:[ \t]*(.+?)[ \t]*$", text, re.M)
+    if match is None:
+        return ""
+    value = match.group(1)
+    if value[:1] in "\"'" and value[-1:] == value[:1]:
+        value = value[1:-1]
+    return value

@@ -1,0 +1,92 @@
+"""``stemcell cleanup`` against moto's server through AWS_ENDPOINT_URL (--backend aws)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from ec2_support import leftovers, make_cloud, make_ctx, make_lab, seed_ubuntu
+from moto.server import ThreadedMotoServer
+
+from stemcell.cli import main
+from stemcell.cloud.sandbox.motofix import apply_moto_fixes
+from stemcell.engine.runner import Runner
+from stemcell.steps import build_steps
+
+KEEP_STEPS = ["base", "key", "sg", "builder", "bundles"]
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    apply_moto_fixes()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    seed_ubuntu()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def _kept_run(home: Path, endpoint: str, run_suffix: str) -> tuple[str, object]:
+    cloud = make_cloud(endpoint)
+    lab = make_lab([s.model_dump() for s in make_lab().steps if s.id in KEEP_STEPS])
+    ctx = make_ctx(home, cloud, None, lab=lab, keep=True, backend="aws")
+    ctx.run_id = ctx.state.run_id = f"20261128-000000-{run_suffix}"
+    ctx.run_dir = home / "runs" / ctx.run_id
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    ctx.store.path = ctx.run_dir / "state.json"
+    ctx.state.config = ctx.config.to_dict()
+    assert Runner(ctx, build_steps(lab)).run() == "succeeded", ctx.state.reason
+    return ctx.run_id, cloud
+
+
+def test_dry_run_then_by_run_then_all(endpoint: str, _isolated: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    home = Path(os.environ["STEMCELL_HOME"])
+    first, cloud = _kept_run(home, endpoint, "aaaaaa")
+    second, _ = _kept_run(home, endpoint, "bbbbbb")
+    assert len(leftovers(cloud, first)) == 4  # instance, security group, key pair, bucket
+    cli = CliRunner()
+
+    listed = cli.invoke(main, ["cleanup", "--all", "--dry-run", "--backend", "aws"])
+    assert listed.exit_code == 0, listed.output
+    assert "8 resource(s) to delete" in listed.output and "dry run" in listed.output
+    assert len(leftovers(cloud, first)) == 4
+
+    declined = cli.invoke(main, ["cleanup", "--run", first], input="n\n")
+    assert declined.exit_code == 1 and "nothing deleted" in declined.output
+
+    done = cli.invoke(main, ["cleanup", "--run", first, "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "all clean" in done.output
+    assert leftovers(cloud, first) == [] and len(leftovers(cloud, second)) == 4
+
+    # The second run's state file is lost: --all finds its resources by tag alone.
+    (home / "runs" / second / "state.json").unlink()
+    swept = cli.invoke(main, ["cleanup", "--all", "--yes", "--backend", "aws"])
+    assert swept.exit_code == 0, swept.output
+    assert leftovers(cloud, second) == []
+    again = cli.invoke(main, ["cleanup", "--all", "--backend", "aws"])
+    assert again.exit_code == 0 and "nothing to clean up" in again.output
+
+
+def test_usage_errors(endpoint: str) -> None:
+    cli = CliRunner()
+    assert cli.invoke(main, ["cleanup"]).exit_code == 2
+    assert cli.invoke(main, ["cleanup", "--run", "x", "--all"]).exit_code == 2
+
+
+def test_missing_credentials_is_exit_2_with_a_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask an IMDS
+    result = CliRunner().invoke(main, ["cleanup", "--all", "--backend", "aws"])
+    assert result.exit_code == 2
+    assert "no AWS credentials found" in result.output
+    assert "aws configure" in result.output and "--backend sandbox" in result.output
+    assert "Traceback" not in result.output

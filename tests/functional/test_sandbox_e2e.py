@@ -1,0 +1,64 @@
+"""Lab 1 end to end on a background sandbox: ``stemcell run --json``, then nothing left.
+
+The run connects to the daemon ``stemcell sandbox start`` left running (the
+path a student takes with a sandbox in another terminal), so the sandbox can
+be inspected after the run: no live instance, image, snapshot, security group,
+key pair or bucket may remain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def stemcell(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, STEMCELL_HOME=str(home))
+    return subprocess.run([sys.executable, "-m", "stemcell", *args], env=env, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+@pytest.fixture
+def daemon(_isolated: Path) -> Iterator[dict[str, Any]]:
+    started = stemcell("sandbox", "start", "--speed", "200", "--json", home=_isolated)
+    assert started.returncode == 0, started.stderr
+    yield json.loads(started.stdout)
+    stemcell("sandbox", "stop", home=_isolated)
+
+
+def test_lab_completes_and_leaves_nothing(daemon: dict[str, Any], _isolated: Path) -> None:
+    run = stemcell("run", "--json", home=_isolated)
+    summary = json.loads(run.stdout)
+    assert run.returncode == 0, summary.get("reason") or run.stderr[-2000:]
+    assert summary["status"] == "succeeded" and summary["simulated"] is True
+    assert summary["backend"] == "sandbox"
+
+    kw: dict[str, Any] = {"endpoint_url": daemon["endpoint_url"], "region_name": "us-east-1",
+                          "aws_access_key_id": "any", "aws_secret_access_key": "any"}
+    ec2: Any = boto3.client("ec2", **kw)
+    states = {i["InstanceId"]: i["State"]["Name"]
+              for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+    assert states and set(states.values()) <= {"terminated", "shutting-down"}
+    assert ec2.describe_images(Owners=["self"])["Images"] == []
+    assert ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+    groups = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
+    assert groups == ["default"]
+    assert ec2.describe_key_pairs()["KeyPairs"] == []
+    assert boto3.client("s3", **kw).list_buckets()["Buckets"] == []
+    elb: Any = boto3.client("elbv2", **kw)
+    assert elb.describe_load_balancers()["LoadBalancers"] == []
+    assert elb.describe_target_groups()["TargetGroups"] == []
+
+    # The control plane saw the whole fleet go: no guest is left serving.
+    status = json.loads(stemcell("sandbox", "status", "--json", home=_isolated).stdout)
+    assert all(g["state"] in ("terminated", "shutting-down") for g in status["guests"].values())

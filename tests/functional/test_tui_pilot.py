@@ -1,0 +1,171 @@
+"""The app driven through keys and clicks, on the real Runner with scripted steps.
+
+(The whole lab in the real sandbox: test_tui_sandbox.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from textual.widgets import Log
+
+from stemcell.engine.context import RunConfig
+from stemcell.tui.app import StemcellApp
+from stemcell.tui.screens.lab import LabScreen
+from stemcell.tui.screens.modals import QuitWithResources, SkipReason
+from stemcell.tui.widgets.instances import InstancesTable
+from stemcell.tui.widgets.steps import StepsList
+from tui_engine import ScriptedStep, scripted_prepare
+
+
+async def until(pilot, check: Callable[[], bool], timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+def lab(app: StemcellApp) -> LabScreen:
+    screen = app.screen
+    assert isinstance(screen, LabScreen)
+    return screen
+
+
+@pytest.fixture(autouse=True)
+def _no_failures() -> None:
+    ScriptedStep.fail = set()
+
+
+async def test_start_screen_click_start_then_run_the_whole_lab_with_keys() -> None:
+    app = StemcellApp(RunConfig(), prepare=scripted_prepare(), runs=[])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.click("#start-button")
+        await until(pilot, lambda: isinstance(app.screen, LabScreen) and lab(app).ready)
+        await pilot.press("r")
+        await until(pilot, lambda: lab(app).model.status == "succeeded", 60)
+        screen = lab(app)
+        await pilot.pause(0.2)
+        steps = screen.query_one(StepsList)
+        prompts = [str(steps.get_option_at_index(i).prompt) for i in range(steps.option_count)]
+        assert all(p.startswith("✔") for p in prompts), prompts
+        table = screen.query_one(InstancesTable)
+        assert table.row_count == 7
+        assert table.get_cell("i-web-2", "state").plain == "terminated"
+        bars = screen.model.boot_bars()
+        assert {(b.role, b.setup) for b in bars} >= {("web", "1"), ("web", "2")}
+        assert all(b.complete for b in bars)
+        assert "sooner" in str(screen.query_one("#bars").render())
+        # Cleanup ran at the end of the lab: nothing left, quitting does not ask.
+        await pilot.press("q")
+        await pilot.pause(0.2)
+    assert app.return_code == 0
+
+
+async def test_step_mode_pauses_skip_asks_a_reason_and_records_it() -> None:
+    app = StemcellApp(RunConfig(), prepare=scripted_prepare(), skip_start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: lab(app).ready)
+        await pilot.press("n", "r")
+        screen = lab(app)
+        await until(pilot, lambda: screen.live is not None and screen.live.paused_after == "why")
+        assert screen.model.steps["base-image"].status == "pending"
+        await pilot.press("r")  # continue: runs base-image, pauses after it
+        await until(pilot, lambda: screen.live.paused_after == "base-image")
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, SkipReason))
+        await pilot.press("enter")  # an empty reason is refused
+        assert isinstance(app.screen, SkipReason)
+        for key in "demo only":
+            await pilot.press("space" if key == " " else key)
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.model.steps["key-pair"].status == "skipped")
+        assert "demo only" in screen.model.steps["key-pair"].error
+        await pilot.press("n")  # step mode off: runs to the end
+        await until(pilot, lambda: screen.model.status in ("succeeded", "failed"), 60)
+        state = screen.live.session.ctx.state
+        assert state.steps["key-pair"].status == "skipped"
+        recording = (screen.live.session.ctx.run_dir / "recording.jsonl").read_text()
+        assert "skipped by the student: demo only" in recording
+
+
+async def test_failure_is_shown_in_place_and_retry_runs_again() -> None:
+    ScriptedStep.fail = {"builder"}
+    app = StemcellApp(RunConfig(), prepare=scripted_prepare(), skip_start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: lab(app).ready)
+        await pilot.press("r")
+        first = lab(app)
+        await until(pilot, lambda: first.model.status == "failed", 30)
+        await pilot.pause(0.2)
+        text = first.query_one("#explain").markdown_text
+        assert "scripted failure" in text and "press t to retry" in text
+        ScriptedStep.fail = set()
+        await pilot.press("t")
+        await until(pilot, lambda: lab(app) is not first and lab(app).ready)
+        await pilot.press("r")
+        await until(pilot, lambda: lab(app).model.status == "succeeded", 60)
+        assert lab(app).model.run_id != first.model.run_id
+
+
+async def test_quit_mid_run_asks_then_stops_and_cleans_up() -> None:
+    app = StemcellApp(RunConfig(), prepare=scripted_prepare(speed=20), skip_start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: lab(app).ready)
+        await pilot.press("r")
+        screen = lab(app)
+        await until(pilot, lambda: screen.live_count() > 0, 30)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitWithResources))
+        await pilot.press("escape")  # cancel: keep going
+        assert isinstance(app.screen, LabScreen)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitWithResources))
+        await pilot.click("#cleanup")
+        await until(pilot, lambda: not app.is_running, 30)
+    state = screen.live.session.ctx.state
+    assert state.status == "interrupted"
+    assert state.live_resources() == []
+
+
+async def test_ssh_pane_follow_pause_search_and_instance_cycle() -> None:
+    app = StemcellApp(RunConfig(), prepare=scripted_prepare(), skip_start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: lab(app).ready)
+        await pilot.press("r")
+        screen = lab(app)
+        await until(pilot, lambda: screen.model.status == "succeeded", 60)
+        await pilot.press("3")
+        log = screen.query_one("#ssh-log", Log)
+        assert log.line_count == 50
+        await pilot.press("f")
+        assert not screen.view.ssh.follow and "paused" in str(
+            screen.query_one("#ssh-header").render())
+        await pilot.press("slash")
+        for key in "line 4":
+            await pilot.press("space" if key == " " else key)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert log.line_count == 11  # "apt line 4" and 40..49
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert log.line_count == 50
+        await pilot.press("o")
+        assert screen.view.ssh.instance == "i-builder"
+
+
+async def test_command_palette_offers_lab_commands() -> None:
+    app = StemcellApp(RunConfig(), prepare=scripted_prepare(), skip_start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: lab(app).ready)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        for key in "step mode":
+            await pilot.press("space" if key == " " else key)
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert lab(app).live.step_mode

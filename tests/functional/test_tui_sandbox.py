@@ -1,0 +1,66 @@
+"""The whole of Lab 1 in the real sandbox, driven through the app's keys, at high speed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from textual.widgets import Log
+
+from stemcell.engine.context import RunConfig
+from stemcell.tui.app import StemcellApp
+from stemcell.tui.screens.lab import LabScreen
+from stemcell.tui.widgets.instances import InstancesTable
+from stemcell.tui.widgets.steps import StepsList
+
+pytestmark = pytest.mark.e2e
+
+SPEED = 100.0
+
+
+async def until(pilot: Any, check: Any, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, "condition not reached in time"
+        await pilot.pause(0.1)
+
+
+async def test_whole_lab_in_the_sandbox_through_the_ui() -> None:
+    app = StemcellApp(RunConfig(speed=SPEED), runs=[])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.click("#start-button")  # sandbox + apache-python are the defaults
+        await until(pilot, lambda: isinstance(app.screen, LabScreen), 30)
+        screen = app.screen
+        assert isinstance(screen, LabScreen)
+        await until(pilot, lambda: screen.ready or screen.problem, 60)
+        assert not screen.problem, screen.problem
+        await pilot.press("r")
+        await until(pilot, lambda: screen.model.status in ("succeeded", "failed", "interrupted"),
+                    400)
+        await until(pilot, lambda: not screen.live.running, 60)
+        await pilot.press("4")
+        await pilot.pause(0.5)
+        failed = {s.id: (s.error, s.hint) for s in screen.model.steps.values()
+                  if s.status == "failed"}
+        assert screen.model.status == "succeeded", failed
+        steps = screen.query_one(StepsList)
+        prompts = [str(steps.get_option_at_index(i).prompt) for i in range(steps.option_count)]
+        assert all(p[0] in "✔↷" for p in prompts), prompts
+        # Setup #1 and #2 instances of every role were shown, and are terminated now.
+        table = screen.query_one(InstancesTable)
+        roles = {(table.get_cell(r, "role").plain, table.get_cell(r, "setup").plain)
+                 for r in table.rows}
+        for role in ("web", "app-api", "app-worker"):
+            assert (role, "#1 base") in roles and (role, "#2 baked") in roles
+        assert {table.get_cell(r, "state").plain for r in table.rows} == {"terminated"}
+        # The bake's SSH output streamed into the SSH pane.
+        assert any("apt-get" in line for line in screen.query_one("#ssh-log", Log).lines)
+        bars = str(screen.query_one("#bars").render())
+        assert "web" in bars and "#1" in bars and "#2" in bars and "simulated" in bars
+        assert all(b.complete for b in screen.model.boot_bars())
+        assert screen.model.api_total > 20
+        assert screen.live_count() == 0
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, 30)

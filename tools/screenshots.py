@@ -1,0 +1,105 @@
+"""Regenerate screenshots/*.svg of the app's main screens from the reference recording.
+
+    /work/venv/bin/python tools/screenshots.py
+
+Every lab screenshot is the real lab screen fed with the events of
+recordings/lab1-sandbox.jsonl (a simulated sandbox run) cut at a moment of
+interest, which is the same path live events take; nothing is mocked up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "screenshots"
+SIZE = (100, 30)
+
+
+def cut(events: list[Any], predicate: Any, extra: int = 0) -> list[Any]:
+    for n, event in enumerate(events):
+        if predicate(event):
+            return events[: n + 1 + extra]
+    return events
+
+
+async def shoot(name: str, app: Any, keys: tuple[str, ...] = (), before: Any = None) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        if before is not None:
+            await before(pilot)
+        for key in keys:
+            await pilot.press(key)
+        await pilot.pause(0.3)
+        app.save_screenshot(filename=f"{name}.svg", path=str(OUT))
+    print(f"screenshots/{name}.svg")
+
+
+async def main() -> None:
+    from stemcell.engine.context import RunConfig
+    from stemcell.engine.events import ImageState, StepFinished, StepStarted
+    from stemcell.engine.replay import read_recording
+    from stemcell.engine.state import Resource
+    from stemcell.tui.app import StemcellApp
+
+    recording = read_recording(ROOT / "recordings" / "lab1-sandbox.jsonl")
+    events = recording.events
+    config = RunConfig(lab=str(recording.header.get("lab", "lab1-stem-cell")),
+                       profile=str(recording.header.get("profile", "apache-python")))
+
+    def lab(evts: list[Any]) -> StemcellApp:
+        return StemcellApp(config, events=list(evts))
+
+    runs = [{"run_id": recording.header.get("run_id", "?"), "lab": config.lab,
+             "profile": config.profile, "backend": "sandbox", "created": 0,
+             "status": "succeeded", "live_resources": 0, "run_dir": ""}]
+    OUT.mkdir(exist_ok=True)
+    await shoot("start", StemcellApp(config, runs=runs))
+    bake = cut(events, lambda e: isinstance(e, ImageState) and e.progress > 0, 1)
+    await shoot("lab-mid-bake", lab(bake))
+    installing = cut(events, lambda e: isinstance(e, StepFinished) and e.step_id ==
+                     "install-stack")
+    await shoot("lab-ssh-output", lab(installing), ("3",))
+    measuring = cut(events, lambda e: isinstance(e, StepStarted) and e.step_kind == "measure",
+                    40)
+    await shoot("lab-instances", lab(measuring), ("2",))
+    compared = cut(events, lambda e: isinstance(e, StepFinished) and e.step_id == "compare")
+    await shoot("lab-boot-times", lab(compared), ("4",))
+    await shoot("lab-events", lab(events), ("5",))
+    await shoot("help", lab(events[:1]), ("question_mark",))
+
+    class Listing:
+        """The cleanup screen lists a run's live resources; here, those alive mid-run."""
+
+        session = None
+
+        def __init__(self, evts: list[Any]) -> None:
+            from stemcell.engine.view import ViewModel
+
+            model = ViewModel()
+            model.apply_all(evts)
+            self.items = [Resource(r.rtype, r.rid, name=r.name) for r in model.live_resources()]
+
+        def live_resources(self) -> list[Resource]:
+            return self.items
+
+    async def open_cleanup(pilot: Any) -> None:
+        from stemcell.tui.screens.cleanup import CleanupScreen
+
+        pilot.app.push_screen(CleanupScreen(Listing(measuring), pilot.app.screen.feed))  # type: ignore[arg-type]
+        await pilot.pause(0.3)
+
+    await shoot("cleanup", lab(measuring), before=open_cleanup)
+
+    async def to_bake(pilot: Any) -> None:
+        for _ in range(9):
+            await pilot.press("right_square_bracket")
+
+    await shoot("replay", StemcellApp(recording=recording, autoplay=False), before=to_bake)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
