@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -280,3 +282,16 @@ def test_user_data_reaches_the_guest_decoded(ec2: Any) -> None:
     raw = ec2.describe_instance_attribute(InstanceId=iid, Attribute="userData")
     assert base64.b64decode(raw["UserData"]["Value"]).decode() == script
     ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_the_servers_never_write_to_the_terminal(sandbox: Sandbox, ec2: Any,
+                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    # The TUI owns the terminal: no request log, no banner, from moto or the control API.
+    iid = launch(ec2)
+    ec2.describe_instances(InstanceIds=[iid])
+    urllib.request.urlopen(sandbox.control_url + "/guests").read()
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(sandbox.control_url + "/nope")
+    ec2.terminate_instances(InstanceIds=[iid])
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""

@@ -20,7 +20,7 @@ from stemcell.tui.widgets.steps import StepsList
 from tui_engine import ScriptedStep, scripted_prepare
 
 
-async def until(pilot, check: Callable[[], bool], timeout: float = 20.0) -> None:
+async def until(pilot, check: Callable[[], bool], timeout: float = 60.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not check():
@@ -46,7 +46,7 @@ async def test_start_screen_click_start_then_run_the_whole_lab_with_keys() -> No
         await pilot.click("#start-button")
         await until(pilot, lambda: isinstance(app.screen, LabScreen) and lab(app).ready)
         await pilot.press("r")
-        await until(pilot, lambda: lab(app).model.status == "succeeded", 60)
+        await until(pilot, lambda: lab(app).model.status == "succeeded", 180)
         screen = lab(app)
         await pilot.pause(0.2)
         steps = screen.query_one(StepsList)
@@ -85,7 +85,7 @@ async def test_step_mode_pauses_skip_asks_a_reason_and_records_it() -> None:
         await until(pilot, lambda: screen.model.steps["key-pair"].status == "skipped")
         assert "demo only" in screen.model.steps["key-pair"].error
         await pilot.press("n")  # step mode off: runs to the end
-        await until(pilot, lambda: screen.model.status in ("succeeded", "failed"), 60)
+        await until(pilot, lambda: screen.model.status in ("succeeded", "failed"), 180)
         state = screen.live.session.ctx.state
         assert state.steps["key-pair"].status == "skipped"
         recording = (screen.live.session.ctx.run_dir / "recording.jsonl").read_text()
@@ -99,7 +99,7 @@ async def test_failure_is_shown_in_place_and_retry_runs_again() -> None:
         await until(pilot, lambda: lab(app).ready)
         await pilot.press("r")
         first = lab(app)
-        await until(pilot, lambda: first.model.status == "failed", 30)
+        await until(pilot, lambda: first.model.status == "failed", 120)
         await pilot.pause(0.2)
         text = first.query_one("#explain").markdown_text
         assert "scripted failure" in text and "press t to retry" in text
@@ -107,7 +107,7 @@ async def test_failure_is_shown_in_place_and_retry_runs_again() -> None:
         await pilot.press("t")
         await until(pilot, lambda: lab(app) is not first and lab(app).ready)
         await pilot.press("r")
-        await until(pilot, lambda: lab(app).model.status == "succeeded", 60)
+        await until(pilot, lambda: lab(app).model.status == "succeeded", 180)
         assert lab(app).model.run_id != first.model.run_id
 
 
@@ -117,7 +117,7 @@ async def test_quit_mid_run_asks_then_stops_and_cleans_up() -> None:
         await until(pilot, lambda: lab(app).ready)
         await pilot.press("r")
         screen = lab(app)
-        await until(pilot, lambda: screen.live_count() > 0, 30)
+        await until(pilot, lambda: screen.live_count() > 0, 120)
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, QuitWithResources))
         await pilot.press("escape")  # cancel: keep going
@@ -125,7 +125,7 @@ async def test_quit_mid_run_asks_then_stops_and_cleans_up() -> None:
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, QuitWithResources))
         await pilot.click("#cleanup")
-        await until(pilot, lambda: not app.is_running, 30)
+        await until(pilot, lambda: not app.is_running, 120)
     state = screen.live.session.ctx.state
     assert state.status == "interrupted"
     assert state.live_resources() == []
@@ -137,7 +137,7 @@ async def test_ssh_pane_follow_pause_search_and_instance_cycle() -> None:
         await until(pilot, lambda: lab(app).ready)
         await pilot.press("r")
         screen = lab(app)
-        await until(pilot, lambda: screen.model.status == "succeeded", 60)
+        await until(pilot, lambda: screen.model.status == "succeeded", 180)
         await pilot.press("3")
         log = screen.query_one("#ssh-log", Log)
         assert log.line_count == 50

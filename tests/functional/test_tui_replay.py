@@ -38,7 +38,7 @@ def pane_contents(screen: Any) -> dict[str, Any]:
     }
 
 
-async def until(pilot: Any, check: Any, timeout: float = 60.0) -> None:
+async def until(pilot: Any, check: Any, timeout: float = 180.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not check():

@@ -28,7 +28,7 @@ class InstancesTable(DataTable[Text]):
         for inst in model.instances.values():
             values = self._values(inst, model)
             if inst.instance_id not in self.rows:
-                self.add_row(*values.values(), key=inst.instance_id)
+                self.add_row(*(values[c] for c in COLUMNS), key=inst.instance_id)
                 for col, cell in values.items():
                     self._cells[(inst.instance_id, col)] = cell.plain
                 continue
