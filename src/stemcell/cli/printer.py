@@ -116,25 +116,27 @@ class Printer:
         return next(reversed(self._ssh_lines), "") if self._ssh_lines else ""
 
     def _comparison(self, data: dict[str, object]) -> None:
+        """A table of ready times; the compare step logs the generated conclusion itself."""
         roles = data.get("roles")
-        if isinstance(roles, dict) and roles:
-            table = Table(title="ready time: setup #1 (install at boot) vs #2 (baked image)")
-            table.add_column("role")
-            table.add_column("setup #1", justify="right")
-            table.add_column("setup #2", justify="right")
-            table.add_column("ratio", justify="right")
-            for role, row in roles.items():
-                if not isinstance(row, dict):
-                    continue
-                one, two = row.get("ready_1"), row.get("ready_2")
-                ratio = row.get("ratio")
-                table.add_row(
-                    role,
-                    f"{one:.1f} s" if isinstance(one, (int, float)) else "—",
-                    f"{two:.1f} s" if isinstance(two, (int, float)) else "—",
-                    f"{ratio:.1f}×" if isinstance(ratio, (int, float)) else "—",
-                )
-            self.console.print(table)
-        conclusion = data.get("conclusion")
-        if isinstance(conclusion, str) and conclusion:
-            self.console.print(escape(conclusion))
+        if not isinstance(roles, list) or not roles:
+            return
+        unit = "s (simulated)" if data.get("simulated") else "s"
+        table = Table(title=f"time to ready, median {unit}: setup #1 (install at boot) "
+                            "vs setup #2 (baked image)")
+        table.add_column("role")
+        table.add_column("setup #1", justify="right")
+        table.add_column("setup #2", justify="right")
+        table.add_column("ratio", justify="right")
+        for row in roles:
+            if not isinstance(row, dict):
+                continue
+            setups = row.get("setups", {})
+            cells = []
+            for setup in ("1", "2"):
+                ready = setups.get(setup, {}).get("ready", {}) if isinstance(setups, dict) else {}
+                median = ready.get("median") if isinstance(ready, dict) else None
+                cells.append(f"{median:.1f}" if isinstance(median, (int, float)) else "—")
+            ratio = row.get("ratio")
+            table.add_row(str(row.get("role", "")), *cells,
+                          f"{ratio:.1f}×" if isinstance(ratio, (int, float)) else "—")
+        self.console.print(table)

@@ -80,6 +80,8 @@ def run(
         repeat=repeat, ta_keys=list(ta_keys), course_account=course_account,
     )
     try:
+        if not resume:
+            _check_config(config)
         session = prepare(config, resume=resume, confirm=_confirmer(yes))
     except (ConfigError, StateError) as exc:
         _bad_input(console, exc.message, exc.hint)
@@ -101,6 +103,18 @@ def run(
     finally:
         session.close()
     raise SystemExit(EXIT.get(status, 1))
+
+
+def _check_config(config: RunConfig) -> None:
+    """Bad flags are bad input (exit 2) before anything starts, not a failed step."""
+    from stemcell.cloud.pricing import choose_instance_type
+    from stemcell.session import load_content
+    from stemcell.steps.security_group import ssh_cidr
+
+    _, _, profile, _ = load_content(config)
+    ssh_cidr(config, config.backend == "sandbox")
+    choose_instance_type(config.instance_type, profile.instance_type,
+                         profile.base_image.architecture)
 
 
 def _bad_input(console: Console, message: str, hint: str = "") -> None:

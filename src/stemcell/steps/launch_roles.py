@@ -14,6 +14,7 @@ from stemcell.cloud.s3 import presigned_get
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.step import BaseStep
 from stemcell.steps.launching import address_of, launch, wait_running
+from stemcell.steps.measure import watch
 
 
 def user_data(ctx: Any, role: str, setup: int) -> str:
@@ -50,6 +51,9 @@ class LaunchRolesStep(BaseStep):
                                   **address_of(found[iid])}
             ctx.put("instances", instances)
         ctx.log(f"setup #{setup}: {len(launched)} instance(s) running from {image}")
+        # Watch the boot live from now on: waiting for the measure step would miss the
+        # early marks (network up, SSH) of servers that boot while others launch.
+        watch(ctx, list(launched))
 
     def cleanup(self, ctx: Any) -> None:
         # Terminate all of this step's instances at once and wait with one poll.

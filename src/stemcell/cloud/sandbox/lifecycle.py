@@ -48,7 +48,6 @@ class World:
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sandbox-guest")
         self.health = HealthChecker(self.fleet, self.scheduler, self.executor)
         self.lock = threading.RLock()
-        self.api_calls = 0
 
     # instances ------------------------------------------------------------------
     def launched(self, backend: Any, instances: list[Any]) -> None:
