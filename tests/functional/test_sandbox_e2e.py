@@ -20,6 +20,10 @@ import boto3
 import pytest
 
 pytestmark = pytest.mark.e2e
+# Setup #2's lead is ~20 modeled seconds; the sandbox's own real work (every
+# API call, SSH handshake, interpreted script) is billed as wall x speed, so a
+# busy 2-core machine at speed 200+ can eat that lead. 50 keeps it safe.
+SPEED = "50"
 
 
 def stemcell(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -30,7 +34,7 @@ def stemcell(*args: str, home: Path, timeout: float = 300) -> subprocess.Complet
 
 @pytest.fixture
 def daemon(_isolated: Path) -> Iterator[dict[str, Any]]:
-    started = stemcell("sandbox", "start", "--speed", "200", "--json", home=_isolated)
+    started = stemcell("sandbox", "start", "--speed", SPEED, "--json", home=_isolated)
     assert started.returncode == 0, started.stderr
     yield json.loads(started.stdout)
     stemcell("sandbox", "stop", home=_isolated)
@@ -42,6 +46,10 @@ def test_lab_completes_and_leaves_nothing(daemon: dict[str, Any], _isolated: Pat
     assert run.returncode == 0, summary.get("reason") or run.stderr[-2000:]
     assert summary["status"] == "succeeded" and summary["simulated"] is True
     assert summary["backend"] == "sandbox"
+    # The lesson holds in the sandbox: every role is ready sooner from the stem cell image.
+    for row in summary["timings"]["comparison"]["roles"]:
+        setups = row["setups"]
+        assert setups["2"]["ready"]["median"] < setups["1"]["ready"]["median"], row["role"]
 
     kw: dict[str, Any] = {"endpoint_url": daemon["endpoint_url"], "region_name": "us-east-1",
                           "aws_access_key_id": "any", "aws_secret_access_key": "any"}

@@ -109,8 +109,9 @@ async def test_seeking_back_and_forth_lands_on_the_same_screen() -> None:
         assert replay.player.current_step_number()[0] == 4
         await pilot.click("#seek", offset=(50, 0))
         assert 0.3 < replay.player.position / replay.player.duration < 0.7
+        replay.seek(replay.player.duration - 20)
         replay.playing, replay.speed = True, 100.0
-        await until(pilot, lambda: replay.player.finished, 30)
+        await until(pilot, lambda: replay.player.finished, 60)
 
 
 # --- secrets ------------------------------------------------------------------------

@@ -141,7 +141,7 @@ yaml_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(yaml_values.map(lambda v: yaml.safe_dump(v)), st.text(max_size=200)))
 def test_random_yaml_never_raises_anything_but_content_errors(text: str) -> None:
     for parse in (parse_lab, parse_profile):
@@ -153,7 +153,7 @@ def test_random_yaml_never_raises_anything_but_content_errors(text: str) -> None
                 assert str(problem).startswith("fuzz.yaml:")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.data())
 def test_mutated_shipped_lab_never_raises_anything_but_content_errors(data: st.DataObject) -> None:
     text = (paths.shipped_dir("labs") / "lab1-stem-cell.yaml").read_text()

@@ -174,3 +174,16 @@ def test_user_data_without_a_shebang_is_not_run_and_status_is_degraded() -> None
     out: list[bytes] = []
     code = Shell(system).run("cloud-init status --long", IO(b"", out.append, out.append))
     assert code == 2 and b"extended_status: degraded done" in b"".join(out)
+
+
+def test_user_data_is_decoded_like_cloud_init_does() -> None:
+    import base64
+    import gzip
+
+    from stemcell.cloud.sandbox.guest import decode_user_data
+
+    script = b"#!/bin/bash\necho hi\n"
+    assert decode_user_data(script.decode()) == script
+    assert decode_user_data(base64.b64encode(script).decode()) == script
+    assert decode_user_data(base64.b64encode(gzip.compress(script))) == script
+    assert decode_user_data(None) == b""

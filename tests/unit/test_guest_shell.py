@@ -312,7 +312,7 @@ def test_imds_v2_is_simulated(m: System) -> None:
 
 def test_curl_reaches_the_guests_own_apache(web: System) -> None:
     m = web
-    m.local_http = lambda method, target, headers: (200, {}, b"own page\n")  # type: ignore
+    m.local_http = lambda method, target, headers: (200, {}, b"own page\n")
     assert run(m, "curl -s http://localhost/")[1] == "own page\n"
     run(m, "sudo systemctl stop apache2")
     assert run(m, "curl -s http://localhost/")[0] == 7

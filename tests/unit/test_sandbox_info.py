@@ -22,6 +22,7 @@ def _info(pid: int) -> SandboxInfo:
 def test_round_trip_in_stemcell_home(_isolated: Path) -> None:
     write_info(_info(os.getpid()))
     assert info_path().parent == _isolated
+    assert info_path().stat().st_mode & 0o777 == 0o600
     assert read_info() == _info(os.getpid())
     remove_info(pid=12345)  # someone else's file: kept
     assert read_info() is not None

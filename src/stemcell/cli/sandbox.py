@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -86,6 +87,7 @@ def _spawn(speed: float | None) -> SandboxInfo:
     args = [sys.executable, "-m", "stemcell.cloud.sandbox.daemon"]
     if speed is not None:
         args += ["--speed", str(speed)]
+    _rotate(log_path())
     log = open(log_path(), "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -107,6 +109,15 @@ def _spawn(speed: float | None) -> SandboxInfo:
     click.echo(f"the sandbox did not answer within {START_TIMEOUT:g} s; see {log_path()}",
                err=True)
     raise SystemExit(1)
+
+
+def _rotate(path: Path, limit: int = 1_000_000) -> None:
+    # One previous log is kept; a sandbox started daily must not grow it forever.
+    try:
+        if path.stat().st_size > limit:
+            os.replace(path, path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        pass
 
 
 def _tail(path: Any, lines: int = 15) -> str:

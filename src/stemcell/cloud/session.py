@@ -34,7 +34,8 @@ _FIX = (
 def client_config(endpoint_url: str | None = None) -> Config:
     s3: dict[str, str] = {"addressing_style": "path"} if endpoint_url else {}
     return Config(
-        retries=RETRIES,  # type: ignore[arg-type]
+        # A copy: botocore rewrites the dict in place (max_attempts -> total_max_attempts).
+        retries=dict(RETRIES),  # type: ignore[arg-type]
         connect_timeout=10,
         read_timeout=60,
         s3=s3,  # type: ignore[arg-type]

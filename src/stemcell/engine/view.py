@@ -441,10 +441,12 @@ def fmt_seconds(seconds: float) -> str:
 
 def describe(event: Event, origin: float = 0.0) -> str | None:
     """One line for the event log and the story, or None for high-rate noise."""
-    stamp = f"+{fmt_seconds(max(0.0, event.t - origin))}" if origin and event.t else ""
+    if isinstance(event, SshOutput):  # the hot path during a burst: no line of its own
+        return None
     text = _describe(event)
     if text is None:
         return None
+    stamp = f"+{fmt_seconds(max(0.0, event.t - origin))}" if origin and event.t else ""
     return f"{stamp:>8} {text}" if stamp else f"{'':>8} {text}"
 
 

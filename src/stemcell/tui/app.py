@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
 
-from stemcell.content.models import Lab, Profile
 from stemcell.engine.context import RunConfig
 from stemcell.engine.events import Event
 from stemcell.engine.replay import Recording
 from stemcell.tui.commands import LabCommands
+
+if TYPE_CHECKING:  # content models only for hints: pydantic + YAML cost ~0.3 s to import
+    from stemcell.content.models import Lab, Profile
 
 
 class StemcellApp(App[None]):

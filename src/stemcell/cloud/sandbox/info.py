@@ -49,7 +49,10 @@ def read_info() -> SandboxInfo | None:
 def write_info(info: SandboxInfo) -> None:
     path = info_path()
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info.to_json(), indent=2))
+    # Only its owner needs it (it names the account and the endpoints).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(info.to_json(), indent=2))
     os.replace(tmp, path)
 
 

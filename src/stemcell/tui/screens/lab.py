@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,7 +18,6 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from stemcell.content.models import Lab, Profile
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import StemcellError
 from stemcell.engine.events import Event
@@ -28,7 +28,12 @@ from stemcell.tui.messages import Paused, RunDone, RunProblem, RunReady
 from stemcell.tui.screens.modals import Confirm, QuitWithResources, SkipReason
 from stemcell.tui.widgets.lab_view import TABS, LabView
 
+if TYPE_CHECKING:  # content models only for hints: pydantic + YAML cost ~0.3 s to import
+    from stemcell.content.models import Lab, Profile
+
 FRAME = 1 / 20
+FOLD_BUDGET = 0.02  # seconds of folding per frame: the rest waits for the next frame
+CHUNK = 500
 
 
 class LabScreen(Screen[None]):
@@ -93,14 +98,23 @@ class LabScreen(Screen[None]):
         self._status()
 
     def feed_events(self, events: list[Event]) -> None:
-        for event in events:
-            self.feed.push(event)
-        self._drain()
+        """Show a list of events at once (a scripted or recorded run cut at some point)."""
+        self.model.apply_all(events)
+        self.view.draw()
+        self._status()
 
     def _drain(self) -> None:
-        batch = self.feed.drain()
-        if batch:
-            self.view.feed(batch)
+        """Fold what arrived, within a time budget per frame, then redraw once."""
+        started = time.perf_counter()
+        folded = False
+        while time.perf_counter() - started < FOLD_BUDGET:
+            batch = self.feed.drain(CHUNK)
+            if not batch:
+                break
+            self.model.apply_all(batch)
+            folded = True
+        if folded:
+            self.view.draw()
             self._status()
 
     def _tick(self) -> None:

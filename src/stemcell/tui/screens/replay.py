@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -46,6 +48,7 @@ class ReplayScreen(Screen[None]):
         self.speed = max(1.0, min(100.0, speed))
         self.playing = autoplay
         self.at = 0.0
+        self._last = time.monotonic()
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-bar")
@@ -67,9 +70,12 @@ class ReplayScreen(Screen[None]):
         self._status()
 
     def _frame(self) -> None:
+        now = time.monotonic()
+        elapsed, self._last = now - self._last, now
         if not self.playing:
             return
-        self.at = min(self.player.duration, self.at + FRAME * self.speed)
+        # Pace by the wall time that really passed, so a slow frame does not slow the run.
+        self.at = min(self.player.duration, self.at + min(elapsed, 0.5) * self.speed)
         self.view.feed(self.player.advance_to(self.at))
         if self.player.finished:
             self.playing = False

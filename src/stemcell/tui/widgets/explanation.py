@@ -7,13 +7,17 @@ next to a live view of the bake.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
-from stemcell.content.models import Lab, Profile, StepSpec
 from stemcell.engine.view import StepView, ViewModel, fmt_seconds
 from stemcell.tui.widgets.bake import BakeProgress
+
+if TYPE_CHECKING:  # content models only for hints: pydantic + YAML cost ~0.3 s to import
+    from stemcell.content.models import Lab, Profile, StepSpec
 
 BAKE_KINDS = ("create_image", "stop_builder")
 

@@ -7,12 +7,13 @@ call :meth:`LabView.draw` with what changed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import OptionList, TabbedContent, TabPane
 
-from stemcell.content.models import Lab, Profile
 from stemcell.engine.events import Event
 from stemcell.engine.view import ViewModel
 from stemcell.tui.widgets.boot_bars import BootBars
@@ -21,6 +22,9 @@ from stemcell.tui.widgets.explanation import Explanation
 from stemcell.tui.widgets.instances import InstancesTable
 from stemcell.tui.widgets.ssh_log import SshPane
 from stemcell.tui.widgets.steps import StepsList
+
+if TYPE_CHECKING:  # content models only for hints: pydantic + YAML cost ~0.3 s to import
+    from stemcell.content.models import Lab, Profile
 
 TABS = ("tab-step", "tab-instances", "tab-ssh", "tab-boot", "tab-events")
 

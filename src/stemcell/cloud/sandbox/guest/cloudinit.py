@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from stemcell.cloud.sandbox.guest.disk import ROOT
-from stemcell.cloud.sandbox.guest.system import System
+from stemcell.cloud.sandbox.guest.system import System, Timeline
 from stemcell.engine.redact import redact
 
 VERSION = "24.4.1-0ubuntu0~24.04.1"
@@ -54,7 +54,8 @@ class CloudInit:
 
     def __init__(self, system: System, *, user_data: bytes | None, launch_key: str | None,
                  boot_wall_start: float, console: Callable[..., None],
-                 host_keys: Callable[[bool], list[tuple[str, str, str]]]) -> None:
+                 host_keys: Callable[[bool], list[tuple[str, str, str]]],
+                 timeline: Timeline | None = None) -> None:
         self.system = system
         self.user_data = user_data or b""
         self.launch_key = (launch_key or "").strip()
@@ -63,7 +64,7 @@ class CloudInit:
         # host_keys(regenerate) -> [(type label, fingerprint line, public key line)]
         self.host_keys = host_keys
         self.first_boot = False
-        self._cursor: float | None = None
+        self.timeline = timeline or Timeline(system.clock)
 
     # --- writing -------------------------------------------------------------------
 
@@ -90,14 +91,10 @@ class CloudInit:
             self.log("handlers.py", f"finish: {name}: {result}: {desc}")
 
     def spend(self, seconds: float) -> bool:
-        """Modeled time, summed from the stage's start (overhead does not add up)."""
-        now = self.system.now()
-        cursor = self._cursor if self._cursor is not None else now
-        self._cursor = cursor + max(0.0, seconds)
-        return self.system.clock.sleep(max(0.0, self._cursor - now), self.system.cancel)
+        """Modeled time on the boot's timeline (overhead is absorbed, not added)."""
+        return self.timeline.advance(seconds, self.system.cancel)
 
     def _banner(self, stage: str) -> str:
-        self._cursor = None
         return (f"Cloud-init v. {VERSION} running '{STAGES[stage]}' at "
                 f"{rfc2822(self.system.now())}. Up {self.up():.2f} seconds.")
 
@@ -316,7 +313,6 @@ class CloudInit:
             pkgs = " ".join(str(p) for p in cfg["packages"])
             lines.append(f"DEBIAN_FRONTEND=noninteractive apt-get install -y {pkgs}")
         status = run_script("\n".join(lines), self.out) if lines else 0
-        self._cursor = None
         return status == 0
 
     def _user_scripts(self, run_script: Callable[[str, Callable[[bytes], None]], int]) -> bool:
@@ -344,7 +340,6 @@ class CloudInit:
         self.log("subp.py", f"Running command ['{part.replace(f'instances/{iid}', 'instance')}']"
                  " with allowed return codes [0] (shell=False, capture=False)")
         status = run_script(text, lambda b: self.out(b))
-        self._cursor = None
         if status != 0:
             shown = part.replace(f"instances/{iid}", "instance")
             self.log("subp.py", f"Failed running {shown} [{status}]", level="WARNING")

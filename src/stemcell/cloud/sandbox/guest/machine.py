@@ -25,7 +25,7 @@ from stemcell.cloud.sandbox.guest.listener import PhasedListener
 from stemcell.cloud.sandbox.guest.model import BootModel
 from stemcell.cloud.sandbox.guest.shell import IO, Shell
 from stemcell.cloud.sandbox.guest.sshd import SshServer
-from stemcell.cloud.sandbox.guest.system import KERNEL, System
+from stemcell.cloud.sandbox.guest.system import KERNEL, System, Timeline
 from stemcell.cloud.sandbox.guest.web import WebServer
 from stemcell.engine.clock import Clock
 
@@ -69,15 +69,16 @@ class Guest:
                              instance_id=instance_id,
                              hostname=hostname or hostname_for(private_ip),
                              private_ip=private_ip, public_ip=public_ip)
-        self.system.image_id = image_id  # type: ignore[attr-defined]
+        self.system.image_id = image_id
         self.web = WebServer(self.system)
-        self.system.local_http = self._local_http  # type: ignore[attr-defined]
+        self.system.local_http = self._local_http
         self._phase = "off"
         self._phase_lock = threading.Lock()
         self._console: list[str] = []
         self._console_lock = threading.Lock()
         self._host_key: paramiko.PKey | None = None
         self._boot_thread: threading.Thread | None = None
+        self._timeline = Timeline(clock)
         self.boot_count = 0
         # Modeled epoch seconds of what happened at the last boot (for tests and timing).
         self.marks: dict[str, float] = {}
@@ -180,13 +181,15 @@ class Guest:
         self._boot_thread.start()
 
     def _sleep_until(self, modeled: float) -> bool:
-        return self.clock.sleep(modeled - self.clock.now(), self.system.cancel)
+        return self._timeline.until(modeled, self.system.cancel)
 
     def _boot(self) -> None:
         system = self.system
         model = self.model
         t0 = self.marks["booting"]
         system.booted_at = t0
+        # One timeline for the whole boot: stages, services and the user script.
+        self._timeline = Timeline(self.clock, t0)
         for line in (f"Linux version {KERNEL} (buildd@lcy02-amd64-086) (x86_64-linux-gnu-gcc-13 "
                      "(Ubuntu 13.2.0-23ubuntu4) 13.2.0, GNU ld (GNU Binutils for Ubuntu) 2.42) "
                      "#19-Ubuntu SMP",
@@ -196,7 +199,8 @@ class Guest:
                      "Hypervisor detected: KVM"):
             self._log_console(line)
         ci = CloudInit(system, user_data=self.user_data, launch_key=self.launch_key,
-                       boot_wall_start=t0, console=self._log_console, host_keys=self._host_keys)
+                       boot_wall_start=t0, console=self._log_console, host_keys=self._host_keys,
+                       timeline=self._timeline)
         local_at = t0 + max(0.0, model.running_to_network - model.init_local - 0.2)
         if not self._sleep_until(local_at):
             return
@@ -232,6 +236,7 @@ class Guest:
         shell = Shell(self.system, user=ROOT, cwd="/", name="/bin/bash")
         shell.env["HOME"] = "/root"
         shell.cancel = self.system.cancel
+        shell.timeline = self._timeline
         return shell.run(text, IO(b"", write, write))
 
     def shutdown(self) -> None:

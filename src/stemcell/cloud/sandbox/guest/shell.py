@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from stemcell.cloud.sandbox.guest import syntax as sx
 from stemcell.cloud.sandbox.guest.disk import ROOT, DiskError, norm
-from stemcell.cloud.sandbox.guest.system import System
+from stemcell.cloud.sandbox.guest.system import System, Timeline
 from stemcell.engine.redact import redact
 
 Writer = Callable[[bytes], None]
@@ -111,6 +111,10 @@ class Shell:
         # Set by Ctrl-C in an interactive session (and by the guest going down).
         self.cancel: threading.Event | None = None
         self._cursor: float | None = None  # modeled time the running command has reached
+        # Set for cloud-init's user scripts: the whole boot shares one timeline.
+        self.timeline: Timeline | None = None
+        self.interactive = False
+        self._users: list[tuple[str, str, dict[str, str]]] = []  # shells below `sudo -i`
         self.line = 0
 
     # --- entry points ----------------------------------------------------------------
@@ -139,6 +143,21 @@ class Shell:
         self.exec_seq(tree, io)
         return self.status
 
+    def push_user(self, user: str) -> None:
+        """`sudo -i`: become ``user`` in this (interactive) shell until `exit`."""
+        self._users.append((self.user, self.cwd, dict(self.env)))
+        home = "/root" if user == ROOT else f"/home/{user}"
+        self.user = user
+        self.cwd = home
+        self.env.update({"HOME": home, "USER": user, "LOGNAME": user, "PWD": home})
+
+    def pop_user(self) -> bool:
+        """Leave a `sudo -i` shell; False if this is the login shell itself."""
+        if not self._users:
+            return False
+        self.user, self.cwd, self.env = self._users.pop()
+        return True
+
     def child(self, *, user: str | None = None) -> Shell:
         """A subshell: copies variables and options; ``user`` switches like sudo does."""
         sub = Shell(self.system, user=user or self.user, cwd=self.cwd, name=self.name)
@@ -151,6 +170,7 @@ class Shell:
         sub.exported = set(self.exported)
         sub.errexit, sub.xtrace, sub.pipefail = self.errexit, self.xtrace, self.pipefail
         sub.cancel = self.cancel
+        sub.timeline = self.timeline
         return sub
 
     # --- helpers for commands ------------------------------------------------------
@@ -177,11 +197,15 @@ class Shell:
         start, so interpreter overhead (large at high --speed) does not inflate them."""
         system = self.system
         ev = self.cancel or system.cancel
-        now = system.clock.now()
-        cursor = self._cursor if self._cursor is not None else now
-        target = cursor + max(0.0, seconds)
-        self._cursor = target
-        if not system.clock.sleep(max(0.0, target - now), ev) or system.cancel.is_set():
+        if self.timeline is not None:
+            ok = self.timeline.advance(seconds, ev)
+        else:
+            now = system.clock.now()
+            cursor = self._cursor if self._cursor is not None else now
+            target = cursor + max(0.0, seconds)
+            self._cursor = target
+            ok = system.clock.sleep(max(0.0, target - now), ev)
+        if not ok or system.cancel.is_set():
             raise ShellExit(130)
 
     def check_cancel(self) -> None:
@@ -359,7 +383,9 @@ class Shell:
             io.eprint(f"{self.name}: line {self.line}: {base}: command not found"
                       if self.line else f"{base}: command not found")
             return 127
-        self._cursor = None
+        # Modeled time of this command counts from its start (see sleep()).
+        self._cursor = self.system.clock.now()
+        previous = self.system.set_sleeper(self.sleep)
         try:
             return fn(self, words, io)
         except CmdError as exc:
@@ -368,6 +394,8 @@ class Shell:
         except DiskError as exc:
             io.eprint(f"{base}: {exc}")
             return 1
+        finally:
+            self.system.set_sleeper(previous)
 
     def run_script(self, text: str, argv: list[str], io: IO) -> int:
         sub = self.child()

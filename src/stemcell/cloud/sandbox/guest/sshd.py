@@ -246,6 +246,7 @@ class Interactive:
         self.shell = Shell(system, user=LOGIN_USER, env={**_safe_env(env), "TERM": "xterm"},
                            name="-bash")
         self.shell.cancel = threading.Event()
+        self.shell.interactive = True
         self._buf = bytearray()
         self._eof = False
         self._interrupt = self.shell.cancel
@@ -389,6 +390,9 @@ class Interactive:
                 if exc.code == 130 and not self.system.cancel.is_set():
                     self._interrupt.clear()
                     self.send("\r\n")
+                    continue
+                if not self.system.cancel.is_set() and self.shell.pop_user():
+                    self.send("logout\r\n")
                     continue
                 self.send("logout\r\n")
                 self.chan.send_exit_status(exc.code)

@@ -18,6 +18,8 @@ from stemcell.engine.clock import Clock
 
 KERNEL = "6.8.0-1019-aws"
 
+Sleeper = Callable[[float], None]
+
 
 @dataclass
 class CloudInitState:
@@ -35,6 +37,25 @@ class CloudInitState:
 
 class ServiceError(Exception):
     pass
+
+
+class Timeline:
+    """A modeled-time cursor. Work advances it by its modeled duration and we sleep
+    until the clock reaches it, so Python's own overhead (which a high --speed turns
+    into many modeled seconds) is absorbed instead of added, as long as it is smaller
+    than the modeled work."""
+
+    def __init__(self, clock: Clock, start: float | None = None) -> None:
+        self.clock = clock
+        self.t = clock.now() if start is None else start
+
+    def advance(self, seconds: float, cancel: threading.Event | None) -> bool:
+        self.t += max(0.0, seconds)
+        return self.clock.sleep(max(0.0, self.t - self.clock.now()), cancel)
+
+    def until(self, modeled: float, cancel: threading.Event | None) -> bool:
+        self.t = max(self.t, modeled)
+        return self.clock.sleep(max(0.0, self.t - self.clock.now()), cancel)
 
 
 class System:
@@ -60,8 +81,14 @@ class System:
         self.network_up = False
         # Listeners (the HTTP server) learn about service changes through this.
         self.on_service_change: list[Callable[[str, bool], None]] = []
-        # How curl/wget reach a URL (the guest fixes this to loopback only).
-        self.fetch: Callable[[str, float], tuple[int, dict[str, str], bytes]] | None = None
+        # The guest's own web server, for curl http://localhost/ inside the guest.
+        self.local_http: Callable[[str, str, dict[str, str]],
+                                  tuple[int, dict[str, str], bytes]] | None = None
+        self.image_id = ""
+        self.imds_tokens: set[str] = set()
+        # The running command's way of spending modeled time (per thread), so a
+        # service start inside `apt-get install` is on that command's timeline.
+        self._local = threading.local()
 
     # --- time ----------------------------------------------------------------------
 
@@ -70,9 +97,18 @@ class System:
 
     def sleep(self, seconds: float) -> bool:
         """Spend ``seconds`` of modeled time; False if the machine is going down."""
+        sleeper: Sleeper | None = getattr(self._local, "sleeper", None)
+        if sleeper is not None:
+            sleeper(seconds)  # raises the shell's interrupt if cancelled
+            return True
         if seconds <= 0:
             return not self.cancel.is_set()
         return self.clock.sleep(seconds, self.cancel)
+
+    def set_sleeper(self, sleeper: Sleeper | None) -> Sleeper | None:
+        previous: Sleeper | None = getattr(self._local, "sleeper", None)
+        self._local.sleeper = sleeper
+        return previous
 
     def uptime(self) -> float:
         return max(0.0, self.now() - self.booted_at) if self.booted_at else 0.0

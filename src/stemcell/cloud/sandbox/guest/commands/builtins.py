@@ -359,10 +359,16 @@ def sudo(sh: Shell, argv: list[str], io: IO) -> int:
                                       re.M):
         io.eprint(f"sudo: unknown user {user}")
         return 1
+    if args and args[0] == "su" and all(a in ("-", "-l", "--login") for a in args[1:]):
+        login, args = True, []
     if not args:
+        if login and sh.interactive:
+            # A root shell inside the login session; `exit` comes back to ubuntu.
+            sh.push_user(user)
+            return 0
         if login:
-            raise CmdError("an interactive root shell is not simulated in the sandbox; "
-                           "prefix each command with sudo instead", 1)
+            raise CmdError("an interactive root shell needs a terminal; prefix each command "
+                           "with sudo instead", 1)
         io.eprint("usage: sudo -h | -K | -k | -V\nusage: sudo [-u user] command")
         return 1
     sub = sh.child(user=user)

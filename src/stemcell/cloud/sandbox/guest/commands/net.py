@@ -34,7 +34,7 @@ class FetchError(Exception):
 
 def _imds(sh: Shell, method: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
     system = sh.system
-    tokens: set[str] = system.__dict__.setdefault("_imds_tokens", set())
+    tokens = system.imds_tokens
     if path == "/latest/api/token":
         if method != "PUT":
             return 405, b""
@@ -53,7 +53,7 @@ def _imds(sh: Shell, method: str, path: str, headers: dict[str, str]) -> tuple[i
         "/latest/meta-data/placement/availability-zone": "us-east-1a",
         "/latest/meta-data/placement/region": "us-east-1",
         "/latest/meta-data/instance-type": "t3.micro",
-        "/latest/meta-data/ami-id": system.disk.__dict__.get("image_id", "ami-sandbox"),
+        "/latest/meta-data/ami-id": system.image_id,
     }
     if path.rstrip("/") == "/latest/meta-data":
         return 200, "\n".join(sorted(k.rsplit("/", 1)[-1] for k in values)).encode()
@@ -83,7 +83,7 @@ def fetch(sh: Shell, url: str, *, method: str = "GET", headers: dict[str, str] |
                                     " as its own S3; this would work on AWS)")
     own_ports = set(apache.read_config(system.disk).listen or [80]) | {80}
     if port in own_ports:
-        local = getattr(system, "local_http", None)
+        local = system.local_http
         if local is None or not system.is_active("apache2"):
             raise FetchError("connect", f"Failed to connect to {host} port {port}: "
                                         "Connection refused")
@@ -94,7 +94,6 @@ def fetch(sh: Shell, url: str, *, method: str = "GET", headers: dict[str, str] |
         raise FetchError("connect", f"Failed to connect to {host} port 22: not an HTTP server")
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     req = urllib.request.Request(url, method=method, headers=headers)
-    start = time.monotonic()
     try:
         with opener.open(req, timeout=timeout) as resp:
             body = resp.read()
@@ -108,9 +107,9 @@ def fetch(sh: Shell, url: str, *, method: str = "GET", headers: dict[str, str] |
         reason = getattr(exc, "reason", exc)
         raise FetchError("connect", f"Failed to connect to {host} port {port}: {reason}") \
             from None
-    # Model in-region transfer time; the real loopback call already took some wall time.
-    spent = (time.monotonic() - start) * system.clock.speed
-    sh.sleep(max(0.0, 0.02 + len(body) / system.model.mirror_bytes_per_s - spent))
+    # In-region transfer time; the wall time the loopback call took is absorbed by the
+    # command's timeline (see Shell.sleep).
+    sh.sleep(0.02 + len(body) / system.model.mirror_bytes_per_s)
     return code, hdrs, body
 
 

@@ -1,0 +1,71 @@
+"""connect_or_start: use the background sandbox when it answers, else start one here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
+from sandbox_fakes import fake_parts
+
+from stemcell.cloud.sandbox.connect import connect_or_start
+from stemcell.cloud.sandbox.info import SandboxInfo, info_path, write_info
+from stemcell.cloud.sandbox.runtime import DEFAULT_SPEED, Sandbox
+from stemcell.guest.dialer import Target
+
+
+def _advertise(sb: Sandbox) -> None:
+    """Write the info file a daemon would (this process plays the daemon)."""
+    write_info(SandboxInfo(pid=os.getpid(), endpoint_url=sb.endpoint_url,
+                           control_url=sb.control_url, speed=sb.speed,
+                           account_id=sb.account_id, started_at=sb.started_at))
+
+
+def test_uses_the_running_background_sandbox_and_says_so_for_another_speed() -> None:
+    with Sandbox(300, **fake_parts()) as sb:
+        _advertise(sb)
+        handle = connect_or_start(speed=50)
+        try:
+            assert handle.background and handle.endpoint_url == sb.endpoint_url
+            assert handle.speed == 300 and "speed 300" in handle.note and "50" in handle.note
+            # The same modeled clock, rebuilt from GET /clock.
+            assert (handle.clock.speed, handle.clock.wall_epoch, handle.clock.epoch) == (
+                sb.clock.speed, sb.clock.wall_epoch, sb.clock.epoch)
+            ec2 = boto3.client("ec2", endpoint_url=handle.endpoint_url, region_name="us-east-1")
+            image = ec2.describe_images(Owners=["099720109477"])["Images"][0]["ImageId"]
+            iid = ec2.run_instances(ImageId=image, MinCount=1,
+                                    MaxCount=1)["Instances"][0]["InstanceId"]
+            assert handle.dialer.ssh_address(Target(instance_id=iid))[0] == "127.0.0.1"
+        finally:
+            handle.close()
+        # Closing a handle on a background sandbox only lets go of it.
+        assert sb.guests()
+        same = connect_or_start()
+        assert same.background and same.note == ""
+        same.close()
+
+
+def test_a_stale_info_file_is_removed_and_a_sandbox_started_here() -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    write_info(SandboxInfo(pid=dead.pid, endpoint_url="http://127.0.0.1:9",
+                           control_url="http://127.0.0.1:9", speed=40,
+                           account_id="700000000000", started_at=0))
+    handle = connect_or_start()
+    try:
+        assert not handle.background and handle.simulated
+        assert handle.speed == DEFAULT_SPEED and handle.clock.speed == DEFAULT_SPEED
+        assert "stale" in handle.note and not info_path().exists()
+        ec2 = boto3.client("ec2", endpoint_url=handle.endpoint_url, region_name="us-east-1")
+        assert ec2.describe_images(Owners=["099720109477"])["Images"]
+    finally:
+        handle.close()
+    # close() stopped the in-process sandbox: its endpoint no longer answers.
+    ec2 = boto3.client("ec2", endpoint_url=handle.endpoint_url, region_name="us-east-1",
+                       config=Config(retries={"max_attempts": 0}, connect_timeout=1))
+    with pytest.raises(EndpointConnectionError):
+        ec2.describe_images(Owners=["099720109477"])
