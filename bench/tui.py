@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import subprocess
 import sys
@@ -60,12 +61,11 @@ def first_frame(runs: int, entry: str) -> list[float]:
 
 async def burst(lines: int) -> tuple[float, float, float, int]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from tui_script import scripted_run
-
     from stemcell.engine.context import RunConfig
     from stemcell.engine.events import SshOutput
     from stemcell.tui.app import StemcellApp
     from stemcell.tui.screens.lab import LabScreen
+    from tui_script import scripted_run
 
     app = StemcellApp(RunConfig(), events=scripted_run("mid-bake"))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -95,10 +95,10 @@ async def burst(lines: int) -> tuple[float, float, float, int]:
         thread.join()
         await pilot.pause(0.2)
         during = [b for b in beats if b >= started]
-        gaps = [b - a for a, b in zip(during, during[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(during)]
         if during:
             gaps.append(during[0] - started)
-        log_lines = screen.query_one("#ssh-log").line_count  # type: ignore[attr-defined]
+        log_lines = screen.query_one("#ssh-log").line_count
         return ingest, max(gaps) if gaps else 0.0, statistics.median(gaps) if gaps else 0.0, \
             log_lines
 

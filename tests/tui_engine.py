@@ -91,6 +91,7 @@ class ScriptedSession:
 
     def open(self) -> None:
         self.opened.set()
+        self.ctx.cloud = object()  # reconcile() hands it to cloud.leftovers.find
 
     def run(self) -> str:
         try:
@@ -110,16 +111,22 @@ def scripted_prepare(speed: float = 2000.0) -> Any:
     def prepare(config: RunConfig, *, resume: str | None = None,
                 confirm: Any = None) -> ScriptedSession:
         lab, _, profile, profile_path = load_content(config)
-        run_id = new_run_id(config.lab)
-        run_dir = paths.run_dir(run_id)
-        store = StateStore(run_dir / "state.json", RunState(run_id=run_id,
-                                                            config=config.to_dict()))
-        store.save()
+        if resume:
+            run_id = resume
+            run_dir = paths.run_dir(run_id)
+            store = StateStore.load(run_dir / "state.json")
+        else:
+            run_id = new_run_id(config.lab)
+            run_dir = paths.run_dir(run_id)
+            store = StateStore(run_dir / "state.json", RunState(run_id=run_id,
+                                                                config=config.to_dict()))
+            store.save()
         ctx = Context(run_id=run_id, run_dir=run_dir, config=config, lab=lab, profile=profile,
                       profile_dir=profile_path.parent, store=store,
                       clock=ScaledClock.starting_now(speed), confirm=confirm)
         ctx.deleter = MarkDeleter()
-        recorder = Recorder(run_dir / "recording.jsonl", {"run_id": run_id, "lab": lab.id,
+        name = "recording.jsonl" if not resume else "recording-2.jsonl"
+        recorder = Recorder(run_dir / name, {"run_id": run_id, "lab": lab.id,
                                                           "profile": profile.id})
         ctx.bus.subscribe(recorder)
         steps: list[Any] = [ScriptedStep(spec) for spec in lab.steps]

@@ -89,7 +89,7 @@ async def main() -> None:
     async def open_cleanup(pilot: Any) -> None:
         from stemcell.tui.screens.cleanup import CleanupScreen
 
-        pilot.app.push_screen(CleanupScreen(Listing(measuring), pilot.app.screen.feed))  # type: ignore[arg-type]
+        pilot.app.push_screen(CleanupScreen(Listing(measuring), pilot.app.screen.feed))
         await pilot.pause(0.3)
 
     await shoot("cleanup", lab(measuring), before=open_cleanup)

@@ -170,3 +170,47 @@ async def test_command_palette_offers_lab_commands() -> None:
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert lab(app).live.step_mode
+
+
+async def test_resume_reconciles_with_the_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stemcell.engine.state import Resource, RunState, StateStore, StepRecord
+    from stemcell.paths import run_dir
+
+    run_id = "20261128-030000-c0ffee"
+    state = RunState(run_id=run_id, config=RunConfig().to_dict(), status="interrupted",
+                     steps={"why": StepRecord(status="done", seconds=1.0),
+                            "base-image": StepRecord(status="done", seconds=2.0),
+                            "key-pair": StepRecord(status="done", seconds=1.0),
+                            "security-group": StepRecord(status="done", seconds=3.0),
+                            "builder": StepRecord(status="running")},
+                     resources=[Resource("key_pair", "key-1", step_id="key-pair"),
+                                Resource("security_group", "sg-1", step_id="security-group"),
+                                Resource("instance", "i-builder", step_id="builder")],
+                     timings={"instances": {"i-builder": {"role": "builder", "setup": "builder",
+                                                          "image_id": "ami-1", "marks": {}}}})
+    StateStore(run_dir(run_id) / "state.json", state).save()
+    # The key pair was deleted in the console meanwhile; the builder was stopped.
+    still_there = [Resource("security_group", "sg-1"),
+                   Resource("instance", "i-builder", extra={"state": "stopped"})]
+    monkeypatch.setattr("stemcell.cloud.leftovers.find", lambda cloud, rid=None: still_there)
+    app = StemcellApp(RunConfig(), prepare=scripted_prepare(), skip_start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LabScreen))
+        screen = lab(app)
+        screen.dismiss()  # replace the fresh run with the resumed one
+        from stemcell.tui.screens.lab import LabScreen as Lab
+
+        resumed = Lab(RunConfig(), screen.lab, screen.profile, resume=run_id,
+                      prepare=scripted_prepare())
+        await app.push_screen(resumed)
+        await until(pilot, lambda: resumed.ready or resumed.problem)
+        assert not resumed.problem
+        await until(pilot, lambda: resumed.model.resources[("key_pair", "key-1")].state == "gone")
+        assert resumed.model.resources[("security_group", "sg-1")].state == "live"
+        await until(pilot, lambda: resumed.model.instances["i-builder"].state == "stopped")
+        assert resumed.model.steps["builder"].status == "interrupted"
+        assert resumed.model.steps["key-pair"].status == "done"
+        assert "1 resource(s) deleted outside stemcell" in resumed.note
+        table = resumed.query_one(InstancesTable)
+        assert table.get_cell("i-builder", "state").plain == "stopped"
+        assert "gone" in run_dir(run_id).joinpath("state.json").read_text()

@@ -10,6 +10,7 @@ from textual.widgets import Log
 
 from stemcell.engine.context import RunConfig
 from stemcell.tui.app import StemcellApp
+from stemcell.tui.screens.check import CheckScreen
 from stemcell.tui.screens.lab import LabScreen
 from stemcell.tui.widgets.instances import InstancesTable
 from stemcell.tui.widgets.steps import StepsList
@@ -36,7 +37,26 @@ async def test_whole_lab_in_the_sandbox_through_the_ui() -> None:
         assert isinstance(screen, LabScreen)
         await until(pilot, lambda: screen.ready or screen.problem, 60)
         assert not screen.problem, screen.problem
-        await pilot.press("r")
+        # Step by step up to the measurement, check the live servers, then run to the end.
+        await pilot.press("n", "r")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 400
+        while screen.live.paused_after != "measure" and loop.time() < deadline:
+            if screen.model.status not in ("running", "idle"):
+                break
+            if screen.live.paused_after:  # paused after an earlier step: read it, go on
+                await pilot.press("r")
+            await pilot.pause(0.1)
+        assert screen.live.paused_after == "measure", screen.model.status
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, CheckScreen), 10)
+        checks = app.screen
+        assert isinstance(checks, CheckScreen)
+        await until(pilot, lambda: not checks.busy, 120)
+        statuses = [str(r.status) for _, r in checks.results]
+        assert statuses and "passed" in statuses, checks.query_one("#checks-note").render()
+        await pilot.press("escape")
+        await pilot.press("n")  # step mode off: the lab runs to the end
         await until(pilot, lambda: screen.model.status in ("succeeded", "failed", "interrupted"),
                     400)
         await until(pilot, lambda: not screen.live.running, 60)

@@ -198,6 +198,20 @@ class ViewModel:
         self.changed, self.new_ssh, self.new_log = set(), [], []
         return changed, ssh, log
 
+    def seed_resources(self, resources: list[Any], instances: dict[str, dict[str, Any]]) -> None:
+        """A resumed run: what the run's state says it owns, before the cloud is asked."""
+        for r in resources:
+            self.resources[(r.rtype, r.rid)] = ResourceView(r.rtype, r.rid, r.name, r.step_id,
+                                                           r.state)
+            if r.rtype == "instance":
+                info = instances.get(r.rid, {})
+                inst = self.instances.setdefault(r.rid, InstanceView(r.rid))
+                inst.role, inst.setup = info.get("role", ""), info.get("setup", "")
+                inst.image_id = info.get("image_id", "")
+                inst.marks.update(info.get("marks", {}))
+                inst.state = "?" if r.state == "live" else r.state
+        self.changed.update({"resources", "instances", "timing"})
+
     def declare_steps(self, steps: list[dict[str, str]]) -> None:
         """Show the lab's steps as pending before the run has started."""
         for spec in steps:
@@ -248,11 +262,14 @@ class ViewModel:
 
     def _resource_deleted(self, e: ResourceDeleted) -> None:
         res = self.resources.setdefault((e.rtype, e.rid), ResourceView(e.rtype, e.rid))
-        res.state, res.error = ("failed" if e.error else "deleted"), e.error
-        if e.rtype == "instance" and e.rid in self.instances and not e.error:
+        # "gone: ..." is how a resumed run reports what was deleted outside stemcell.
+        gone = e.error.startswith("gone")
+        res.state = "gone" if gone else ("failed" if e.error else "deleted")
+        res.error = e.error
+        if e.rtype == "instance" and e.rid in self.instances and res.state != "failed":
             inst = self.instances[e.rid]
             if inst.state not in ("terminated", "gone"):
-                inst.state = "terminated"
+                inst.state = "gone" if gone else "terminated"
                 self.changed.add("instances")
         self.changed.add("resources")
 

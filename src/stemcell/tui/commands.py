@@ -22,6 +22,7 @@ class LabCommands(Provider):
             ("Toggle step-by-step mode", screen.action_step_mode, "pause after each step"),
             ("Stop the run", screen.action_stop, "cleans up what it created"),
             ("Clean up resources", screen.action_cleanup, "this run's, or every leftover"),
+            ("Check my servers", screen.action_check, "the lab's checks, as a TA runs them"),
             ("Open the run folder", screen.open_run_folder, screen.run_folder() or "no run yet"),
         ]
         for label, command in screen.ssh_commands():

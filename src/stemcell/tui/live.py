@@ -14,11 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 from stemcell.engine.context import RunConfig
-from stemcell.engine.events import Event, StepFinished
+from stemcell.engine.events import Event, InstanceState, StepFinished
 from stemcell.engine.state import StepRecord
 from stemcell.tui.feed import EventFeed
 
 EARLIER = "(done in an earlier session)"
+GONE = "gone: deleted outside stemcell"
+# The types cloud.leftovers.find lists; others (listeners) cannot be checked this way.
+FINDABLE = ("load_balancer", "target_group", "instance", "image", "snapshot",
+            "security_group", "key_pair", "bucket")
 Prepare = Callable[..., Any]
 
 
@@ -51,6 +55,30 @@ class LiveRun:
     def warm_up(self) -> None:
         """Connect the backend: starts the sandbox (about a second) or checks AWS credentials."""
         self.session.open()
+
+    def reconcile(self) -> int:
+        """A resumed run: check the ledger against the cloud; what is gone is shown as gone.
+
+        Runs after ``warm_up``. Instances still there report their current state.
+        Returns how many resources had disappeared.
+        """
+        from stemcell.cloud.leftovers import find
+
+        ctx = self.session.ctx
+        found = {(r.rtype, r.rid): r for r in find(ctx.cloud, ctx.run_id)}
+        timings = ctx.state.timings.get("instances", {})
+        gone = 0
+        for res in list(ctx.state.live_resources()):
+            hit = found.get((res.rtype, res.rid))
+            if hit is None and res.rtype in FINDABLE:
+                ctx.mark_resource(res.rtype, res.rid, "gone", GONE)
+                gone += 1
+            elif hit is not None and res.rtype == "instance":
+                info = timings.get(res.rid, {})
+                ctx.emit(InstanceState(instance_id=res.rid, state=str(hit.extra.get("state", "")),
+                                       role=info.get("role", ""), setup=info.get("setup", ""),
+                                       image_id=info.get("image_id", "")))
+        return gone
 
     def run(self) -> str:
         self.running = True

@@ -19,6 +19,7 @@ HELP = """\
 | **t** | retry: run the lab again after a failure |
 | **x** | stop the run (everything created is cleaned up) |
 | **c** | clean-up screen: this run's resources or every tagged leftover |
+| **k** | check my servers: the lab's checks against this run's live servers |
 | **1**–**5** | tabs: step, instances, SSH, boot times, events |
 | **z** | hide or show the step list (more room on narrow terminals) |
 | **o** / **f** / **/** | SSH pane: next instance, follow or pause, search |

@@ -44,6 +44,7 @@ class LabScreen(Screen[None]):
         Binding("t", "retry", "Retry"),
         Binding("x", "stop", "Stop"),
         Binding("c", "cleanup", "Clean up"),
+        Binding("k", "check", "Check servers", show=False),
         Binding("z", "zoom", "Zoom", show=False),
         Binding("f", "follow", "Follow", show=False),
         Binding("o", "next_instance", "SSH: next", show=False),
@@ -148,6 +149,10 @@ class LabScreen(Screen[None]):
             self.live.warm_up()
             note = "" if self.config.backend == "aws" else \
                 f"speed {self.live.session.ctx.clock.speed:g}x"
+            if self.live.resume:
+                gone = self.live.reconcile()
+                note = f"{gone} resource(s) deleted outside stemcell: shown as gone" if gone \
+                    else "resumed: every resource is still there"
             self.post_message(RunReady(note))
         except StemcellError as exc:
             self.post_message(RunProblem("Could not start the lab", exc.message, exc.hint))
@@ -157,7 +162,21 @@ class LabScreen(Screen[None]):
 
     def _prepared(self) -> None:
         assert self.live is not None and self.live.session is not None
-        self.model.run_id = self.live.session.run_id
+        ctx = self.live.session.ctx
+        self.model.run_id = ctx.run_id
+        if self.live.resume:
+            with ctx.store.lock:
+                for step_id, record in ctx.state.steps.items():
+                    if step_id in self.model.steps and record.status != "pending":
+                        step = self.model.steps[step_id]
+                        # A step "running" in the state is one a crash interrupted.
+                        status = "interrupted" if record.status == "running" else record.status
+                        step.status, step.seconds, step.error = (status, record.seconds,
+                                                                 record.error)
+                self.model.seed_resources(list(ctx.state.resources),
+                                          dict(ctx.state.timings.get("instances", {})))
+            self.model.changed.add("steps")
+            self.view.draw()
 
     @work(thread=True, exclusive=True, group="run")
     def _run(self) -> None:
@@ -358,6 +377,14 @@ class LabScreen(Screen[None]):
 
     def action_zoom(self) -> None:
         self.view.toggle_steps()
+
+    def action_check(self) -> None:
+        from stemcell.tui.screens.check import CheckScreen
+
+        if self.live is None or self.live.session is None or not self.ready:
+            self.notify("Checks need a live run.", severity="warning")
+            return
+        self.app.push_screen(CheckScreen(self.live.session.ctx))
 
     def action_follow(self) -> None:
         pane = self.view.ssh

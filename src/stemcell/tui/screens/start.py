@@ -82,7 +82,8 @@ class StartScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#runs", DataTable)
-        for col in ("run", "lab", "profile", "backend", "when", "status", "left"):
+        # Status and leftovers first: what a student needs at 80 columns.
+        for col in ("run", "status", "left", "profile", "backend", "when", "lab"):
             table.add_column(col, key=col)
         self._fill_runs()
         self._toggle_aws()
@@ -98,9 +99,9 @@ class StartScreen(Screen[None]):
         for run in runs[:50]:
             created = float(run.get("created") or 0)
             when = time.strftime("%m-%d %H:%M", time.localtime(created)) if created else "?"
-            table.add_row(run["run_id"], run.get("lab", ""), run.get("profile", ""),
-                          run.get("backend", ""), when, run.get("status", ""),
-                          str(run.get("live_resources", "?")), key=run["run_id"])
+            table.add_row(run["run_id"], run.get("status", ""),
+                          str(run.get("live_resources", "?")), run.get("profile", ""),
+                          run.get("backend", ""), when, run.get("lab", ""), key=run["run_id"])
         if not runs:
             table.add_row("(no runs yet)", "", "", "", "", "", "", key="")
 

@@ -1,0 +1,108 @@
+"""Check my servers: the lab's checks (the ones a TA runs) against this run's live servers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Log, Static
+
+STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow",
+          "unreachable": "#ff8700", "error": "bold red"}
+
+
+class CheckScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("k", "run_checks", "Run again")]
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.busy = False
+        self.results: list[tuple[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="checks"):
+            yield Static("[b]Check my servers[/b]: the lab's checks, as a TA would run them, "
+                         "against this run's setup #2 servers.", id="checks-title")
+            yield DataTable(id="checks-table", cursor_type="row")
+            yield Log(id="checks-log", max_lines=500)
+            yield Static(id="checks-note")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Back", id="back")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for col in ("host", "check", "status", "why"):
+            table.add_column(col, key=col)
+        self.action_run_checks()
+
+    def action_run_checks(self) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self.results.clear()
+        self.query_one(DataTable).clear()
+        self.query_one("#checks-note", Static).update("checking…")
+        self._run()
+
+    @work(thread=True, exclusive=True, group="checks")
+    def _run(self) -> None:
+        try:
+            from stemcell.checks.runner import run_checks
+            from stemcell.checks.student import run_hosts, run_options
+
+            ctx = self.ctx
+            checks = [c for step in ctx.lab.steps for c in step.checks]
+            hosts = [h for h in run_hosts(ctx.state.bag, setup="2")
+                     if self._alive(h.host)]
+            if not checks or not hosts:
+                why = "this lab has no checks" if not checks else (
+                    "no setup #2 server is running. Checks need live servers: turn on step "
+                    "mode (n) and check after the setup #2 servers are launched.")
+                self.app.call_from_thread(self._finished, f"Nothing to check: {why}")
+                return
+            options = run_options(ctx)
+            for host in hosts:
+                label = host.label
+
+                def heard(result: Any, label: str = label) -> None:
+                    self.app.call_from_thread(self._add, label, result)
+
+                run_checks(checks, host, options, on_result=heard)
+            self.app.call_from_thread(self._finished, "")
+        except Exception as exc:  # never a traceback: say what happened
+            self.app.call_from_thread(self._finished, f"Checks could not run: {exc}")
+
+    def _alive(self, instance_id: str) -> bool:
+        res = self.ctx.state.find("instance", instance_id)
+        return res is not None and res.state == "live"
+
+    def _add(self, host: str, result: Any) -> None:
+        status = str(getattr(result.status, "value", result.status))
+        why = result.cause.rationale if result.cause else ""
+        self.results.append((host, result))
+        self.query_one(DataTable).add_row(host, result.description,
+                                          Text(status, style=STYLES.get(status, "")), why)
+        log = self.query_one(Log)
+        log.write_line(f"[{status}] {host}: {result.description}")
+        log.write_lines([f"    {line}" for line in result.log[:20]])
+
+    def _finished(self, note: str) -> None:
+        self.busy = False
+        if not note:
+            counts: dict[str, int] = {}
+            for _, r in self.results:
+                key = str(getattr(r.status, "value", r.status))
+                counts[key] = counts.get(key, 0) + 1
+            note = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no results"
+        self.query_one("#checks-note", Static).update(note)
+
+    @on(Button.Pressed, "#back")
+    def action_back(self) -> None:
+        self.dismiss(None)
