@@ -140,4 +140,26 @@ def spec_ids() -> list[str]:
     return [s.id for s in lab.steps]
 
 
-__all__ = ["ScriptedStep", "StepSpec", "scripted_prepare", "spec_ids"]
+def pane_contents(screen: Any) -> dict[str, Any]:
+    """What a student sees in each pane (text only), to compare live and replayed runs."""
+    from textual.widgets import Log
+
+    from stemcell.tui.widgets.instances import COLUMNS, InstancesTable
+    from stemcell.tui.widgets.steps import StepsList
+
+    steps = screen.query_one(StepsList)
+    table = screen.query_one(InstancesTable)
+    return {
+        "steps": [str(steps.get_option_at_index(i).prompt) for i in range(steps.option_count)],
+        "instances": sorted(
+            [table.get_cell(row, col).plain for col in COLUMNS if col != "uptime"]
+            for row in table.rows),
+        "ssh": list(screen.query_one("#ssh-log", Log).lines),
+        "bars": str(screen.query_one("#bars").render()),
+        "events": list(screen.query_one("#event-log", Log).lines),
+        "api": str(screen.query_one("#api-counts").render()),
+        "model": screen.model.snapshot(),
+    }
+
+
+__all__ = ["ScriptedStep", "StepSpec", "pane_contents", "scripted_prepare", "spec_ids"]

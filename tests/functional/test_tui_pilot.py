@@ -64,6 +64,7 @@ async def test_start_screen_click_start_then_run_the_whole_lab_with_keys() -> No
         await pilot.press("q")
         await pilot.pause(0.2)
     assert app.return_code == 0
+    assert screen.live.session.closed  # the session (sandbox, recorder) was closed
 
 
 async def test_step_mode_pauses_skip_asks_a_reason_and_records_it() -> None:
@@ -214,3 +215,86 @@ async def test_resume_reconciles_with_the_cloud(monkeypatch: pytest.MonkeyPatch)
         table = resumed.query_one(InstancesTable)
         assert table.get_cell("i-builder", "state").plain == "stopped"
         assert "gone" in run_dir(run_id).joinpath("state.json").read_text()
+
+
+async def test_aws_shows_the_estimate_and_launches_nothing_unless_confirmed() -> None:
+    from stemcell.paths import runs_dir
+    from stemcell.tui.screens.modals import Confirm
+    from stemcell.tui.screens.start import StartScreen
+
+    prepared: list[RunConfig] = []
+    base = scripted_prepare()
+
+    def prepare(config: RunConfig, **kwargs: object) -> object:
+        prepared.append(config)
+        return base(config, **kwargs)
+
+    app = StemcellApp(RunConfig(), prepare=prepare, runs=[])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, StartScreen) and app.screen.complete)
+        await pilot.click("#b-aws")
+        await pilot.pause()
+        assert app.screen.query_one("#aws-row").display
+        await pilot.click("#start-button")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        body = str(app.screen.query_one(".dialog-body Static").render())
+        assert "Estimated AWS cost" in body and "t3.micro" in body
+        assert app.screen.focused is not None and app.screen.focused.id == "no"
+        await pilot.press("enter")  # "Cancel" has the focus: nothing happens
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, StartScreen)
+        assert prepared == [] and not any(runs_dir().iterdir())
+        await pilot.click("#start-button")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.click("#yes")
+        await until(pilot, lambda: isinstance(app.screen, LabScreen) and bool(prepared))
+        assert prepared[0].backend == "aws" and prepared[0].yes
+
+
+async def test_cleanup_screen_lists_confirms_and_deletes_a_kept_runs_resources() -> None:
+    from textual.widgets import DataTable
+
+    from stemcell.tui.screens.cleanup import CleanupScreen
+    from stemcell.tui.screens.modals import Confirm
+
+    app = StemcellApp(RunConfig(keep=True), prepare=scripted_prepare(), skip_start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: lab(app).ready)
+        await pilot.press("r")
+        screen = lab(app)
+        await until(pilot, lambda: screen.model.status == "succeeded", 180)
+        await until(pilot, lambda: not screen.live.running)
+        alive = screen.live_count()
+        assert alive > 0  # --keep: the lab's cleanup step was skipped
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
+        cleanup = app.screen
+        await until(pilot, lambda: len(cleanup.resources) == alive)
+        table = cleanup.query_one(DataTable)
+        assert {table.get_cell(str(n), "status").plain for n in range(alive)} == {"would delete"}
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.click("#yes")
+        await until(pilot, lambda: app.screen is cleanup and not cleanup.busy)
+        await until(pilot, lambda: screen.live_count() == 0)
+        assert {table.get_cell(str(n), "status").plain for n in range(alive)} == {"deleted"}
+        await pilot.press("escape")
+        await pilot.press("q")  # nothing alive any more: quits without asking
+        await until(pilot, lambda: not app.is_running)
+
+
+async def test_quit_and_keep_tells_how_to_clean_up_later_and_closes_the_session() -> None:
+    app = StemcellApp(RunConfig(keep=True), prepare=scripted_prepare(), skip_start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: lab(app).ready)
+        await pilot.press("r")
+        screen = lab(app)
+        await until(pilot, lambda: screen.model.status == "succeeded", 180)
+        await until(pilot, lambda: not screen.live.running)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitWithResources))
+        await pilot.click("#keep")
+        await until(pilot, lambda: not app.is_running)
+    assert f"stemcell cleanup --run {screen.model.run_id}" in app.farewell
+    assert screen.live.live_resources()  # kept
+    assert screen.live.session.closed

@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import pytest
-from textual.widgets import Log
 
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.events import SshOutput
@@ -16,26 +15,7 @@ from stemcell.paths import shipped_dir
 from stemcell.tui.app import StemcellApp
 from stemcell.tui.screens.lab import LabScreen
 from stemcell.tui.screens.replay import ReplayScreen
-from stemcell.tui.widgets.instances import COLUMNS, InstancesTable
-from stemcell.tui.widgets.steps import StepsList
-from tui_engine import ScriptedSession, ScriptedStep, scripted_prepare
-
-
-def pane_contents(screen: Any) -> dict[str, Any]:
-    """What a student sees in each pane (text only), to compare live and replayed runs."""
-    steps = screen.query_one(StepsList)
-    table = screen.query_one(InstancesTable)
-    return {
-        "steps": [str(steps.get_option_at_index(i).prompt) for i in range(steps.option_count)],
-        "instances": sorted(
-            [table.get_cell(row, col).plain for col in COLUMNS if col != "uptime"]
-            for row in table.rows),
-        "ssh": list(screen.query_one("#ssh-log", Log).lines),
-        "bars": str(screen.query_one("#bars").render()),
-        "events": list(screen.query_one("#event-log", Log).lines),
-        "api": str(screen.query_one("#api-counts").render()),
-        "model": screen.model.snapshot(),
-    }
+from tui_engine import ScriptedSession, ScriptedStep, pane_contents, scripted_prepare
 
 
 async def until(pilot: Any, check: Any, timeout: float = 180.0) -> None:

@@ -9,11 +9,14 @@ import pytest
 from textual.widgets import Log
 
 from stemcell.engine.context import RunConfig
+from stemcell.engine.replay import read_recording
 from stemcell.tui.app import StemcellApp
 from stemcell.tui.screens.check import CheckScreen
 from stemcell.tui.screens.lab import LabScreen
+from stemcell.tui.screens.replay import ReplayScreen
 from stemcell.tui.widgets.instances import InstancesTable
 from stemcell.tui.widgets.steps import StepsList
+from tui_engine import pane_contents
 
 pytestmark = pytest.mark.e2e
 
@@ -82,5 +85,23 @@ async def test_whole_lab_in_the_sandbox_through_the_ui() -> None:
         assert all(b.complete for b in screen.model.boot_bars())
         assert screen.model.api_total > 20
         assert screen.live_count() == 0
+        await pilot.press("4")
+        await pilot.pause(0.3)
+        live = pane_contents(screen)
+        recording_path = screen.live.session.ctx.run_dir / "recording.jsonl"
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, 30)
+    # Review mode: the recording of this sandbox run, replayed step by step, shows
+    # exactly what the live panes showed at the end.
+    replay_app = StemcellApp(recording=read_recording(recording_path), autoplay=False)
+    async with replay_app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        replay = replay_app.screen
+        assert isinstance(replay, ReplayScreen)
+        while not replay.player.finished:
+            await pilot.press("right_square_bracket")
+        await pilot.press("4")
+        await pilot.pause(0.3)
+        replayed = pane_contents(replay)
+    for pane in ("steps", "instances", "ssh", "bars", "events", "api", "model"):
+        assert replayed[pane] == live[pane], pane

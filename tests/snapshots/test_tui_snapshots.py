@@ -32,11 +32,17 @@ def lab_app(checkpoint: str, fail_at: str | None = None) -> StemcellApp:
 
 
 def test_start_screen(snap_compare) -> None:
-    assert snap_compare(StemcellApp(RunConfig(), runs=RUNS))
+    async def complete(pilot: Pilot) -> None:
+        while not pilot.app.screen.complete:
+            await pilot.pause(0.05)
+
+    assert snap_compare(StemcellApp(RunConfig(), runs=RUNS), run_before=complete)
 
 
 def test_start_screen_aws_fields(snap_compare) -> None:
     async def pick_aws(pilot: Pilot) -> None:
+        while not pilot.app.screen.complete:
+            await pilot.pause(0.05)
         pilot.app.screen.query_one("#b-aws").value = True
         await pilot.pause()
 
@@ -87,7 +93,7 @@ def test_cleanup(snap_compare) -> None:
         from stemcell.tui.screens.cleanup import CleanupScreen
 
         screen = pilot.app.screen
-        pilot.app.push_screen(CleanupScreen(_FakeLive(), screen.feed))  # type: ignore[arg-type]
+        pilot.app.push_screen(CleanupScreen(_FakeLive(), screen.feed))
         await pilot.pause(0.3)
 
     assert snap_compare(lab_app("end"), run_before=open_cleanup)

@@ -41,7 +41,8 @@ def test_cut_off_private_key() -> None:
 
 
 def test_credentials() -> None:
-    text = "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY and ASIAY34FZKBOKMUTVV7A"
+    text = ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY "
+            "and ASIAY34FZKBOKMUTVV7A")
     out = redact(text)
     assert "wJalrXUtnFEMI" not in out
     assert "ASIAY34FZKBOKMUTVV7A" not in out

@@ -29,7 +29,9 @@ def test_round_trip(tmp_path: Path) -> None:
     assert loaded.bag == {"image_id": "ami-1"}
 
 
-def test_crash_mid_write_keeps_the_old_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_mid_write_keeps_the_old_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "state.json"
     store = StateStore(path, RunState(run_id="r"))
     store.state.bag["step"] = 1

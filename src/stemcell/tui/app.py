@@ -40,6 +40,8 @@ class StemcellApp(App[None]):
         self.prepare = prepare  # stemcell.session.prepare unless a test hands in another
         self.skip_start = skip_start
         self.autoplay = autoplay
+        self.live_runs: list[Any] = []  # every LiveRun the app started, closed on exit
+        self.farewell = ""  # printed after the app has left the screen
 
     def on_mount(self) -> None:
         from stemcell.tui.screens.start import StartScreen
@@ -81,6 +83,19 @@ class StemcellApp(App[None]):
             return lab, profile
         except Exception:
             return None, None
+
+    def leave(self, message: str) -> None:
+        """Quit, then print ``message`` on the normal screen (what to do next)."""
+        self.farewell = message
+        self.exit(message=message)
+
+    def on_unmount(self) -> None:
+        # Whatever way the app ends, stop an in-process sandbox and flush recordings.
+        for live in self.live_runs:
+            try:
+                live.close()
+            except Exception as exc:  # closing must not turn an exit into a traceback
+                self.log.error(f"closing a run failed: {exc}")
 
     def action_help(self) -> None:
         from stemcell.tui.screens.help import HelpScreen

@@ -42,6 +42,7 @@ class LiveRun:
         self.running = False
         self.status = ""
         self._gate = threading.Event()
+        self._closed = False
 
     # --- worker-thread calls ------------------------------------------------------------
     def prepare(self) -> None:
@@ -114,7 +115,9 @@ class LiveRun:
         return list(self.session.ctx.state.live_resources())
 
     def close(self) -> None:
-        if self.session is not None:
+        """Idempotent: the app closes every run on exit, some were closed before."""
+        if self.session is not None and not self._closed:
+            self._closed = True
             self.session.close()
 
     # --- the bus subscriber (engine thread) ---------------------------------------------

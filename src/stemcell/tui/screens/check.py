@@ -38,7 +38,7 @@ class CheckScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for col in ("host", "check", "status", "why"):
+        for col in ("status", "server", "check", "why"):  # status first: what is scanned
             table.add_column(col, key=col)
         self.action_run_checks()
 
@@ -69,7 +69,7 @@ class CheckScreen(Screen[None]):
                 return
             options = run_options(ctx)
             for host in hosts:
-                label = host.label
+                label = f"{host.role} {host.host}" if host.role else host.host
 
                 def heard(result: Any, label: str = label) -> None:
                     self.app.call_from_thread(self._add, label, result)
@@ -87,8 +87,8 @@ class CheckScreen(Screen[None]):
         status = str(getattr(result.status, "value", result.status))
         why = result.cause.rationale if result.cause else ""
         self.results.append((host, result))
-        self.query_one(DataTable).add_row(host, result.description,
-                                          Text(status, style=STYLES.get(status, "")), why)
+        self.query_one(DataTable).add_row(Text(status, style=STYLES.get(status, "")), host,
+                                          result.description, why)
         log = self.query_one(Log)
         log.write_line(f"[{status}] {host}: {result.description}")
         log.write_lines([f"    {line}" for line in result.log[:20]])

@@ -8,7 +8,7 @@ each row showing how it went.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from rich.text import Text
 from textual import on, work
@@ -20,8 +20,16 @@ from textual.widgets import Button, DataTable, Footer, ProgressBar, RadioButton,
 
 from stemcell.engine.errors import StemcellError
 from stemcell.tui.feed import EventFeed
-from stemcell.tui.live import LiveRun
 from stemcell.tui.screens.modals import Confirm
+
+
+class RunResources(Protocol):
+    """What the screen needs of a run (a ``LiveRun``): its session and live resources."""
+
+    session: Any
+
+    def live_resources(self) -> list[Any]: ...
+
 
 ORDER = ["load_balancer", "listener", "target_group", "instance", "image", "snapshot",
          "security_group", "key_pair", "bucket"]
@@ -30,7 +38,7 @@ ORDER = ["load_balancer", "listener", "target_group", "instance", "image", "snap
 class CleanupScreen(Screen[None]):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("d", "delete", "Delete…")]
 
-    def __init__(self, live: LiveRun, feed: EventFeed, *, quit_after: bool = False) -> None:
+    def __init__(self, live: RunResources, feed: EventFeed, *, quit_after: bool = False) -> None:
         super().__init__()
         self.live = live
         self.feed = feed
@@ -56,7 +64,7 @@ class CleanupScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for col in ("type", "id", "name", "status"):
+        for col in ("status", "type", "id", "name"):  # status first: it is what changes
             table.add_column(col, key=col)
         self._list()
 
@@ -91,7 +99,7 @@ class CleanupScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.clear()
         for n, res in enumerate(found):
-            table.add_row(res.rtype, res.rid, res.name, Text("would delete", style="yellow"),
+            table.add_row(Text("would delete", style="yellow"), res.rtype, res.rid, res.name,
                           key=str(n))
         bar = self.query_one(ProgressBar)
         bar.update(total=max(1, len(found)), progress=0)
@@ -145,7 +153,7 @@ class CleanupScreen(Screen[None]):
             f"{failed} could not be deleted: see the status column, then try again."
         self.query_one("#cleanup-note", Static).update(note)
         if self.quit_after and not failed:
-            self.app.exit(message="Cleaned up. Bye.")
+            self.app.leave("Cleaned up: nothing of this run is left.")  # type: ignore[attr-defined]
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:

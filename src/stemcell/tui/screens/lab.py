@@ -88,6 +88,8 @@ class LabScreen(Screen[None]):
         return self.query_one(LabView)
 
     def on_mount(self) -> None:
+        if self.live is not None:
+            self.app.live_runs.append(self.live)  # type: ignore[attr-defined]
         self.set_interval(FRAME, self._drain)
         if self.scripted is not None:
             self.feed_events(self.scripted)
@@ -430,8 +432,8 @@ class LabScreen(Screen[None]):
         def chosen(choice: str | None) -> None:
             if choice == "keep":
                 run_id = self.model.run_id
-                self.app.exit(message=f"Kept {count} resource(s). Clean up later with: "
-                                      f"stemcell cleanup --run {run_id}")
+                self.app.leave(f"Kept {count} resource(s). Clean up later with: "  # type: ignore[attr-defined]
+                               f"stemcell cleanup --run {run_id}")
             elif choice == "cleanup" and running:
                 assert self.live is not None
                 self.live.cancel()

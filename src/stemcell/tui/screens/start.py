@@ -39,63 +39,74 @@ class StartScreen(Screen[None]):
         super().__init__()
         self.config = config
         self._runs = runs
+        self.complete = False  # the form and the runs list are mounted
         self.labs = _choices("lab")
         self.profiles = _choices("profile")
 
     def compose(self) -> ComposeResult:
+        # The first frame holds what is needed to start at once (Enter: the default
+        # lab in the sandbox); the form and the past runs join on the next refresh.
         with VerticalScroll(id="start"):
             yield Static("[b]stemcell[/b]: bake one image, launch every server from it, "
                          "measure why it is faster.", id="start-title")
-            with Horizontal(classes="row"):
-                yield Label("Lab", classes="field-label")
-                yield Select([(t, i) for i, t in self.labs], value=self._lab_value(),
-                             allow_blank=False, id="lab")
-            with Horizontal(classes="row"):
-                yield Label("Profile", classes="field-label")
-                with RadioSet(id="profile"):
-                    for pid, title in self.profiles:
-                        yield RadioButton(title, value=pid == self.config.profile, id=f"p-{pid}")
-            with Horizontal(classes="row"):
-                yield Label("Backend", classes="field-label")
-                with RadioSet(id="backend"):
-                    yield RadioButton("sandbox (offline, simulated, free)",
-                                      value=self.config.backend != "aws", id="b-sandbox")
-                    yield RadioButton("AWS (real resources, costs money)",
-                                      value=self.config.backend == "aws", id="b-aws")
-            with Horizontal(classes="row aws-only", id="aws-row"):
-                yield Label("Region", classes="field-label")
-                yield Input(self.config.region, id="region", classes="short")
-                yield Label(" AWS profile ")
-                yield Input(self.config.aws_profile or "", placeholder="default", id="aws-profile",
-                            classes="short")
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row", id="buttons"):
                 yield Button("Start the lab", id="start-button", variant="primary")
                 yield Button("Resume selected", id="resume-button")
                 yield Button("Replay selected", id="replay-button")
-            yield Label("Previous runs", classes="section")
-            yield DataTable(id="runs", cursor_type="row")
         yield Footer()
+
+    def _form(self) -> list[Horizontal]:
+        aws = Horizontal(Label("Region", classes="field-label"),
+                         Input(self.config.region, id="region", classes="short"),
+                         Label(" AWS profile "),
+                         Input(self.config.aws_profile or "", placeholder="default",
+                               id="aws-profile", classes="short"),
+                         classes="row aws-only", id="aws-row")
+        aws.display = self.config.backend == "aws"
+        return [
+            Horizontal(Label("Lab", classes="field-label"),
+                       Select([(t, i) for i, t in self.labs], value=self._lab_value(),
+                              allow_blank=False, id="lab"), classes="row"),
+            Horizontal(Label("Profile", classes="field-label"),
+                       RadioSet(*[RadioButton(title, value=pid == self.config.profile,
+                                              id=f"p-{pid}") for pid, title in self.profiles],
+                                id="profile"), classes="row"),
+            Horizontal(Label("Backend", classes="field-label"),
+                       RadioSet(RadioButton("sandbox (offline, simulated, free)",
+                                            value=self.config.backend != "aws", id="b-sandbox"),
+                                RadioButton("AWS (real resources, costs money)",
+                                            value=self.config.backend == "aws", id="b-aws"),
+                                id="backend"), classes="row"),
+            aws,
+        ]
 
     def _lab_value(self) -> str:
         ids = [i for i, _ in self.labs]
         return self.config.lab if self.config.lab in ids else (ids[0] if ids else "")
 
     def on_mount(self) -> None:
-        table = self.query_one("#runs", DataTable)
+        self.query_one("#start-button", Button).focus()
+        self.call_after_refresh(self._complete)
+
+    async def _complete(self) -> None:
+        start = self.query_one("#start", VerticalScroll)
+        await start.mount_all(self._form(), before="#buttons")
+        table: DataTable[str] = DataTable(id="runs", cursor_type="row")
+        await start.mount_all([Label("Previous runs", classes="section"), table])
+        if not self.is_attached:  # the app quit meanwhile
+            return
         # Status and leftovers first: what a student needs at 80 columns.
         for col in ("run", "status", "left", "profile", "backend", "when", "lab"):
             table.add_column(col, key=col)
-        self._fill_runs()
-        self._toggle_aws()
-        self.query_one("#start-button", Button).focus()
+        self._fill_runs(table)
+        self.complete = True
 
-    def _fill_runs(self) -> None:
+    def _fill_runs(self, table: DataTable[str]) -> None:
         runs = self._runs
         if runs is None:
             from stemcell.session import list_runs
 
             runs = list_runs()
-        table = self.query_one("#runs", DataTable)
         for run in runs[:50]:
             created = float(run.get("created") or 0)
             when = time.strftime("%m-%d %H:%M", time.localtime(created)) if created else "?"
@@ -115,6 +126,8 @@ class StartScreen(Screen[None]):
 
     def read_config(self) -> RunConfig:
         config = RunConfig(**self.config.to_dict())
+        if not self.complete:  # Enter on the very first frame: the defaults
+            return config
         config.lab = str(self.query_one("#lab", Select).value)
         pressed = self.query_one("#profile", RadioSet).pressed_button
         if pressed is not None and pressed.id:
@@ -172,6 +185,8 @@ class StartScreen(Screen[None]):
                                      yes=f"Launch (~${quote.usd:.2f})", no="Cancel"), chosen)
 
     def _selected_run(self) -> str:
+        if not self.complete:
+            return ""
         table = self.query_one("#runs", DataTable)
         if not table.row_count:
             return ""
