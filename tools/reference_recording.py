@@ -1,6 +1,6 @@
 """Regenerate the shipped reference recording: a complete Lab 1 run in the sandbox.
 
-    /work/venv/bin/python tools/reference_recording.py [--speed 20] [--profile apache-python]
+    python tools/reference_recording.py [--speed 20] [--profile apache-python]
 
 Runs the lab headless in a fresh sandbox (throwaway STEMCELL_HOME), checks that
 it succeeded and left nothing behind, and writes recordings/lab1-sandbox.jsonl

@@ -1,6 +1,6 @@
 """Regenerate screenshots/*.svg of the app's main screens from the reference recording.
 
-    /work/venv/bin/python tools/screenshots.py
+    python tools/screenshots.py     (with stemcell installed, from the repository root)
 
 Every lab screenshot is the real lab screen fed with the events of
 recordings/lab1-sandbox.jsonl (a simulated sandbox run) cut at a moment of
@@ -39,6 +39,11 @@ async def shoot(name: str, app: Any, keys: tuple[str, ...] = (), before: Any = N
 
 
 async def main() -> None:
+    import os
+    import time
+
+    os.environ["TZ"] = "UTC"  # the start screen shows run times: same picture anywhere
+    time.tzset()
     from stemcell.engine.context import RunConfig
     from stemcell.engine.events import ImageState, StepFinished, StepStarted
     from stemcell.engine.replay import read_recording
@@ -54,7 +59,8 @@ async def main() -> None:
         return StemcellApp(config, events=list(evts))
 
     runs = [{"run_id": recording.header.get("run_id", "?"), "lab": config.lab,
-             "profile": config.profile, "backend": "sandbox", "created": 0,
+             "profile": config.profile, "backend": "sandbox",
+             "created": events[0].t if events else 0,
              "status": "succeeded", "live_resources": 0, "run_dir": ""}]
     OUT.mkdir(exist_ok=True)
     await shoot("start", StemcellApp(config, runs=runs))

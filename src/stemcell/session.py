@@ -120,6 +120,11 @@ def prepare(
     if resume:
         run_dir = Path(resume) if Path(resume).is_dir() else paths.run_dir(resume)
         state = load_state(run_dir / "state.json")
+        if state.status == "succeeded":
+            raise ConfigError(
+                f"run {state.run_id} already finished; start a new run instead",
+                hint=f"Leftovers of a --keep run: `stemcell cleanup --run {state.run_id}`.",
+            )
         config = RunConfig.from_dict(state.config)
         store = StateStore(run_dir / "state.json", state)
         run_id = state.run_id

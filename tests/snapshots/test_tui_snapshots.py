@@ -19,10 +19,10 @@ from tui_script import RUN_ID, scripted_run
 
 RUNS = [
     {"run_id": "20261127-180000-0a0b0c", "lab": "lab1-stem-cell", "profile": "apache-python",
-     "backend": "sandbox", "created": 0, "status": "succeeded", "live_resources": 0,
+     "backend": "sandbox", "created": 1795800000, "status": "succeeded", "live_resources": 0,
      "run_dir": "/nonexistent"},
     {"run_id": "20261127-190000-0d0e0f", "lab": "lab1-stem-cell", "profile": "apache-php",
-     "backend": "aws", "created": 0, "status": "failed", "live_resources": 2,
+     "backend": "aws", "created": 1795803600, "status": "failed", "live_resources": 2,
      "run_dir": "/nonexistent"},
 ]
 

@@ -239,3 +239,25 @@ def test_summary_shape(tmp_path: Path) -> None:
     assert data["resources"][0]["state"] == "deleted"
     assert data["simulated"] is True
     assert set(data) >= {"run_id", "status", "steps", "resources", "timings", "api_calls"}
+
+
+def test_resume_after_a_failed_run_redoes_the_steps_whose_resources_were_cleaned(
+    tmp_path: Path,
+) -> None:
+    cloud = FakeCloud()
+    specs = [spec("a"), spec("b")]
+    ctx = make_ctx(tmp_path, specs)
+    ctx.deleter = cloud
+    assert Runner(ctx, [Creates(specs[0], cloud, "a1"),
+                        Creates(specs[1], cloud, "b1", then="fail")]).run() == "failed"
+    assert ctx.state.steps["a"].status == "done" and ctx.state.steps["a"].cleaned
+    assert not cloud.alive
+    ctx2 = make_ctx(tmp_path, specs)
+    ctx2.store = StateStore.load(tmp_path / "state.json")
+    ctx2.deleter = cloud
+    created: list[str] = []
+    ctx2.bus.subscribe(lambda e: created.append(e.rid) if isinstance(e, ResourceCreated) else None)
+    ctx2.config.keep = True
+    assert Runner(ctx2, [Creates(specs[0], cloud, "a1"), Creates(specs[1], cloud, "b1")]).run() \
+        == "succeeded"
+    assert created == ["a1", "b1"]  # step a ran again: its key pair (say) was gone

@@ -1,16 +1,48 @@
 """The ``stemcell`` command. One module per subcommand; this file only wires them.
 
+Subcommands are imported only when invoked (a lazy group), so ``stemcell`` with no
+command pays for the TUI alone and draws its first frame sooner: importing every
+command up front (paramiko, pydantic, boto3 ...) cost ~0.3 s.
+
 Exit codes: 0 success, 1 the lab or a check failed, 2 bad input, 130 interrupted.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from stemcell import __version__
 
+# name -> "module:attribute"; add one line per command.
+COMMANDS = {
+    "check": "stemcell.cli.check:check",
+    "cleanup": "stemcell.cli.cleanup:cleanup",
+    "replay": "stemcell.cli.replay:replay",
+    "report": "stemcell.cli.report:report",
+    "run": "stemcell.cli.run:run",
+    "runs": "stemcell.cli.runs:runs",
+    "sandbox": "stemcell.cli.sandbox:sandbox",
+    "serve": "stemcell.cli.serve:serve",
+    "validate": "stemcell.cli.validate:validate",
+}
 
-@click.group(invoke_without_command=True)
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            module, attr = COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True)
 @click.version_option(__version__, prog_name="stemcell")
 @click.option("--lab", default=None, help="Lab for the app's start screen.")
 @click.option("--profile", default=None, help="Profile: apache-python or apache-php.")
@@ -29,24 +61,3 @@ def main(ctx: click.Context, lab: str | None, profile: str | None, backend: str 
         from stemcell.cli.tui import open_app
 
         open_app(lab, profile, backend, region, aws_profile, speed)
-
-
-def _register() -> None:
-    # Each subcommand lives in its own module; add one line per command here.
-    from stemcell.cli.report import report
-    from stemcell.cli.run import run
-    from stemcell.cli.sandbox import sandbox
-    from stemcell.cli.validate import validate
-
-    main.add_command(report)
-    main.add_command(run)
-    main.add_command(sandbox)
-    main.add_command(validate)
-    from stemcell.cli.check import check; main.add_command(check)  # noqa: E702, I001
-    from stemcell.cli.replay import replay; main.add_command(replay)  # noqa: E702, I001
-    from stemcell.cli.runs import runs; main.add_command(runs)  # noqa: E702, I001
-    from stemcell.cli.serve import serve; main.add_command(serve)  # noqa: E702, I001
-    from stemcell.cli.cleanup import cleanup; main.add_command(cleanup)  # noqa: E702, I001
-
-
-_register()

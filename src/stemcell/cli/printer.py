@@ -36,6 +36,7 @@ class Printer:
         self._total = 0
         self._states: dict[str, str] = {}
         self._simulated = False
+        self._images: dict[str, tuple[str, str, int]] = {}
 
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
@@ -81,6 +82,11 @@ class Printer:
                     else event.role
                 out(f"    [dim]{event.instance_id} ({who}): {event.state}[/]")
         elif isinstance(event, ev.ImageState):
+            # A bake polls for minutes: print phase changes and every quarter of progress.
+            mark = (event.state, event.phase, int(event.progress * 4))
+            if self._images.get(event.image_id) == mark:
+                return
+            self._images[event.image_id] = mark
             out(f"    [dim]image {event.image_id}: {event.state}"
                 + (f" ({event.phase}, {event.progress:.0%})" if event.phase else "") + "[/]")
         elif isinstance(event, ev.SshOutput):

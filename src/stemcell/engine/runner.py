@@ -67,7 +67,7 @@ class Runner:
         cleaned = False
         for step in self.steps:
             record = state.steps.get(step.spec.id)
-            if record and record.status in ("done", "skipped"):
+            if record and record.status in ("done", "skipped") and not record.cleaned:
                 ctx.emit(StepFinished(step_id=step.spec.id, status=record.status,
                                       seconds=record.seconds, error="(done in an earlier session)"))
                 continue
@@ -166,6 +166,9 @@ class Runner:
                     step.cleanup(ctx)
                 except Exception as exc:
                     ctx.log(f"cleanup of {step.spec.id} failed: {exc}", "error")
+                with ctx.store.lock:
+                    ctx.state.steps[step.spec.id].cleaned = True
+                    ctx.store.save()
             # Anything still live (a step that forgot, a resource of a removed step).
             for resource in sorted(ctx.state.live_resources(), key=lambda r: r.created,
                                    reverse=True):

@@ -29,6 +29,9 @@ class StepRecord:
     finished: float = 0.0
     seconds: float = 0.0
     error: str = ""
+    # Set once the step's cleanup ran: a resumed run must do the step again, since
+    # what it made is gone (a "done" step alone would be skipped).
+    cleaned: bool = False
 
 
 @dataclass

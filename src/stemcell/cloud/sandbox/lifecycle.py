@@ -150,6 +150,9 @@ class World:
         image.ebs_snapshot.status = "pending"
         extra = max(0, int(disk.used_bytes()) - self.fleet.base_bytes(record.lineage))
         seconds = float(self.model.snapshot_seconds(extra))
+        # The snapshot's Progress climbs with modeled time, as DescribeSnapshots shows on
+        # AWS while an image bakes (moto's is always "100%").
+        _model_progress(image.ebs_snapshot, self.clock, seconds)
 
         def available() -> None:
             image.state = "available"
@@ -235,6 +238,24 @@ def _make_sandbox_ami() -> type:
 
 
 SandboxAmi: type = type("SandboxAmiPlaceholder", (), {})
+_SNAPSHOT_CLASSES: dict[type, type] = {}
+
+
+def _model_progress(snapshot: Any, clock: ScaledClock, seconds: float) -> None:
+    base = type(snapshot)
+    if base not in _SNAPSHOT_CLASSES:
+        def progress(self: Any) -> str:
+            started, total = self.sandbox_progress
+            if self.status == "completed" or total <= 0:
+                return "100%"
+            now = self.sandbox_clock.now()
+            return f"{min(99, int(100 * (now - started) / total))}%"
+
+        _SNAPSHOT_CLASSES[base] = type(f"Sandbox{base.__name__}", (base,),
+                                       {"progress": property(progress)})
+    snapshot.__class__ = _SNAPSHOT_CLASSES[base]
+    snapshot.sandbox_clock = clock
+    snapshot.sandbox_progress = (clock.now(), seconds)
 
 
 # hooks ------------------------------------------------------------------------

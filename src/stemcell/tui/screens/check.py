@@ -54,11 +54,12 @@ class CheckScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="checks")
     def _run(self) -> None:
         try:
+            from stemcell.checks.plan import select
             from stemcell.checks.runner import run_checks
             from stemcell.checks.student import run_hosts, run_options
 
             ctx = self.ctx
-            checks = [c for step in ctx.lab.steps for c in step.checks]
+            checks = select(ctx.lab)
             hosts = [h for h in run_hosts(ctx.state.bag, setup="2")
                      if self._alive(h.host)]
             if not checks or not hosts:
@@ -74,7 +75,8 @@ class CheckScreen(Screen[None]):
                 def heard(result: Any, label: str = label) -> None:
                     self.app.call_from_thread(self._add, label, result)
 
-                run_checks(checks, host, options, on_result=heard)
+                # Each server gets the checks for its role (a worker has no web page).
+                run_checks(select(ctx.lab, role=host.role), host, options, on_result=heard)
             self.app.call_from_thread(self._finished, "")
         except Exception as exc:  # never a traceback: say what happened
             self.app.call_from_thread(self._finished, f"Checks could not run: {exc}")
