@@ -27,7 +27,7 @@ from pathlib import Path
 CHILD = r"""
 import sys, time
 if sys.argv[1] == "cli":
-    import stemcell.cli  # what `stemcell` imports (every subcommand) before the app
+    import stemcell.cli  # what `stemcell` imports before the app (subcommands load lazily)
 from stemcell.tui.app import StemcellApp
 from stemcell.tui.screens.start import StartScreen
 
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--lines", type=int, default=100_000)
     args = parser.parse_args()
-    for entry, label in (("cli", "via `stemcell` (imports every subcommand first)"),
+    for entry, label in (("cli", "via `stemcell` (the CLI, then the app)"),
                          ("app", "app module alone")):
         times = first_frame(args.runs, entry)
         print(f"first interactive frame, {label}: median {statistics.median(times) * 1000:.0f}"

@@ -14,7 +14,7 @@ from stemcell.cloud.s3 import presigned_get
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.step import BaseStep
 from stemcell.steps.launching import address_of, launch, wait_running
-from stemcell.steps.measure import watch
+from stemcell.steps.measure import stop_watching, watch
 
 
 def user_data(ctx: Any, role: str, setup: int) -> str:
@@ -53,14 +53,16 @@ class LaunchRolesStep(BaseStep):
         ctx.log(f"setup #{setup}: {len(launched)} instance(s) running from {image}")
         # Watch the boot live from now on: waiting for the measure step would miss the
         # early marks (network up, SSH) of servers that boot while others launch.
-        watch(ctx, list(launched))
+        if ctx.dialer is not None:
+            watch(ctx, list(launched))
 
     def cleanup(self, ctx: Any) -> None:
+        mine = [r.rid for r in ctx.state.live_resources()
+                if r.step_id == self.spec.id and r.rtype == "instance"]
+        stop_watching(ctx, mine)
         # Terminate all of this step's instances at once and wait with one poll.
         if ctx.deleter is None:
             return
-        mine = [r.rid for r in ctx.state.live_resources()
-                if r.step_id == self.spec.id and r.rtype == "instance"]
         if mine and hasattr(ctx.deleter, "delete_instances"):
             ctx.deleter.delete_instances(mine, ctx)
         ctx.delete_resources(step_id=self.spec.id)

@@ -63,6 +63,9 @@ class Watch:
     downloads: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     done: threading.Event = field(default_factory=threading.Event)
+    # Set by the run's cancel or by the launch step's cleanup: a watcher must not keep
+    # knocking on servers that are being terminated.
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 _WATCHES: dict[tuple[str, str], tuple[Watch, threading.Thread]] = {}
@@ -89,12 +92,23 @@ def watch(ctx: Any, instance_ids: list[str] | None = None) -> list[Watch]:
                                str(info.get("image_id", "")))
             w = Watch(iid, str(info.get("role", "")), str(info.get("setup", "")),
                       started=ctx.clock.now())
-            thread = threading.Thread(target=_run_watch, args=(ctx, w, dict(info), ctx.cancel),
+            if ctx.cancel.is_set():
+                w.stop.set()
+            thread = threading.Thread(target=_run_watch, args=(ctx, w, dict(info), w.stop),
                                       name=f"measure-{iid}", daemon=True)
             _WATCHES[key] = (w, thread)
         thread.start()
         watches.append(w)
     return watches
+
+
+def stop_watching(ctx: Any, instance_ids: list[str] | None = None) -> None:
+    """Stop the watchers of these instances (all of the run's when None) and forget them."""
+    with _LOCK:
+        keys = [k for k in _WATCHES if k[0] == ctx.run_id
+                and (instance_ids is None or k[1] in instance_ids)]
+        for key in keys:
+            _WATCHES.pop(key)[0].stop.set()
 
 
 def _forget(ctx: Any, instance_ids: list[str]) -> None:
@@ -130,7 +144,7 @@ def _over_ssh(ctx: Any, w: Watch, info: dict[str, Any]) -> None:
 
     remaining = max(1.0, w.started + READY_DEADLINE - ctx.clock.now())
     client = ssh_to(ctx, w.instance_id, str(info.get("public_ip", "")),
-                    str(info.get("private_ip", "")), deadline=remaining)
+                    str(info.get("private_ip", "")), deadline=remaining, cancel=w.stop)
     marks = ctx.state.timings.get("instances", {}).get(w.instance_id, {}).get("marks", {})
     # No refusal before the banner: sshd was up before our first knock.
     w.first_knock_answered = TCP_REFUSED not in marks
@@ -328,7 +342,7 @@ class MeasureStep(BaseStep):
                     ctx.check_cancel()
         finally:
             if ctx.cancel.is_set():
-                _forget(ctx, ids)
+                stop_watching(ctx, ids)
         _forget(ctx, ids)
         failed = []
         for w in watches:
@@ -345,4 +359,4 @@ class MeasureStep(BaseStep):
                                   "(its boot script's output) for the first error.")
 
 
-__all__ = ["MeasureStep", "Watch", "watch"]
+__all__ = ["MeasureStep", "Watch", "stop_watching", "watch"]

@@ -22,7 +22,7 @@ def known_hosts(ctx: Any) -> Path:
 
 
 def ssh_to(ctx: Any, instance_id: str, public_ip: str = "", private_ip: str = "",
-           deadline: float = SSH_DEADLINE) -> SshClient:
+           deadline: float = SSH_DEADLINE, cancel: Any = None) -> SshClient:
     target = Target(instance_id=instance_id, public_ip=public_ip, private_ip=private_ip)
     address = ctx.dialer.ssh_address(target)
 
@@ -34,7 +34,7 @@ def ssh_to(ctx: Any, instance_id: str, public_ip: str = "", private_ip: str = ""
         key_path=Path(ctx.need("key_path")),
         known_hosts=known_hosts(ctx),
         clock=ctx.clock,
-        cancel=ctx.cancel,
+        cancel=ctx.cancel if cancel is None else cancel,
         deadline=deadline,
         on_mark=lambda mark: ctx.mark(instance_id, mark),
         fingerprints=fingerprints,
