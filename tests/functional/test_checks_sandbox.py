@@ -292,3 +292,34 @@ def test_cli_finds_a_background_sandbox_by_public_address(tmp_path: Path) -> Non
         assert {r["passed"] for r in host["results"]} == {True}
     finally:
         runner.invoke(main, ["sandbox", "stop"])
+
+
+async def test_the_roster_screen_fills_in_live(world: World, servers: dict[str, str]) -> None:
+    """`stemcell check --roster FILE --tui`: a row per student, failures with their hints."""
+    from textual.widgets import DataTable
+
+    from stemcell.tui.roster import RosterApp
+
+    hosts = [HostSpec(host=servers["good"], name="alice", role="web"),
+             HostSpec(host=servers["broken"], name="bob", role="web"),
+             HostSpec(host="i-0000000000deadbee", name="carol", role="web")]
+    app = RosterApp(hosts, lambda _h: WEB, replace(world.options, deadline=4), jobs=3,
+                    source="class.csv")
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = app.query_one("#roster-hosts", DataTable)
+        assert [str(table.get_cell(str(n), "student")) for n in range(3)] == \
+            ["alice", "bob", "carol"]
+        for _ in range(600):
+            if app.report is not None:
+                break
+            await pilot.pause(0.05)
+        assert app.report is not None
+        states = [str(table.get_cell(str(n), "state")) for n in range(3)]
+        assert states[0] == "all passed"
+        assert states[1] == "3 failed"
+        assert states[2].startswith("unreachable: no instance i-0000000000deadbee")
+        failures = app.query_one("#roster-failures", DataTable)
+        rows = [failures.get_row_at(i) for i in range(failures.row_count)]
+        assert {str(r[0]) for r in rows} == {"bob"} and len(rows) == 3
+        assert any(str(r[3]).startswith("Start it with `sudo systemctl start") for r in rows)
+        await pilot.press("q")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,3 +72,46 @@ def test_lab_completes_and_leaves_nothing(daemon: dict[str, Any], _isolated: Pat
     # The control plane saw the whole fleet go: no guest is left serving.
     status = json.loads(stemcell("sandbox", "status", "--json", home=_isolated).stdout)
     assert all(g["state"] in ("terminated", "shutting-down") for g in status["guests"].values())
+
+
+def test_real_openssh_client_and_http_on_a_server_from_the_baked_image(
+    daemon: dict[str, Any], _isolated: Path
+) -> None:
+    """A student's view: `ssh` into a setup #2 server, then fetch its page over HTTP."""
+    ssh = shutil.which("ssh")
+    if ssh is None:
+        pytest.fail("OpenSSH client missing: .ci/run installs openssh-client")
+    run = stemcell("run", "--keep", "--json", home=_isolated)
+    summary = json.loads(run.stdout)
+    try:
+        assert run.returncode == 0, summary.get("reason") or run.stderr[-2000:]
+        instances = summary["timings"]["instances"]
+        (web,) = [iid for iid, info in instances.items()
+                  if info["role"] == "web" and info["setup"] == "2"]
+        status = json.loads(stemcell("sandbox", "status", "--json", home=_isolated).stdout)
+        guest = status["guests"][web]
+        host, port = guest["ssh"]
+        run_dir = Path(summary["run_dir"])
+        key = run_dir / "ssh" / "id_ed25519"
+        assert key.stat().st_mode & 0o777 == 0o600
+        # The run pinned this server's host key (checked against its console output);
+        # OpenSSH must accept the same key from the run's known_hosts, strictly.
+        login = subprocess.run(
+            [ssh, "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
+             "-o", "StrictHostKeyChecking=yes",
+             "-o", f"UserKnownHostsFile={run_dir / 'ssh' / 'known_hosts'}",
+             "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10",
+             f"ubuntu@{host}", "systemctl is-active apache2; cat /etc/stemcell-image"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert login.returncode == 0, login.stderr
+        lines = login.stdout.splitlines()
+        assert lines[0] == "active"
+        assert lines[1].startswith("stem cell image: apache2 + mod_wsgi")
+        http_host, http_port = guest["http"]
+        with urllib.request.urlopen(f"http://{http_host}:{http_port}/", timeout=10) as resp:
+            page = resp.read().decode()
+        assert resp.status == 200 and "Stem cell web server" in page
+    finally:
+        cleaned = stemcell("cleanup", "--run", summary["run_id"], "--yes", home=_isolated)
+        assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr

@@ -51,6 +51,26 @@ async def test_whole_lab_in_the_sandbox_through_the_ui() -> None:
                 await pilot.press("r")
             await pilot.pause(0.1)
         assert screen.live.paused_after == "measure", screen.model.status
+        # "Check this step": with a step highlighted, only its checks run (and what they
+        # need), each on the servers of its role.
+        steps_list = screen.query_one(StepsList)
+        ids = [steps_list.get_option_at_index(i).id for i in range(steps_list.option_count)]
+        steps_list.highlighted = ids.index("launch-baked")
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, CheckScreen), 10)
+        one_step = app.screen
+        assert isinstance(one_step, CheckScreen) and one_step.step_id == "launch-baked"
+        await until(pilot, lambda: not one_step.busy, 120)
+        lab_checks = {c.id: s.id for s in screen.live.session.ctx.lab.steps for c in s.checks}
+        ran = {r.check_id for _, r in one_step.results}
+        assert "web-page-public" in ran and "worker-running" in ran
+        assert {lab_checks[c] for c in ran} <= {"launch-baked", "install-stack", "bake",
+                                                 "ta-access"}
+        # A worker has no web page: role checks only ran on their role's server.
+        assert all(host.startswith("web ") for host, r in one_step.results
+                   if r.check_id.startswith("web-page"))
+        await pilot.press("escape")
+        steps_list.highlighted = ids.index("measure")  # no checks of its own: all of them
         await pilot.press("k")
         await until(pilot, lambda: isinstance(app.screen, CheckScreen), 10)
         checks = app.screen

@@ -121,6 +121,7 @@ from stemcell.engine.errors import ConfigError, StemcellError
 @click.option(
     "--instance-type", default="t3.micro", show_default=True, help="With --launch: the type."
 )
+@click.option("--tui", is_flag=True, help="Watch the roster's progress live in the app.")
 def check(
     host: str | None,
     roster: Path | None,
@@ -146,6 +147,7 @@ def check(
     backend: str,
     security_group: str | None,
     instance_type: str,
+    tui: bool = False,
 ) -> None:
     """Check a student's server(s) over SSH against the lab's checks."""
     err = Console(stderr=True, highlight=False)
@@ -201,7 +203,8 @@ def check(
             )
         else:
             hosts = _hosts(err, host, roster, user, key, port, ami, role, account)
-            report = _run(hosts, lab_model, options, jobs, steps, role, err, fmt)
+            report = _run(hosts, lab_model, options, jobs, steps, role, err, fmt,
+                          tui=tui, source=str(roster or host or ""))
     except KeyboardInterrupt:
         cancel.set()
         err.print("interrupted")
@@ -327,9 +330,21 @@ def _run(
     role: str | None,
     err: Console,
     fmt: str,
+    *,
+    tui: bool = False,
+    source: str = "",
 ) -> Report:
     # A roster row may name its own role, which adds that role's checks.
     plans = {r: select(lab, steps, r) for r in {h.role or role for h in hosts}}
+    if tui:
+        from stemcell.tui.roster import RosterApp
+
+        app = RosterApp(hosts, lambda h: plans[h.role or role], options, jobs=jobs,
+                        source=source)
+        app.run()
+        if app.report is None:  # quit before the end: nothing complete to report
+            raise SystemExit(130)
+        return app.report
     progress = len(hosts) > 1 and (sys.stderr.isatty() or fmt != "text")
 
     def finished(spec: HostSpec, host_report: HostReport) -> None:

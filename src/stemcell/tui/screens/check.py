@@ -19,16 +19,21 @@ STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow",
 class CheckScreen(Screen[None]):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("k", "run_checks", "Run again")]
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, step_id: str | None = None) -> None:
         super().__init__()
         self.ctx = ctx
+        # "Check this step": only the checks written beside that step (and what they
+        # depend on); None checks everything the lab has.
+        self.step_id = step_id
         self.busy = False
         self.results: list[tuple[str, Any]] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="checks"):
-            yield Static("[b]Check my servers[/b]: the lab's checks, as a TA would run them, "
-                         "against this run's setup #2 servers.", id="checks-title")
+            what = (f"the checks of step [b]{self.step_id}[/b]" if self.step_id
+                    else "the lab's checks")
+            yield Static(f"[b]Check my servers[/b]: {what}, as a TA would run them, "
+                         "against this run's live servers.", id="checks-title")
             yield DataTable(id="checks-table", cursor_type="row")
             yield Log(id="checks-log", max_lines=500)
             yield Static(id="checks-note")
@@ -59,27 +64,47 @@ class CheckScreen(Screen[None]):
             from stemcell.checks.student import run_hosts, run_options
 
             ctx = self.ctx
-            checks = select(ctx.lab)
-            hosts = [h for h in run_hosts(ctx.state.bag, setup="2")
-                     if self._alive(h.host)]
-            if not checks or not hosts:
-                why = "this lab has no checks" if not checks else (
-                    "no setup #2 server is running. Checks need live servers: turn on step "
-                    "mode (n) and check after the setup #2 servers are launched.")
+            steps = [self.step_id] if self.step_id else []
+            checks = select(ctx.lab, steps)
+            hosts = [h for h in self._hosts(run_hosts) if self._alive(h.host)]
+            # Each server gets the checks for its role (a worker has no web page).
+            plans = [(h, select(ctx.lab, steps, role=h.role)) for h in hosts]
+            plans = [(h, p) for h, p in plans if p]
+            if not checks or not plans:
+                why = ("this step has no checks" if self.step_id else
+                       "this lab has no checks") if not checks else (
+                    "none of this run's servers is running. Checks need live servers: turn "
+                    "on step mode (n) and check right after the step.")
                 self.app.call_from_thread(self._finished, f"Nothing to check: {why}")
                 return
             options = run_options(ctx)
-            for host in hosts:
+            for host, planned in plans:
                 label = f"{host.role} {host.host}" if host.role else host.host
 
                 def heard(result: Any, label: str = label) -> None:
                     self.app.call_from_thread(self._add, label, result)
 
-                # Each server gets the checks for its role (a worker has no web page).
-                run_checks(select(ctx.lab, role=host.role), host, options, on_result=heard)
+                run_checks(planned, host, options, on_result=heard)
             self.app.call_from_thread(self._finished, "")
         except Exception as exc:  # never a traceback: say what happened
             self.app.call_from_thread(self._finished, f"Checks could not run: {exc}")
+
+    def _hosts(self, run_hosts: Any) -> list[Any]:
+        """Setup #2 servers, and the builder while it lives (its steps' checks)."""
+        from pathlib import Path
+
+        from stemcell.checks.targets import HostSpec
+
+        bag = self.ctx.state.bag
+        hosts = list(run_hosts(bag, setup="2"))
+        builder = bag.get("builder_id")
+        # Only for one step's checks: the whole lab's include ones a builder cannot pass
+        # (it was not launched from the image it is about to become).
+        if builder and self.step_id:
+            key = bag.get("key_path")
+            hosts.insert(0, HostSpec(host=str(builder), name=f"builder ({builder})",
+                                     key=Path(key) if key else None, role="builder"))
+        return hosts
 
     def _alive(self, instance_id: str) -> bool:
         res = self.ctx.state.find("instance", instance_id)

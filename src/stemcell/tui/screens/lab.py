@@ -386,7 +386,12 @@ class LabScreen(Screen[None]):
         if self.live is None or self.live.session is None or not self.ready:
             self.notify("Checks need a live run.", severity="warning")
             return
-        self.app.push_screen(CheckScreen(self.live.session.ctx))
+        # The highlighted step's checks when it has any ("check this step"), else all.
+        step = self.view.query_one("#steps").selected_step  # type: ignore[attr-defined]
+        lab = self.live.session.ctx.lab
+        with_checks = {s.id for s in lab.steps if s.checks}
+        self.app.push_screen(CheckScreen(self.live.session.ctx,
+                                         step if step in with_checks else None))
 
     def action_follow(self) -> None:
         pane = self.view.ssh
