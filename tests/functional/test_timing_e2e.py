@@ -28,7 +28,7 @@ from stemcell.session import prepare
 
 pytestmark = pytest.mark.e2e
 
-SPEED = 50.0  # quick, yet low enough that CPU contention on a busy 2-core machine stays small
+SPEED = 20.0  # low enough that CPU contention on a busy 2-core machine stays small
 
 
 @pytest.fixture(scope="module")
