@@ -90,3 +90,26 @@ def test_missing_credentials_is_exit_2_with_a_fix(monkeypatch: pytest.MonkeyPatc
     assert "no AWS credentials found" in result.output
     assert "aws configure" in result.output and "--backend sandbox" in result.output
     assert "Traceback" not in result.output
+
+
+def test_run_on_aws_shows_the_cost_and_launches_nothing_without_a_yes(
+    endpoint: str, _isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=endpoint)
+    before = {i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
+              for i in r["Instances"]}
+    keys_before = {k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]}
+    result = CliRunner().invoke(main, ["run", "--backend", "aws", "--ssh-cidr",
+                                       "203.0.113.7/32"])
+    assert result.exit_code == 2, result.output
+    assert "estimated total: $" in result.output
+    assert "t3.micro" in result.output
+    assert "confirm the cost at a terminal or pass --yes" in result.output
+    after = {i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
+             for i in r["Instances"]}
+    assert after == before
+    assert {k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]} == keys_before
+    assert not list((_isolated / "runs").glob("*")), "a run that never ran is not kept"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import click
@@ -91,9 +92,8 @@ def run(
             session.open()
         except ConfigError as exc:
             _bad_input(console, exc.message, exc.hint)
-        if session.ctx.config.backend == "aws" and not _approve_cost(session, console, yes):
-            console.print("nothing was launched.")
-            raise SystemExit(1)
+        if session.ctx.config.backend == "aws":
+            _approve_cost(session, console, yes)
         with interrupt_on_signals(session.ctx.cancel):
             status = session.run()
         if as_json:
@@ -102,6 +102,10 @@ def run(
             console.print(f"recording: {session.ctx.run_dir / 'recording.jsonl'}")
     finally:
         session.close()
+        if session.ctx.state.status == "created" and not session.ctx.state.resources:
+            # Refused before the first step (cost not confirmed, no credentials): a run
+            # that never ran is no run to list, resume or clean up.
+            shutil.rmtree(session.ctx.run_dir, ignore_errors=True)
     raise SystemExit(EXIT.get(status, 1))
 
 
@@ -135,17 +139,25 @@ def _confirmer(yes: bool):  # type: ignore[no-untyped-def]
     return confirm
 
 
-def _approve_cost(session, console: Console, yes: bool) -> bool:  # type: ignore[no-untyped-def]
-    """Show what will be created and what it costs; ask unless --yes."""
+def _approve_cost(session, console: Console, yes: bool) -> None:  # type: ignore[no-untyped-def]
+    """Show what will be created and what it costs; ask unless --yes.
+
+    No terminal to ask on and no --yes is bad input (exit 2); a "no" is a decision
+    (exit 1). Either way nothing has been created yet.
+    """
     from stemcell.cloud.pricing import estimate
 
     quote = estimate(session.ctx.lab, session.ctx.profile, session.ctx.config)
+    console.print("This run creates, on your AWS account:")
     for line in quote.lines:
         console.print(f"  {line}")
     console.print(f"  [bold]estimated total: ${quote.usd:.2f}[/]")
     if yes:
-        return True
+        return
     if not sys.stdin.isatty():
-        console.print("[red]error:[/] on AWS, confirm the cost interactively or pass --yes")
-        return False
-    return click.confirm("Launch these resources on your AWS account?", default=False, err=True)
+        _bad_input(console, "on AWS, confirm the cost at a terminal or pass --yes",
+                   "Nothing was launched.")
+    if not click.confirm("Launch these resources on your AWS account?", default=False,
+                         err=True):
+        console.print("Nothing was launched.")
+        raise SystemExit(1)
