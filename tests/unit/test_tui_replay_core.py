@@ -97,3 +97,20 @@ def test_story_tells_the_run_and_its_figures(tmp_path: Path) -> None:
     assert "web         #1" in text and "web         #2" in text
     assert "Resources left: 0" in text
     assert f"format v{RECORDING_VERSION}" in text
+
+
+def test_a_resumed_run_replays_every_session_in_order(tmp_path: Path) -> None:
+    from stemcell.engine.events import Log
+    from stemcell.engine.replay import read_run
+
+    (tmp_path / "state.json").write_text("{}")
+    for name, messages in (("recording.jsonl", ["first session"]),
+                           ("recording-3.jsonl", ["third"]),
+                           ("recording-2.jsonl", ["second", "still second"])):
+        rec = Recorder(tmp_path / name, header={"run_id": "r"})
+        for n, message in enumerate(messages):
+            rec(Log(message=message, t=float(n + 1)))
+        rec.close()
+    whole = read_run(tmp_path)
+    assert [e.message for e in whole.events if isinstance(e, Log)] == [
+        "first session", "second", "still second", "third"]

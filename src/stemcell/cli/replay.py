@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from stemcell.engine.replay import RecordingError, read_recording, story
+from stemcell.engine.replay import RecordingError, read_recording, read_run, story
 from stemcell.paths import runs_dir
 
 
@@ -28,7 +28,10 @@ def resolve(target: str) -> Path:
 def replay(target: str, headless: bool, speed: float) -> None:
     """Replay a recorded run (FILE: recording.jsonl, a run folder or a run id)."""
     try:
-        recording = read_recording(resolve(target))
+        path = resolve(target)
+        # A run folder (or id) replays every session of the run, resumed ones included.
+        recording = (read_run(path.parent) if path.name == "recording.jsonl"
+                     and (path.parent / "state.json").exists() else read_recording(path))
     except RecordingError as exc:
         click.echo(f"error: {exc.message}", err=True)
         if exc.hint:

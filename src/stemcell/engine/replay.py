@@ -88,6 +88,24 @@ def read_recording(path: Path) -> Recording:
     return Recording(path, header, events, notes)
 
 
+def read_run(folder: Path) -> Recording:
+    """A run folder's whole story: the first session's recording, then each resumed one's.
+
+    A resumed run appends ``recording-N.jsonl`` rather than rewriting the first
+    recording, so a review of the run reads them all, in order.
+    """
+    def number(path: Path) -> int:
+        tail = path.stem.rpartition("-")[2]
+        return int(tail) if tail.isdigit() else 0
+
+    whole = read_recording(folder / "recording.jsonl")
+    for part in sorted(folder.glob("recording-*.jsonl"), key=number):
+        more = read_recording(part)
+        whole.events.extend(more.events)
+        whole.notes.extend(f"{part.name}: {note}" for note in more.notes)
+    return whole
+
+
 def _header(path: Path, line: str) -> dict[str, Any]:
     try:
         header = json.loads(line)

@@ -222,11 +222,11 @@ class StartScreen(Screen[None]):
         if not run_id:
             self.notify("Pick a run in the list first.", severity="warning")
             return
-        from stemcell.engine.replay import RecordingError, read_recording
+        from stemcell.engine.replay import RecordingError, read_run
         from stemcell.paths import run_dir
 
         try:
-            recording = read_recording(run_dir(run_id) / "recording.jsonl")
+            recording = read_run(run_dir(run_id))
         except RecordingError as exc:
             self.notify(exc.message, severity="error", timeout=8)
             return
