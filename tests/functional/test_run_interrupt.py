@@ -94,3 +94,38 @@ def test_signal_cleans_up_everything(daemon: dict[str, Any], _isolated: Path,
     recording = (Path(summary["run_dir"]) / "recording.jsonl").read_text()
     assert '"status": "interrupted"' in recording
     assert "PRIVATE KEY" not in recording
+
+
+def test_an_interrupted_run_resumes_to_the_end(daemon: dict[str, Any], _isolated: Path) -> None:
+    env = dict(os.environ, STEMCELL_HOME=str(_isolated))
+    proc = subprocess.Popen([sys.executable, "-m", "stemcell", "run", "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        state = _state(_isolated)
+        if state and state["steps"].get("security-group", {}).get("status") == "done":
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=180)
+    first = json.loads(out)
+    assert first["status"] == "interrupted"
+
+    resumed = stemcell("run", "--resume", first["run_id"], "--json", home=_isolated)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = json.loads(resumed.stdout)
+    assert summary["run_id"] == first["run_id"] and summary["status"] == "succeeded"
+    assert all(s["status"] in ("done", "skipped") for s in summary["steps"])
+    assert all(r["state"] in ("deleted", "gone") for r in summary["resources"])
+    run_dir = Path(summary["run_dir"])
+    # What the first session made was cleaned up, so its steps ran again.
+    second = [json.loads(line) for line in
+              (run_dir / "recording-2.jsonl").read_text().splitlines()[1:]]
+    started = {e["step_id"] for e in second if e["type"] == "step_started"}
+    assert {"key-pair", "security-group", "bake"} <= started
+    story = stemcell("replay", first["run_id"], "--headless", home=_isolated)
+    assert story.returncode == 0, story.stderr
+    assert "interrupted" in story.stdout and "succeeded" in story.stdout
+
+    again = stemcell("run", "--resume", first["run_id"], home=_isolated)
+    assert again.returncode == 2 and "already finished" in again.stdout + again.stderr
