@@ -108,22 +108,21 @@ class ScriptedSession:
 
 
 def scripted_prepare(speed: float = 2000.0) -> Any:
-    def prepare(config: RunConfig, *, resume: str | None = None,
-                confirm: Any = None) -> ScriptedSession:
+    def prepare(config: RunConfig, *, resume: str | None = None) -> ScriptedSession:
         lab, _, profile, profile_path = load_content(config)
         if resume:
             run_id = resume
             run_dir = paths.run_dir(run_id)
             store = StateStore.load(run_dir / "state.json")
         else:
-            run_id = new_run_id(config.lab)
+            run_id = new_run_id()
             run_dir = paths.run_dir(run_id)
             store = StateStore(run_dir / "state.json", RunState(run_id=run_id,
                                                                 config=config.to_dict()))
             store.save()
         ctx = Context(run_id=run_id, run_dir=run_dir, config=config, lab=lab, profile=profile,
                       profile_dir=profile_path.parent, store=store,
-                      clock=ScaledClock.starting_now(speed), confirm=confirm)
+                      clock=ScaledClock.starting_now(speed))
         ctx.deleter = MarkDeleter()
         name = "recording.jsonl" if not resume else "recording-2.jsonl"
         recorder = Recorder(run_dir / name, {"run_id": run_id, "lab": lab.id,

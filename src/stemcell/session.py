@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,11 +39,6 @@ def _find(kind: str, name: str) -> Path:
             return path
     known = ", ".join(sorted(p.stem for p in folder.glob("*.y*ml")))
     raise ConfigError(f"unknown {kind} {name!r} (shipped: {known}; or give a path to a .yaml file)")
-
-
-def shipped(kind: str) -> list[Path]:
-    """The shipped labs or profiles (kind: "lab" | "profile")."""
-    return sorted(paths.shipped_dir(f"{kind}s").glob("*.y*ml"))
 
 
 def load_content(config: RunConfig) -> tuple[Lab, Path, Profile, Path]:
@@ -110,7 +104,6 @@ def prepare(
     config: RunConfig,
     *,
     resume: str | None = None,
-    confirm: Callable[[str], bool] | None = None,
     bus: EventBus | None = None,
 ) -> LabSession:
     """Assemble a run. ``resume`` is a run id (or run folder) to continue."""
@@ -130,7 +123,7 @@ def prepare(
         run_id = state.run_id
         resumed = True
     else:
-        run_id = new_run_id(config.lab)
+        run_id = new_run_id()
         run_dir = paths.run_dir(run_id)
         run_dir.mkdir(parents=True, exist_ok=False)
         store = StateStore(run_dir / "state.json", RunState(run_id=run_id))
@@ -150,7 +143,6 @@ def prepare(
         profile_dir=profile_path.parent,
         store=store,
         bus=bus or EventBus(),
-        confirm=confirm,
     )
     # A resumed run appends a new recording segment instead of overwriting the first.
     name = RECORDING_NAME if not resumed else f"recording-{_next_segment(run_dir)}.jsonl"

@@ -32,6 +32,7 @@ class Printer:
         self.verbose = verbose
         self._lock = threading.Lock()
         self._ssh_lines: Counter[str] = Counter()
+        self._step = ""
         self._index: dict[str, int] = {}
         self._total = 0
         self._states: dict[str, str] = {}
@@ -53,7 +54,7 @@ class Printer:
                 f"with {escape(event.profile)} on {where}")
         elif isinstance(event, ev.StepStarted):
             n = self._index.get(event.step_id, 0)
-            self._ssh_lines[event.step_id] = 0
+            self._step = event.step_id
             out(f"[bold]▶ [{n}/{self._total}] {escape(event.title)}[/]")
         elif isinstance(event, ev.StepFinished):
             style = STATUS_STYLE.get(event.status, "white")
@@ -90,8 +91,7 @@ class Printer:
             out(f"    [dim]image {event.image_id}: {event.state}"
                 + (f" ({event.phase}, {event.progress:.0%})" if event.phase else "") + "[/]")
         elif isinstance(event, ev.SshOutput):
-            step = self._current_step()
-            self._ssh_lines[step] += 1
+            self._ssh_lines[self._step] += 1
             if self.verbose:
                 out(f"    [dim]{event.instance_id}│[/] {escape(redact(event.line))}",
                     highlight=False)
@@ -117,9 +117,6 @@ class Printer:
             style = STATUS_STYLE.get(event.status, "white")
             out(f"[{style}]run {event.status}[/]"
                 + (f": {escape(redact(event.reason))}" if event.reason else ""))
-
-    def _current_step(self) -> str:
-        return next(reversed(self._ssh_lines), "") if self._ssh_lines else ""
 
     def _comparison(self, data: dict[str, object]) -> None:
         """A table of ready times; the compare step logs the generated conclusion itself."""

@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 
 from stemcell.cli.printer import Printer
-from stemcell.engine.context import RunConfig
-from stemcell.engine.errors import ConfigError, StateError
+from stemcell.engine.context import Context, RunConfig
+from stemcell.engine.errors import ConfigError, Interrupted, StateError
 from stemcell.engine.runner import interrupt_on_signals
 
 EXIT = {"succeeded": 0, "failed": 1, "interrupted": 130}
@@ -81,19 +81,19 @@ def run(
         repeat=repeat, ta_keys=list(ta_keys), course_account=course_account,
     )
     try:
-        if not resume:
-            _check_config(config)
-        session = prepare(config, resume=resume, confirm=_confirmer(yes))
+        session = prepare(config, resume=resume)
     except (ConfigError, StateError) as exc:
         _bad_input(console, exc.message, exc.hint)
     session.bus.subscribe(Printer(console, verbose=verbose))
     try:
         try:
+            if not resume:
+                _check_config(session.ctx)
             session.open()
         except ConfigError as exc:
             _bad_input(console, exc.message, exc.hint)
         if session.ctx.config.backend == "aws":
-            _approve_cost(session, console, yes)
+            _approve_cost(session, console)
         with interrupt_on_signals(session.ctx.cancel):
             status = session.run()
         if as_json:
@@ -109,13 +109,15 @@ def run(
     raise SystemExit(EXIT.get(status, 1))
 
 
-def _check_config(config: RunConfig) -> None:
-    """Bad flags are bad input (exit 2) before anything starts, not a failed step."""
+def _check_config(ctx: Context) -> None:
+    """Bad flags are bad input (exit 2) before anything starts, not a failed step.
+
+    A run refused here never ran: the ``finally`` in ``run`` removes its folder.
+    """
     from stemcell.cloud.pricing import choose_instance_type
-    from stemcell.session import load_content
     from stemcell.steps.security_group import ssh_cidr
 
-    _, _, profile, _ = load_content(config)
+    config, profile = ctx.config, ctx.profile
     ssh_cidr(config, config.backend == "sandbox")
     choose_instance_type(config.instance_type, profile.instance_type,
                          profile.base_image.architecture)
@@ -128,36 +130,31 @@ def _bad_input(console: Console, message: str, hint: str = "") -> None:
     raise SystemExit(2)
 
 
-def _confirmer(yes: bool):  # type: ignore[no-untyped-def]
-    def confirm(question: str) -> bool:
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            return False
-        return click.confirm(question, default=False, err=True)
-
-    return confirm
-
-
-def _approve_cost(session, console: Console, yes: bool) -> None:  # type: ignore[no-untyped-def]
+def _approve_cost(session, console: Console) -> None:  # type: ignore[no-untyped-def]
     """Show what will be created and what it costs; ask unless --yes.
 
     No terminal to ask on and no --yes is bad input (exit 2); a "no" is a decision
     (exit 1). Either way nothing has been created yet.
     """
-    from stemcell.cloud.pricing import estimate
+    from stemcell.cloud.pricing import confirm_launch, estimate
 
-    quote = estimate(session.ctx.lab, session.ctx.profile, session.ctx.config)
+    ctx = session.ctx
+    quote = estimate(ctx.lab, ctx.profile, ctx.config)
     console.print("This run creates, on your AWS account:")
     for line in quote.lines:
         console.print(f"  {line}")
     console.print(f"  [bold]estimated total: ${quote.usd:.2f}[/]")
-    if yes:
-        return
-    if not sys.stdin.isatty():
+
+    def ask(_question: str) -> bool:  # the estimate is on screen already
+        return click.confirm("Launch these resources on your AWS account?", default=False,
+                             err=True)
+
+    # The policy (--yes, nobody to ask, a "no") is pricing's; the words are ours.
+    try:
+        confirm_launch(ctx.lab, ctx.profile, ctx.config, ask if sys.stdin.isatty() else None)
+    except ConfigError:
         _bad_input(console, "on AWS, confirm the cost at a terminal or pass --yes",
                    "Nothing was launched.")
-    if not click.confirm("Launch these resources on your AWS account?", default=False,
-                         err=True):
+    except Interrupted:
         console.print("Nothing was launched.")
-        raise SystemExit(1)
+        raise SystemExit(1) from None

@@ -7,6 +7,7 @@ same steps run on AWS and in the sandbox (a different ``cloud`` endpoint,
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -79,7 +80,6 @@ class Context:
     dialer: Any = None  # stemcell.guest.dialer.Dialer
     deleter: Deleter | None = None
     current_step: str = ""
-    confirm: Callable[[str], bool] | None = None
 
     @property
     def state(self) -> RunState:
@@ -224,8 +224,7 @@ class Context:
             delay = min(longest, delay * factor)
 
 
-def new_run_id(lab: str) -> str:
+def new_run_id() -> str:
+    """Sortable by start time, unique enough to tag a run's resources with."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    import secrets
-
     return f"{stamp}-{secrets.token_hex(3)}"

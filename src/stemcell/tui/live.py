@@ -28,12 +28,11 @@ Prepare = Callable[..., Any]
 
 class LiveRun:
     def __init__(self, config: RunConfig, feed: EventFeed, *, resume: str | None = None,
-                 ask: Callable[[str], bool] | None = None, prepare: Prepare | None = None,
+                 prepare: Prepare | None = None,
                  on_pause: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.feed = feed
         self.resume = resume
-        self.ask = ask
         self._prepare = prepare
         self.on_pause = on_pause
         self.session: Any = None
@@ -50,7 +49,7 @@ class LiveRun:
             from stemcell.session import prepare as session_prepare
 
             self._prepare = session_prepare
-        self.session = self._prepare(self.config, resume=self.resume, confirm=self.ask)
+        self.session = self._prepare(self.config, resume=self.resume)
         self.session.bus.subscribe(self._on_event)
 
     def warm_up(self) -> None:

@@ -1,6 +1,6 @@
 """Fixes for gaps in moto that the lab's real API calls run into.
 
-These change moto from "raises NotImplementedError" to what AWS does, so they
+Each turns a call moto refuses (or answers wrongly) into what AWS does, so they
 are safe for any user of moto in the process (the sandbox applies them, and
 tests of the EC2 steps against plain ``mock_aws`` may too). Each fix is applied
 once however often ``apply_moto_fixes()`` is called.
@@ -30,7 +30,7 @@ def apply_moto_fixes() -> None:
 
 def _fix_create_image_snapshot_tags() -> None:
     # AWS tags the new image's snapshots from TagSpecifications ResourceType
-    # "snapshot"; moto 5.2 raises NotImplementedError for it. Tagging the root
+    # "snapshot"; moto 5.2 refuses that resource type. Tagging the root
     # snapshot at birth is what lets cleanup find it if the state file is lost.
     from moto.ec2.models.amis import AmiBackend
 

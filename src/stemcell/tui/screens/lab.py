@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from stemcell.engine.context import RunConfig
@@ -25,8 +24,9 @@ from stemcell.engine.view import ViewModel
 from stemcell.tui.feed import EventFeed
 from stemcell.tui.live import LiveRun
 from stemcell.tui.messages import Paused, RunDone, RunProblem, RunReady
-from stemcell.tui.screens.modals import Confirm, QuitWithResources, SkipReason
-from stemcell.tui.widgets.lab_view import TABS, LabView
+from stemcell.tui.screens.modals import QuitWithResources, SkipReason
+from stemcell.tui.screens.panes import PanesScreen
+from stemcell.tui.widgets.lab_view import LabView
 
 if TYPE_CHECKING:  # content models only for hints: pydantic + YAML cost ~0.3 s to import
     from stemcell.content.models import Lab, Profile
@@ -36,7 +36,7 @@ FOLD_BUDGET = 0.02  # seconds of folding per frame: the rest waits for the next 
 CHUNK = 500
 
 
-class LabScreen(Screen[None]):
+class LabScreen(PanesScreen):
     BINDINGS = [
         Binding("r", "run", "Run/continue"),
         Binding("n", "step_mode", "Step mode"),
@@ -45,11 +45,7 @@ class LabScreen(Screen[None]):
         Binding("x", "stop", "Stop"),
         Binding("c", "cleanup", "Clean up"),
         Binding("k", "check", "Check servers", show=False),
-        Binding("z", "zoom", "Zoom", show=False),
-        Binding("f", "follow", "Follow", show=False),
-        Binding("o", "next_instance", "SSH: next", show=False),
         Binding("slash", "search", "Search", show=False),
-        *[Binding(str(n), f"tab('{tab}')", show=False) for n, tab in enumerate(TABS, 1)],
     ]
 
     def __init__(self, config: RunConfig, lab: Lab | None, profile: Profile | None, *,
@@ -69,8 +65,8 @@ class LabScreen(Screen[None]):
         self.scripted = events
         self.live: LiveRun | None = None
         if events is None:
-            self.live = LiveRun(config, self.feed, resume=resume, ask=self._ask_from_thread,
-                                prepare=prepare, on_pause=self._paused_from_thread)
+            self.live = LiveRun(config, self.feed, resume=resume, prepare=prepare,
+                                on_pause=self._paused_from_thread)
         self.ready = False
         self.problem = ""
         self.note = "connecting to the sandbox…" if config.backend != "aws" else \
@@ -82,10 +78,6 @@ class LabScreen(Screen[None]):
         yield Static(id="problem", classes="hidden")
         yield LabView(self.model, self.lab, self.profile, id="lab-view")
         yield Footer()
-
-    @property
-    def view(self) -> LabView:
-        return self.query_one(LabView)
 
     def on_mount(self) -> None:
         if self.live is not None:
@@ -192,24 +184,6 @@ class LabScreen(Screen[None]):
             self.post_message(RunProblem("The run stopped", f"{type(exc).__name__}: {exc}",
                                          "This looks like a bug in stemcell; the run folder "
                                          "has the recording."))
-
-    def _ask_from_thread(self, question: str) -> bool:
-        """The engine's confirm callback: ask in a modal, block the worker for the answer."""
-        import threading
-
-        answer: dict[str, bool] = {}
-        done = threading.Event()
-
-        def ask() -> None:
-            def got(value: bool | None) -> None:
-                answer["yes"] = bool(value)
-                done.set()
-
-            self.app.push_screen(Confirm("Please confirm", question), got)
-
-        self.app.call_from_thread(ask)
-        done.wait()
-        return answer.get("yes", False)
 
     def _paused_from_thread(self, step_id: str) -> None:
         self.post_message(Paused(step_id))
@@ -377,9 +351,6 @@ class LabScreen(Screen[None]):
             return
         self.app.push_screen(CleanupScreen(self.live, self.feed))
 
-    def action_zoom(self) -> None:
-        self.view.toggle_steps()
-
     def action_check(self) -> None:
         from stemcell.tui.screens.check import CheckScreen
 
@@ -393,20 +364,9 @@ class LabScreen(Screen[None]):
         self.app.push_screen(CheckScreen(self.live.session.ctx,
                                          step if step in with_checks else None))
 
-    def action_follow(self) -> None:
-        pane = self.view.ssh
-        pane.set_follow(not pane.follow, self.model)
-
-    def action_next_instance(self) -> None:
-        self.view.show_tab("tab-ssh")
-        self.view.ssh.cycle_instance(self.model)
-
     def action_search(self) -> None:
         self.view.show_tab("tab-ssh")
         self.view.ssh.query_one("#ssh-search", Input).focus()
-
-    def action_tab(self, tab: str) -> None:
-        self.view.show_tab(tab)
 
     @on(Input.Submitted, "#ssh-search")
     def _search(self, event: Input.Submitted) -> None:

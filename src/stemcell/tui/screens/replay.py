@@ -7,20 +7,20 @@ import time
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from stemcell.content.models import Lab, Profile
 from stemcell.engine.replay import Player, Recording
 from stemcell.engine.view import ViewModel, fmt_seconds
-from stemcell.tui.widgets.lab_view import TABS, LabView
+from stemcell.tui.screens.panes import PanesScreen
+from stemcell.tui.widgets.lab_view import LabView
 from stemcell.tui.widgets.seek_bar import SeekBar
 
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 FRAME = 1 / 20
 
 
-class ReplayScreen(Screen[None]):
+class ReplayScreen(PanesScreen):
     BINDINGS = [
         Binding("space", "play_pause", "Play/pause"),
         Binding("plus,equals_sign", "faster", "Faster"),
@@ -31,10 +31,6 @@ class ReplayScreen(Screen[None]):
         Binding("left", "seek_by(-30)", "Seek -30s", show=False),
         Binding("home", "seek_to(0)", show=False),
         Binding("end", "seek_to(1)", show=False),
-        Binding("z", "zoom", show=False),
-        Binding("f", "follow", show=False),
-        Binding("o", "next_instance", show=False),
-        *[Binding(str(n), f"tab('{tab}')", show=False) for n, tab in enumerate(TABS, 1)],
     ]
 
     def __init__(self, recording: Recording, lab: Lab | None, profile: Profile | None, *,
@@ -55,10 +51,6 @@ class ReplayScreen(Screen[None]):
         yield SeekBar(id="seek")
         yield LabView(self.model, self.lab, self.profile, id="lab-view")
         yield Footer()
-
-    @property
-    def view(self) -> LabView:
-        return self.query_one(LabView)
 
     def on_mount(self) -> None:
         duration = self.player.duration or 1.0
@@ -148,15 +140,3 @@ class ReplayScreen(Screen[None]):
     def action_seek_to(self, fraction: float) -> None:
         self.seek(fraction * self.player.duration)
 
-    def action_zoom(self) -> None:
-        self.view.toggle_steps()
-
-    def action_follow(self) -> None:
-        self.view.ssh.set_follow(not self.view.ssh.follow, self.model)
-
-    def action_next_instance(self) -> None:
-        self.view.show_tab("tab-ssh")
-        self.view.ssh.cycle_instance(self.model)
-
-    def action_tab(self, tab: str) -> None:
-        self.view.show_tab(tab)

@@ -98,6 +98,15 @@ class CloudInit:
         return (f"Cloud-init v. {VERSION} running '{STAGES[stage]}' at "
                 f"{rfc2822(self.system.now())}. Up {self.up():.2f} seconds.")
 
+    def _begin(self, stage: str, pid: str, to_output_log: bool = True) -> None:
+        """A stage's start: its status, and its banner in the log, the output log, the console."""
+        self._status("running", stage)
+        banner = self._banner(stage)
+        self.log("util.py", banner)
+        if to_output_log:
+            self.out(banner + "\n")
+        self.console(f"cloud-init[{_pid(pid)}]: {banner}")
+
     def _status(self, status: str, stage: str = "") -> None:
         ci = self.system.cloud_init
         ci.status = status
@@ -124,10 +133,8 @@ class CloudInit:
         self.system.cloud_init.boot_started = system.now()
         self.system.cloud_init.errors = []
         self.system.cloud_init.recoverable = []
-        self._status("running", "init-local")
-        banner = self._banner("init-local")
-        self.log("util.py", banner)  # (init-local's output goes to the journal, not the file)
-        self.console(f"cloud-init[{_pid('local')}]: {banner}")
+        # (init-local's output goes to the journal, not cloud-init-output.log)
+        self._begin("init-local", "local", to_output_log=False)
         self.event("start", "init-local/check-cache", "attempting to read from cache [check]")
         self.log("stages.py", "no cache found" if self.first_boot
                  else f"restored from cache with run check: DataSourceEc2Local [{iid}]")
@@ -145,11 +152,7 @@ class CloudInit:
         system = self.system
         disk = system.disk
         iid = system.instance_id
-        self._status("running", "init-network")
-        banner = self._banner("init-network")
-        self.log("util.py", banner)
-        self.out(banner + "\n")
-        self.console(f"cloud-init[{_pid('init')}]: {banner}")
+        self._begin("init-network", "init")
         self.out(_ci_info(system))
         for line in _ci_info(system).splitlines():
             self.console(f"cloud-init[{_pid('init')}]: {line}")
@@ -205,11 +208,7 @@ class CloudInit:
 
     def modules_config(self) -> None:
         system = self.system
-        self._status("running", "modules-config")
-        banner = self._banner("modules-config")
-        self.log("util.py", banner)
-        self.out(banner + "\n")
-        self.console(f"cloud-init[{_pid('config')}]: {banner}")
+        self._begin("modules-config", "config")
         step = system.model.modules_config / 5
         for module in ("locale", "grub_dpkg", "apt_configure", "timezone", "runcmd"):
             name = f"modules-config/config-{module}"
@@ -224,11 +223,7 @@ class CloudInit:
         system = self.system
         disk = system.disk
         iid = system.instance_id
-        self._status("running", "modules-final")
-        banner = self._banner("modules-final")
-        self.log("util.py", banner)
-        self.out(banner + "\n")
-        self.console(f"cloud-init[{_pid('final')}]: {banner}")
+        self._begin("modules-final", "final")
         failed: list[str] = []
         step = system.model.modules_final / 4
         for module in ("package_update_upgrade_install", "scripts_user",
