@@ -83,7 +83,7 @@ def measure(n: int) -> dict[str, Any]:
             return original(ctx, ids, poller)
 
         launching.wait_running = counting_wait  # type: ignore[assignment]
-        import stemcell.steps.launch_roles as lr
+        import stemcell.steps.step_launch_roles as lr
 
         lr.wait_running = counting_wait  # type: ignore[assignment]
         before = dict(ctx.state.api_calls)

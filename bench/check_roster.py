@@ -34,9 +34,9 @@ from botocore.config import Config  # noqa: E402
 from stemcell import paths  # noqa: E402
 from stemcell.checks import CheckOptions, HostSpec, run_roster, select  # noqa: E402
 from stemcell.checks.cloudfacts import CloudFacts  # noqa: E402
-from stemcell.cloud.sandbox.dialer import SandboxDialer  # noqa: E402
-from stemcell.cloud.sandbox.runtime import Sandbox  # noqa: E402
 from stemcell.content import load_lab  # noqa: E402
+from stemcell.sandbox.loopback_dialer import SandboxDialer  # noqa: E402
+from stemcell.sandbox.runtime import Sandbox  # noqa: E402
 
 
 def main() -> None:

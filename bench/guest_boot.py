@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import time
 
-from stemcell.cloud.sandbox.guest import IO, BootModel, Disk, Guest, Shell, System
 from stemcell.engine.clock import ScaledClock
+from stemcell.sandbox.machine import IO, BootModel, Disk, Guest, Shell, System
 
 INSTALL = ("#!/bin/bash\nset -eux\napt-get update\n"
            "apt-get install -y apache2 libapache2-mod-wsgi-py3\necho '<h1>web</h1>' > "
@@ -46,7 +46,7 @@ def ideal(model: BootModel, install: bool) -> float:
     if not install:
         return base
     disk = Disk.ubuntu()
-    from stemcell.cloud.sandbox.guest import Catalogue
+    from stemcell.sandbox.machine import Catalogue
 
     plan = Catalogue.default().closure(["apache2", "libapache2-mod-wsgi-py3"], disk.packages)
     work = model.apt_update + sum(

@@ -20,7 +20,7 @@ import tempfile
 import time
 from typing import Any
 
-from stemcell.cloud.sandbox.runtime import DEFAULT_SPEED
+from stemcell.sandbox.runtime import DEFAULT_SPEED
 
 
 def run_lab(speed: float, profile: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import sys, time
 if sys.argv[1] == "cli":
     import stemcell.cli  # what `stemcell` imports before the app (subcommands load lazily)
 from stemcell.tui.app import StemcellApp
-from stemcell.tui.screens.start import StartScreen
+from stemcell.tui.screens.start_screen import StartScreen
 
 shown = StartScreen.on_mount
 
@@ -66,7 +66,7 @@ async def burst(lines: int) -> tuple[float, float, float, int]:
     from stemcell.engine.context import RunConfig
     from stemcell.engine.events import SshOutput
     from stemcell.tui.app import StemcellApp
-    from stemcell.tui.screens.lab import LabScreen
+    from stemcell.tui.screens.lab_screen import LabScreen
     from tui_script import scripted_run
 
     app = StemcellApp(RunConfig(), events=scripted_run("mid-bake"))

@@ -93,7 +93,7 @@ async def main() -> None:
             return self.items
 
     async def open_cleanup(pilot: Any) -> None:
-        from stemcell.tui.screens.cleanup import CleanupScreen
+        from stemcell.tui.screens.cleanup_screen import CleanupScreen
 
         pilot.app.push_screen(CleanupScreen(Listing(measuring), pilot.app.screen.feed))
         await pilot.pause(0.3)

@@ -28,7 +28,7 @@ from stemcell.content.models import Lab, Profile
 from stemcell.engine.clock import ScaledClock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.state import RunState, StateStore
-from stemcell.guest.dialer import Target
+from stemcell.remote.dialer import Target
 
 CANONICAL = "099720109477"
 NOBLE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"

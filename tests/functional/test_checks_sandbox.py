@@ -23,12 +23,12 @@ from click.testing import CliRunner
 from stemcell import paths
 from stemcell.checks import CheckOptions, HostSpec, Status, run_checks, run_roster, select
 from stemcell.checks.cloudfacts import CloudFacts
-from stemcell.checks.launch import launch_and_check
+from stemcell.checks.launch_and_check import launch_and_check
 from stemcell.content import load_lab
 
 try:
-    from stemcell.cloud.sandbox.guest import Guest  # noqa: F401
-    from stemcell.cloud.sandbox.runtime import Sandbox
+    from stemcell.sandbox.machine import Guest  # noqa: F401
+    from stemcell.sandbox.runtime import Sandbox
 except ImportError as exc:  # the simulated guest is being written in parallel
     pytest.skip(f"sandbox guest not available yet: {exc}", allow_module_level=True)
 
@@ -56,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                            aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
         key = home / "ta_ed25519"
         ec2.import_key_pair(KeyName="ta", PublicKeyMaterial=fleet.write_key(key).encode())
-        from stemcell.cloud.sandbox.dialer import SandboxDialer
+        from stemcell.sandbox.loopback_dialer import SandboxDialer
 
         options = CheckOptions(dialer=SandboxDialer(sandbox.control_url), cloud=CloudFacts(ec2),
                                key=key, deadline=60)
@@ -202,7 +202,7 @@ def test_cli_checks_a_sandbox_guest_by_instance_id(
     from stemcell.cli import main
 
     running = targets.RunningSandbox(world.options.dialer, world.sandbox.endpoint_url)  # type: ignore[arg-type]
-    monkeypatch.setattr("stemcell.cli.check.running_sandbox", lambda: running)
+    monkeypatch.setattr("stemcell.cli.cmd_check.running_sandbox", lambda: running)
     args = ["check", "--host", servers["broken"], "--key", str(world.key), "--role", "web",
             "--format", "json", "--deadline", "30"]
     result = CliRunner().invoke(main, args)
@@ -221,10 +221,10 @@ def test_cli_roster_and_launch_reports(
 
     from stemcell.checks import targets
     from stemcell.cli import main
-    from stemcell.cloud.sandbox import connect
+    from stemcell.sandbox import connect
 
     running = targets.RunningSandbox(world.options.dialer, world.sandbox.endpoint_url)  # type: ignore[arg-type]
-    monkeypatch.setattr("stemcell.cli.check.running_sandbox", lambda: running)
+    monkeypatch.setattr("stemcell.cli.cmd_check.running_sandbox", lambda: running)
     handle = connect.SandboxHandle(world.sandbox.endpoint_url, world.sandbox.control_url,
                                    world.sandbox.clock, world.options.dialer,  # type: ignore[arg-type]
                                    world.sandbox.speed, background=True)
@@ -270,7 +270,7 @@ def test_cli_finds_a_background_sandbox_by_public_address(tmp_path: Path) -> Non
     started = runner.invoke(main, ["sandbox", "start", "--speed", str(SPEED)])
     assert started.exit_code == 0, started.output
     try:
-        from stemcell.cloud.sandbox.info import read_info
+        from stemcell.sandbox.info import read_info
 
         info = read_info()
         assert info is not None
@@ -298,7 +298,7 @@ async def test_the_roster_screen_fills_in_live(world: World, servers: dict[str, 
     """`stemcell check --roster FILE --tui`: a row per student, failures with their hints."""
     from textual.widgets import DataTable
 
-    from stemcell.tui.roster import RosterApp
+    from stemcell.tui.roster_view import RosterApp
 
     hosts = [HostSpec(host=servers["good"], name="alice", role="web"),
              HostSpec(host=servers["broken"], name="bob", role="web"),

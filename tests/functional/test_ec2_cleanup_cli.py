@@ -12,8 +12,8 @@ from ec2_support import leftovers, make_cloud, make_ctx, make_lab, seed_ubuntu
 from moto.server import ThreadedMotoServer
 
 from stemcell.cli import main
-from stemcell.cloud.sandbox.motofix import apply_moto_fixes
 from stemcell.engine.runner import Runner
+from stemcell.sandbox.moto_patches import apply_moto_fixes
 from stemcell.steps import build_steps
 
 KEEP_STEPS = ["base", "key", "sg", "builder", "bundles"]

@@ -20,10 +20,10 @@ from ec2_support import (
 from faults import call_failures, edit_reply, send_failures
 from moto import mock_aws
 
-from stemcell.cloud.sandbox.motofix import apply_moto_fixes
 from stemcell.engine.context import Context
 from stemcell.engine.events import Event, Log
 from stemcell.engine.runner import Runner
+from stemcell.sandbox.moto_patches import apply_moto_fixes
 from stemcell.steps import build_steps
 
 BAKE_STEPS = ["base", "key", "sg", "builder", "provision", "stop", "image", "cleanup"]

@@ -18,9 +18,9 @@ from ec2_support import (
 )
 from moto import mock_aws
 
-from stemcell.cloud.sandbox.motofix import apply_moto_fixes
 from stemcell.engine.events import Event, InstanceState, SshOutput
 from stemcell.engine.runner import Runner
+from stemcell.sandbox.moto_patches import apply_moto_fixes
 from stemcell.steps import build_steps
 
 TA_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1nHZ9xUj0ysWZ0B3zfHv0t9qWQyQ3jz3v4q1mW8xP "

@@ -11,11 +11,11 @@ import pytest
 from ec2_support import FixedDialer, SshTestServer, leftovers, make_cloud, make_ctx, make_lab
 from moto.server import ThreadedMotoServer
 
-from stemcell.cloud.sandbox.motofix import apply_moto_fixes
 from stemcell.engine.events import ApiCall, Event
 from stemcell.engine.runner import Runner
+from stemcell.sandbox.moto_patches import apply_moto_fixes
 from stemcell.steps import build_steps
-from stemcell.steps.launch_roles import user_data
+from stemcell.steps.step_launch_roles import user_data
 
 
 @pytest.fixture(scope="module")

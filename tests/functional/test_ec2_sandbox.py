@@ -21,8 +21,8 @@ from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.events import Event, ImageState, SshOutput
 from stemcell.engine.runner import Runner
 from stemcell.engine.state import RunState, StateStore
+from stemcell.remote.reach import ssh_to
 from stemcell.steps import build_steps
-from stemcell.steps.reach import ssh_to
 
 TA_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1nHZ9xUj0ysWZ0B3zfHv0t9qWQyQ3jz3v4q1mW8xP "
           "ta@course")

@@ -12,10 +12,10 @@ from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 from sandbox_fakes import fake_parts
 
-from stemcell.cloud.sandbox.connect import connect_or_start
-from stemcell.cloud.sandbox.info import SandboxInfo, info_path, write_info
-from stemcell.cloud.sandbox.runtime import DEFAULT_SPEED, Sandbox
-from stemcell.guest.dialer import Target
+from stemcell.remote.dialer import Target
+from stemcell.sandbox.connect import connect_or_start
+from stemcell.sandbox.info import SandboxInfo, info_path, write_info
+from stemcell.sandbox.runtime import DEFAULT_SPEED, Sandbox
 
 
 def _advertise(sb: Sandbox) -> None:

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from stemcell.cli import main
-from stemcell.cloud.sandbox.info import SandboxInfo, info_path, pid_alive, read_info, write_info
+from stemcell.sandbox.info import SandboxInfo, info_path, pid_alive, read_info, write_info
 
 
 @dataclass

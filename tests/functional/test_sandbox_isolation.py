@@ -8,9 +8,9 @@ import boto3
 from moto import mock_aws
 from sandbox_fakes import fake_parts
 
-from stemcell.cloud.sandbox.amis import CANONICAL_OWNER
-from stemcell.cloud.sandbox.motofix import apply_moto_fixes
-from stemcell.cloud.sandbox.runtime import Sandbox
+from stemcell.sandbox.amis import CANONICAL_OWNER
+from stemcell.sandbox.moto_patches import apply_moto_fixes
+from stemcell.sandbox.runtime import Sandbox
 
 
 def _sandbox_ec2(sb: Sandbox) -> Any:

@@ -18,8 +18,8 @@ import pytest
 from botocore.exceptions import ClientError
 from sandbox_fakes import FakeGuest, fake_parts
 
-from stemcell.cloud.sandbox.amis import CANONICAL_OWNER
-from stemcell.cloud.sandbox.runtime import Sandbox
+from stemcell.sandbox.amis import CANONICAL_OWNER
+from stemcell.sandbox.runtime import Sandbox
 
 SPEED = 200.0  # FakeModel's 60 s delays last 0.3 s of wall time
 
@@ -253,8 +253,8 @@ def test_target_health_follows_the_guests_http(sandbox: Sandbox, ec2: Any) -> No
 
 
 def test_guests_control_api_and_dialer(sandbox: Sandbox, ec2: Any) -> None:
-    from stemcell.cloud.sandbox.dialer import SandboxDialer, UnknownGuest
-    from stemcell.guest.dialer import Target
+    from stemcell.remote.dialer import Target
+    from stemcell.sandbox.loopback_dialer import SandboxDialer, UnknownGuest
 
     iid = launch(ec2)
     inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]

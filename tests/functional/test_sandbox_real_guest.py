@@ -19,10 +19,10 @@ import boto3
 import paramiko
 import pytest
 
-from stemcell.cloud.sandbox.amis import CANONICAL_OWNER
-from stemcell.cloud.sandbox.dialer import SandboxDialer
-from stemcell.cloud.sandbox.runtime import Sandbox
-from stemcell.guest.dialer import Target
+from stemcell.remote.dialer import Target
+from stemcell.sandbox.amis import CANONICAL_OWNER
+from stemcell.sandbox.loopback_dialer import SandboxDialer
+from stemcell.sandbox.runtime import Sandbox
 
 SPEED = 400.0
 USER_DATA = """#!/bin/bash

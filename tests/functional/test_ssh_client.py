@@ -14,8 +14,8 @@ from ec2_support import SshTestServer
 
 from stemcell.engine.clock import ScaledClock
 from stemcell.engine.errors import Interrupted
-from stemcell.guest.hostkeys import HostKeyMismatch, sha256_fingerprint
-from stemcell.guest.ssh import SshAuthFailed, SshTimeout, connect
+from stemcell.remote.host_keys import HostKeyMismatch, sha256_fingerprint
+from stemcell.remote.ssh_client import SshAuthFailed, SshTimeout, connect
 
 
 def _keypair(folder: Path) -> tuple[Path, Path]:

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from stemcell.guest.probe import ProbeError, get, try_get
+from stemcell.remote.http_probe import ProbeError, get, try_get
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 try:
-    import stemcell.cloud.sandbox.connect  # noqa: F401
+    import stemcell.sandbox.connect  # noqa: F401
 except ImportError:  # pragma: no cover - only while the sandbox is being written
-    pytest.skip("stemcell.cloud.sandbox.connect is not importable yet (sandbox not landed)",
+    pytest.skip("stemcell.sandbox.connect is not importable yet (sandbox not landed)",
                 allow_module_level=True)
 
 from stemcell.cli import main

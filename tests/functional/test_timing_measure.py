@@ -27,9 +27,9 @@ from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import Comparison, Event
 from stemcell.engine.state import RunState, StateStore
-from stemcell.steps import measure as measure_mod
-from stemcell.steps.compare import CompareStep
-from stemcell.steps.measure import MeasureStep
+from stemcell.steps import step_measure_boots as measure_mod
+from stemcell.steps.step_compare_setups import CompareStep
+from stemcell.steps.step_measure_boots import MeasureStep
 from stemcell.timing.marks import timeline
 
 SPEED = 50.0

@@ -13,7 +13,7 @@ from textual.widgets import Log
 
 from stemcell.engine.context import RunConfig
 from stemcell.tui.app import StemcellApp
-from stemcell.tui.screens.lab import LabScreen
+from stemcell.tui.screens.lab_screen import LabScreen
 from stemcell.tui.screens.modals import QuitWithResources, SkipReason
 from stemcell.tui.widgets.instances import InstancesTable
 from stemcell.tui.widgets.steps import StepsList
@@ -199,7 +199,7 @@ async def test_resume_reconciles_with_the_cloud(monkeypatch: pytest.MonkeyPatch)
         await until(pilot, lambda: isinstance(app.screen, LabScreen))
         screen = lab(app)
         screen.dismiss()  # replace the fresh run with the resumed one
-        from stemcell.tui.screens.lab import LabScreen as Lab
+        from stemcell.tui.screens.lab_screen import LabScreen as Lab
 
         resumed = Lab(RunConfig(), screen.lab, screen.profile, resume=run_id,
                       prepare=scripted_prepare())
@@ -220,7 +220,7 @@ async def test_resume_reconciles_with_the_cloud(monkeypatch: pytest.MonkeyPatch)
 async def test_aws_shows_the_estimate_and_launches_nothing_unless_confirmed() -> None:
     from stemcell.paths import runs_dir
     from stemcell.tui.screens.modals import Confirm
-    from stemcell.tui.screens.start import StartScreen
+    from stemcell.tui.screens.start_screen import StartScreen
 
     prepared: list[RunConfig] = []
     base = scripted_prepare()
@@ -254,7 +254,7 @@ async def test_aws_shows_the_estimate_and_launches_nothing_unless_confirmed() ->
 async def test_cleanup_screen_lists_confirms_and_deletes_a_kept_runs_resources() -> None:
     from textual.widgets import DataTable
 
-    from stemcell.tui.screens.cleanup import CleanupScreen
+    from stemcell.tui.screens.cleanup_screen import CleanupScreen
     from stemcell.tui.screens.modals import Confirm
 
     app = StemcellApp(RunConfig(keep=True), prepare=scripted_prepare(), skip_start=True)

@@ -13,8 +13,8 @@ from stemcell.engine.events import SshOutput
 from stemcell.engine.replay import read_recording
 from stemcell.paths import shipped_dir
 from stemcell.tui.app import StemcellApp
-from stemcell.tui.screens.lab import LabScreen
-from stemcell.tui.screens.replay import ReplayScreen
+from stemcell.tui.screens.lab_screen import LabScreen
+from stemcell.tui.screens.replay_screen import ReplayScreen
 from tui_engine import ScriptedSession, ScriptedStep, pane_contents, scripted_prepare
 
 

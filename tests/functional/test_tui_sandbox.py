@@ -11,9 +11,9 @@ from textual.widgets import Log
 from stemcell.engine.context import RunConfig
 from stemcell.engine.replay import read_recording
 from stemcell.tui.app import StemcellApp
-from stemcell.tui.screens.check import CheckScreen
-from stemcell.tui.screens.lab import LabScreen
-from stemcell.tui.screens.replay import ReplayScreen
+from stemcell.tui.screens.check_screen import CheckScreen
+from stemcell.tui.screens.lab_screen import LabScreen
+from stemcell.tui.screens.replay_screen import ReplayScreen
 from stemcell.tui.widgets.instances import InstancesTable
 from stemcell.tui.widgets.steps import StepsList
 from tui_engine import pane_contents

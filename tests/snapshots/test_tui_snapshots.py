@@ -90,7 +90,7 @@ class _FakeLive:
 
 def test_cleanup(snap_compare) -> None:
     async def open_cleanup(pilot: Pilot) -> None:
-        from stemcell.tui.screens.cleanup import CleanupScreen
+        from stemcell.tui.screens.cleanup_screen import CleanupScreen
 
         screen = pilot.app.screen
         pilot.app.push_screen(CleanupScreen(_FakeLive(), screen.feed))

@@ -11,7 +11,7 @@ from stemcell.checks.kinds import command, file, http, image, instance, package,
 from stemcell.checks.kinds.file import parse_mode
 from stemcell.checks.kinds.socket import listening_ports
 from stemcell.checks.probe import HostContext, NotApplicable, Probe
-from stemcell.checks.remote import CommandResult, CommandTimeout
+from stemcell.checks.ssh_remote import CommandResult, CommandTimeout
 from stemcell.checks.targets import HostSpec
 from stemcell.content.models import CheckSpec
 

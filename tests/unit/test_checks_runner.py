@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from stemcell import paths
 from stemcell.checks import CheckOptions, HostSpec, Status, run_checks, run_roster, select
-from stemcell.checks.remote import CommandResult, HostUnreachable, Remote
+from stemcell.checks.ssh_remote import CommandResult, HostUnreachable, Remote
 from stemcell.checks.targets import Route
 from stemcell.content import load_lab
 

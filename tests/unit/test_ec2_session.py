@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from botocore.stub import Stubber
 
+from stemcell.cloud.aws_errors import capacity_error, explain, is_gone
 from stemcell.cloud.backend import open_backend
+from stemcell.cloud.clients import aws_session, client_config, sandbox_session
 from stemcell.cloud.ec2 import Cloud
-from stemcell.cloud.errors import capacity_error, explain, is_gone
-from stemcell.cloud.session import aws_session, client_config, sandbox_session
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import ConfigError
 

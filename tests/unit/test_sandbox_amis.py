@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from stemcell.cloud.sandbox.amis import CANONICAL_OWNER, image_by_id, ubuntu_images
+from stemcell.sandbox.amis import CANONICAL_OWNER, image_by_id, ubuntu_images
 
 
 def test_catalogue_covers_noble_and_jammy_on_both_arches() -> None:

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from stemcell.cloud.sandbox import dialer as dialer_mod
-from stemcell.cloud.sandbox.dialer import SandboxDialer, UnknownGuest
-from stemcell.guest.dialer import Target
+from stemcell.remote.dialer import Target
+from stemcell.sandbox import loopback_dialer as dialer_mod
+from stemcell.sandbox.loopback_dialer import SandboxDialer, UnknownGuest
 
 GUESTS = {
     "i-aaa": {"public_ip": "54.1.2.3", "private_ip": "172.31.0.4",

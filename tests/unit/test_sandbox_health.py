@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from stemcell.cloud.sandbox.health import HealthChecker, TargetHealth, matches
+from stemcell.sandbox.health import HealthChecker, TargetHealth, matches
 
 
 @pytest.mark.parametrize(("spec", "status", "ok"), [

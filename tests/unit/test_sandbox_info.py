@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from stemcell.cloud.sandbox.info import (
+from stemcell.sandbox.info import (
     SandboxInfo,
     alive,
     info_path,

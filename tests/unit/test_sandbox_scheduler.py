@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import threading
 
-from stemcell.cloud.sandbox.scheduler import Scheduler
 from stemcell.engine.clock import ScaledClock
+from stemcell.sandbox.scheduler import Scheduler
 
 
 def test_actions_run_in_modeled_order_when_due() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from stemcell.guest.hostkeys import (
+from stemcell.remote.host_keys import (
     HostKeyMismatch,
     parse_fingerprints,
     sha256_fingerprint,

@@ -17,8 +17,8 @@ from stemcell.content.models import STEP_KINDS
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import ConfigError
 from stemcell.steps import REGISTRY, step_class
-from stemcell.steps.grant_ta_access import append_script, ta_keys
-from stemcell.steps.security_group import ssh_cidr
+from stemcell.steps.step_create_security_group import ssh_cidr
+from stemcell.steps.step_grant_ta_access import append_script, ta_keys
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1nHZ9xUj0ysWZ0B3zfHv0t9qWQyQ3jz3v4q1mW8xP ta@c"
 

@@ -10,11 +10,11 @@ The API the CLI and the TUI use::
     text = FORMATS["junit"](report)
 """
 
+from stemcell.checks.check_runner import CheckOptions, run_checks, run_roster
 from stemcell.checks.model import Cause, CheckResult, Exchange, HostReport, Report, Status
 from stemcell.checks.plan import PlanError, PlannedCheck, order, select
 from stemcell.checks.reporters import FORMATS
 from stemcell.checks.roster import RosterError, load_roster
-from stemcell.checks.runner import CheckOptions, run_checks, run_roster
 from stemcell.checks.student import run_hosts, run_options
 from stemcell.checks.targets import HostSpec, running_sandbox
 

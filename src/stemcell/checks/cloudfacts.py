@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stemcell.guest import hostkeys
+from stemcell.remote import host_keys
 
 
 class CloudFacts:
@@ -100,7 +100,7 @@ class CloudFacts:
             output = base64.b64decode(output, validate=True).decode("utf-8", "replace")
         except (binascii.Error, ValueError):
             pass
-        return hostkeys.parse_fingerprints(output)
+        return host_keys.parse_fingerprints(output)
 
     def public_ip(self, instance_id: str) -> str:
         inst = self.instance(instance_id)

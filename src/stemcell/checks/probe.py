@@ -16,7 +16,7 @@ from typing import Any
 
 from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.model import Exchange
-from stemcell.checks.remote import CommandResult, CommandTimeout, Remote
+from stemcell.checks.ssh_remote import CommandResult, CommandTimeout, Remote
 from stemcell.checks.targets import HostSpec
 
 

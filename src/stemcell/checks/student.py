@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stemcell.checks.check_runner import CheckOptions
 from stemcell.checks.cloudfacts import CloudFacts
-from stemcell.checks.runner import CheckOptions
 from stemcell.checks.targets import HostSpec
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stemcell.guest.dialer import Dialer, Target
+from stemcell.remote.dialer import Dialer, Target
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 
@@ -98,8 +98,8 @@ def running_sandbox() -> RunningSandbox | None:
 
     Never starts one: checking a real server must not spin up a sandbox.
     """
-    from stemcell.cloud.sandbox.dialer import SandboxDialer
-    from stemcell.cloud.sandbox.info import alive, read_info
+    from stemcell.sandbox.info import alive, read_info
+    from stemcell.sandbox.loopback_dialer import SandboxDialer
 
     info = read_info()
     if info is None or not alive(info):

@@ -17,15 +17,15 @@ from stemcell import __version__
 
 # name -> "module:attribute"; add one line per command.
 COMMANDS = {
-    "check": "stemcell.cli.check:check",
-    "cleanup": "stemcell.cli.cleanup:cleanup",
-    "replay": "stemcell.cli.replay:replay",
-    "report": "stemcell.cli.report:report",
-    "run": "stemcell.cli.run:run",
-    "runs": "stemcell.cli.runs:runs",
-    "sandbox": "stemcell.cli.sandbox:sandbox",
-    "serve": "stemcell.cli.serve:serve",
-    "validate": "stemcell.cli.validate:validate",
+    "check": "stemcell.cli.cmd_check:check",
+    "cleanup": "stemcell.cli.cmd_cleanup:cleanup",
+    "replay": "stemcell.cli.cmd_replay:replay",
+    "report": "stemcell.cli.cmd_report:report",
+    "run": "stemcell.cli.cmd_run:run",
+    "runs": "stemcell.cli.cmd_runs:runs",
+    "sandbox": "stemcell.cli.cmd_sandbox:sandbox",
+    "serve": "stemcell.cli.cmd_serve:serve",
+    "validate": "stemcell.cli.cmd_validate:validate",
 }
 
 
@@ -58,6 +58,6 @@ def main(ctx: click.Context, lab: str | None, profile: str | None, backend: str 
     With no command, opens the lab in the terminal app (sandbox backend).
     """
     if ctx.invoked_subcommand is None:
-        from stemcell.cli.tui import open_app
+        from stemcell.cli.cmd_tui import open_app
 
         open_app(lab, profile, backend, region, aws_profile, speed)

@@ -14,13 +14,13 @@ from typing import Any
 
 import boto3
 
+from stemcell.cloud.clients import aws_session, sandbox_session, verify_credentials
 from stemcell.cloud.deleter import CloudDeleter
 from stemcell.cloud.ec2 import Cloud
-from stemcell.cloud.session import aws_session, sandbox_session, verify_credentials
 from stemcell.engine.clock import Clock, WallClock
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import ConfigError
-from stemcell.guest.dialer import DirectDialer
+from stemcell.remote.dialer import DirectDialer
 
 
 @dataclass
@@ -66,7 +66,7 @@ def _open_aws(config: RunConfig, verify: bool) -> Backend:
 
 
 def _open_sandbox(config: RunConfig) -> Backend:
-    from stemcell.cloud.sandbox.connect import connect_or_start
+    from stemcell.sandbox.connect import connect_or_start
 
     handle = connect_or_start(config.speed)
     session: boto3.Session = sandbox_session(config.region)

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stemcell.cloud.errors import error_code, is_gone
+from stemcell.cloud.aws_errors import error_code, is_gone
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.state import Resource
 

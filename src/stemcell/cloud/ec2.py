@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from stemcell.cloud.session import client_config
+from stemcell.cloud.clients import client_config
 from stemcell.cloud.tags import run_filter
 
 CallSink = Callable[[str, str], None]
@@ -94,7 +94,7 @@ class Cloud:
         images = self.ec2.describe_images(ImageIds=[image_id])["Images"]
         return images[0] if images else None
 
-    def run_instances(self, run_id: str) -> list[dict[str, Any]]:
+    def instances_of_run(self, run_id: str) -> list[dict[str, Any]]:
         """Every instance tagged with the run: ONE paginated DescribeInstances."""
         found: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"Filters": run_filter(run_id)}

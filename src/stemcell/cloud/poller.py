@@ -45,7 +45,7 @@ class InstancePoller:
         """One DescribeInstances for the run; emit changes; return the wanted ones."""
         ctx = self.ctx
         self.ticks += 1
-        seen = {i["InstanceId"]: i for i in ctx.cloud.run_instances(ctx.run_id)}
+        seen = {i["InstanceId"]: i for i in ctx.cloud.instances_of_run(ctx.run_id)}
         for iid, inst in seen.items():
             state = inst.get("State", {}).get("Name", "pending")
             if self.known.get(iid) == state:

@@ -77,7 +77,7 @@ class Context:
     clock: Clock = field(default_factory=WallClock)
     cancel: threading.Event = field(default_factory=threading.Event)
     cloud: Any = None  # stemcell.cloud.ec2.Ec2 - typed there, to keep layers clean
-    dialer: Any = None  # stemcell.guest.dialer.Dialer
+    dialer: Any = None  # stemcell.remote.dialer.Dialer
     deleter: Deleter | None = None
     current_step: str = ""
 

@@ -10,22 +10,22 @@ from stemcell.engine.step import Step
 # kind -> (module, class). measure and compare are the timing area's; they are
 # looked up the same way and must exist before a lab that uses them can run.
 REGISTRY: dict[str, tuple[str, str]] = {
-    "explain": ("explain", "ExplainStep"),
-    "find_base_image": ("find_base_image", "FindBaseImageStep"),
-    "key_pair": ("key_pair", "KeyPairStep"),
-    "security_group": ("security_group", "SecurityGroupStep"),
-    "launch_builder": ("launch_builder", "LaunchBuilderStep"),
-    "provision": ("provision", "ProvisionStep"),
-    "grant_ta_access": ("grant_ta_access", "GrantTaAccessStep"),
-    "stop_builder": ("stop_builder", "StopBuilderStep"),
-    "create_image": ("create_image", "CreateImageStep"),
-    "upload_bundles": ("upload_bundles", "UploadBundlesStep"),
-    "launch_roles": ("launch_roles", "LaunchRolesStep"),
-    "measure": ("measure", "MeasureStep"),
-    "compare": ("compare", "CompareStep"),
-    "load_balancer": ("load_balancer", "LoadBalancerStep"),
-    "share_image": ("share_image", "ShareImageStep"),
-    "cleanup": ("cleanup", "CleanupStep"),
+    "explain": ("step_explain_concept", "ExplainStep"),
+    "find_base_image": ("step_find_base_image", "FindBaseImageStep"),
+    "key_pair": ("step_create_key_pair", "KeyPairStep"),
+    "security_group": ("step_create_security_group", "SecurityGroupStep"),
+    "launch_builder": ("step_launch_builder", "LaunchBuilderStep"),
+    "provision": ("step_provision_builder", "ProvisionStep"),
+    "grant_ta_access": ("step_grant_ta_access", "GrantTaAccessStep"),
+    "stop_builder": ("step_stop_builder", "StopBuilderStep"),
+    "create_image": ("step_create_image", "CreateImageStep"),
+    "upload_bundles": ("step_upload_bundles", "UploadBundlesStep"),
+    "launch_roles": ("step_launch_roles", "LaunchRolesStep"),
+    "measure": ("step_measure_boots", "MeasureStep"),
+    "compare": ("step_compare_setups", "CompareStep"),
+    "load_balancer": ("step_create_load_balancer", "LoadBalancerStep"),
+    "share_image": ("step_share_image", "ShareImageStep"),
+    "cleanup": ("step_clean_up", "CleanupStep"),
 }
 
 

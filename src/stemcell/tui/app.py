@@ -11,7 +11,7 @@ from textual.binding import Binding
 from stemcell.engine.context import RunConfig
 from stemcell.engine.events import Event
 from stemcell.engine.replay import Recording
-from stemcell.tui.commands import LabCommands
+from stemcell.tui.palette import LabCommands
 
 if TYPE_CHECKING:  # content models only for hints: pydantic + YAML cost ~0.3 s to import
     from stemcell.content.models import Lab, Profile
@@ -44,7 +44,7 @@ class StemcellApp(App[None]):
         self.farewell = ""  # printed after the app has left the screen
 
     def on_mount(self) -> None:
-        from stemcell.tui.screens.start import StartScreen
+        from stemcell.tui.screens.start_screen import StartScreen
 
         if self.recording is not None:
             self.open_replay(self.recording, switch=False)
@@ -56,13 +56,13 @@ class StemcellApp(App[None]):
 
     def lab_screen(self, config: RunConfig, lab: Lab | None, profile: Profile | None, *,
                    resume: str | None = None, events: list[Event] | None = None) -> Any:
-        from stemcell.tui.screens.lab import LabScreen
+        from stemcell.tui.screens.lab_screen import LabScreen
 
         return LabScreen(config, lab, profile, resume=resume, events=events,
                          prepare=self.prepare)
 
     def open_replay(self, recording: Recording, switch: bool = True) -> None:
-        from stemcell.tui.screens.replay import ReplayScreen
+        from stemcell.tui.screens.replay_screen import ReplayScreen
 
         lab, profile = self._content(str(recording.header.get("lab", "")),
                                      str(recording.header.get("profile", "")))
@@ -98,13 +98,13 @@ class StemcellApp(App[None]):
                 self.log.error(f"closing a run failed: {exc}")
 
     def action_help(self) -> None:
-        from stemcell.tui.screens.help import HelpScreen
+        from stemcell.tui.screens.help_screen import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        from stemcell.tui.screens.lab import LabScreen
+        from stemcell.tui.screens.lab_screen import LabScreen
 
         screen = self.screen
         if isinstance(screen, LabScreen):
@@ -118,7 +118,7 @@ class StemcellApp(App[None]):
 
 
 def run_folder_of(app: StemcellApp) -> Path | None:
-    from stemcell.tui.screens.lab import LabScreen
+    from stemcell.tui.screens.lab_screen import LabScreen
 
     for screen in app.screen_stack:
         if isinstance(screen, LabScreen) and screen.run_folder():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from stemcell.checks.kinds.base import Verdict, first_line, q
 from stemcell.checks.probe import Probe
-from stemcell.checks.remote import CommandResult
+from stemcell.checks.ssh_remote import CommandResult
 from stemcell.content.models import CheckSpec
 
 _SPECIAL = {  # position in the permission string -> (set bit, letter when x set, when not)

@@ -1,0 +1,276 @@
+"""An SSH client for booting servers: knock until it answers, verify, run, stream.
+
+A booting EC2 instance first ignores connections (the network is not up: the
+connect or the banner read times out), then refuses them (network up, sshd not
+yet), then talks SSH. ``connect`` knocks until a deadline in *modeled* seconds,
+reports the first refusal (``tcp_refused``) and the first banner
+(``ssh_accepting``) through a callback, verifies the host key
+(``host_keys.verify``) and authenticates with the run's key. It peeks at the
+banner without consuming it, so the first byte is observed at the moment it
+arrives and paramiko still reads the whole banner itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+from stemcell.engine.errors import Interrupted, StemcellError
+from stemcell.remote import host_keys
+
+OnLine = Callable[[str, str], None]  # (line, "stdout" | "stderr")
+OnMark = Callable[[str], None]
+
+LAST_LINES = 20
+
+# paramiko logs a peer's reset from its own thread; with no handler configured,
+# Python would print that on stderr, under the TUI. Errors reach us as exceptions.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+
+class SshError(StemcellError):
+    """SSH did not work out: never answered, refused the key, or broke."""
+
+
+class SshTimeout(SshError):
+    """The server never accepted SSH before the deadline."""
+
+
+class SshAuthFailed(SshError):
+    """The server answered but did not accept the run's key."""
+
+
+def load_key(path: Path) -> paramiko.PKey:
+    try:
+        return paramiko.PKey.from_path(str(path))
+    except (OSError, paramiko.SSHException) as exc:
+        raise SshError(f"cannot read the SSH key {path}: {exc}") from None
+
+
+def _knock(address: tuple[str, int], wall_timeout: float) -> tuple[str, socket.socket | None]:
+    """One attempt: 'hang' (nothing), 'refused' (reset/refused) or 'banner' (+socket)."""
+    try:
+        sock = socket.create_connection(address, timeout=wall_timeout)
+    except ConnectionRefusedError:
+        return "refused", None
+    except ConnectionResetError:
+        return "refused", None
+    except OSError:  # timeout, unreachable: the network is not there yet
+        return "hang", None
+    try:
+        ready, _, _ = select.select([sock], [], [], wall_timeout)
+        if not ready:
+            sock.close()
+            return "hang", None
+        first = sock.recv(1, socket.MSG_PEEK)
+    except (ConnectionResetError, BrokenPipeError):
+        sock.close()
+        return "refused", None
+    except OSError:
+        sock.close()
+        return "hang", None
+    if not first:  # closed before a banner: same as refused for our purposes
+        sock.close()
+        return "refused", None
+    sock.settimeout(None)
+    return "banner", sock
+
+
+def connect(
+    address: tuple[str, int],
+    *,
+    key_path: Path,
+    known_hosts: Path,
+    clock: Any,
+    cancel: threading.Event,
+    deadline: float = 900.0,
+    user: str = "ubuntu",
+    on_mark: OnMark | None = None,
+    fingerprints: Callable[[], dict[str, str]] | None = None,
+    label: str = "",
+    attempt: float = 2.0,
+    retry: float = 0.5,
+    handshake_wall: float = 20.0,
+    log: Callable[[str], None] | None = None,
+) -> SshClient:
+    """Knock until SSH answers (``deadline`` modeled seconds), then verify and log in."""
+    pkey = load_key(key_path)
+    who = label or f"{address[0]}:{address[1]}"
+    until = clock.now() + deadline
+    wall = max(0.05, attempt / max(clock.speed, 1e-9))
+    last = "no answer"
+    auth_failures = 0
+    while True:
+        if cancel.is_set():
+            raise Interrupted()
+        outcome, sock = _knock(address, wall)
+        if outcome == "refused":
+            last = "connection refused"
+            if on_mark:
+                on_mark("tcp_refused")
+        elif outcome == "banner" and sock is not None:
+            if on_mark:
+                on_mark("ssh_accepting")
+            try:
+                return _handshake(sock, pkey, user, address, known_hosts, fingerprints,
+                                  who, handshake_wall, clock, cancel, log)
+            except paramiko.AuthenticationException as exc:
+                # cloud-init may not have written authorized_keys yet; a wrong key
+                # never gets better, so give up after a few tries.
+                auth_failures += 1
+                last = f"key not accepted ({exc})"
+                if auth_failures >= 3:
+                    raise SshAuthFailed(
+                        f"{who} does not accept the key {key_path.name} for user {user}",
+                        hint="Was the instance launched with this run's key pair?") from None
+            except host_keys.HostKeyMismatch:
+                raise
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                last = f"SSH handshake failed ({exc or type(exc).__name__})"
+        else:
+            last = "no answer (connection timed out)"
+        if clock.now() >= until:
+            raise SshTimeout(
+                f"{who} did not accept SSH within {deadline:.0f} s (last: {last})",
+                hint="Check the security group allows port 22 from your address and "
+                "look at the instance's console output.")
+        if not clock.sleep(retry, cancel):
+            raise Interrupted()
+
+
+def _handshake(
+    sock: socket.socket, pkey: paramiko.PKey, user: str, address: tuple[str, int],
+    known_hosts: Path, fingerprints: Callable[[], dict[str, str]] | None, who: str,
+    wall: float, clock: Any, cancel: threading.Event, log: Callable[[str], None] | None,
+) -> SshClient:
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = wall
+        transport.handshake_timeout = wall
+        transport.auth_timeout = wall
+        transport.start_client(timeout=wall)
+        key = transport.get_remote_server_key()
+        expected: dict[str, str] = {}
+        if fingerprints is not None:
+            try:
+                expected = fingerprints()
+            except Exception as exc:  # the console is advisory; pinning still protects
+                if log:
+                    log(f"could not read console fingerprints for {who}: {exc}")
+        how = host_keys.verify(key, address[0], address[1], known_hosts, expected, who)
+        if log:
+            log(f"host key of {who} ({host_keys.sha256_fingerprint(key)}): {how}")
+        transport.auth_publickey(user, pkey)
+        if not transport.is_authenticated():
+            raise paramiko.AuthenticationException("not authenticated")
+    except BaseException:
+        transport.close()
+        raise
+    return SshClient(transport, who, clock, cancel)
+
+
+class SshClient:
+    def __init__(self, transport: paramiko.Transport, label: str, clock: Any,
+                 cancel: threading.Event) -> None:
+        self.transport = transport
+        self.label = label
+        self.clock = clock
+        self.cancel = cancel
+
+    def __enter__(self) -> SshClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def exec(
+        self,
+        command: str,
+        on_line: OnLine | None = None,
+        *,
+        stdin: str | None = None,
+        timeout: float | None = None,
+    ) -> tuple[int, list[str]]:
+        """Run ``command``; stream each output line; return (exit status, last lines).
+
+        ``timeout`` is in modeled seconds. Cancellation closes the channel (the
+        remote command gets SIGHUP) and raises ``Interrupted``.
+        """
+        last: deque[str] = deque(maxlen=LAST_LINES)
+        pending = {"stdout": b"", "stderr": b""}
+
+        def emit(stream: str, line: bytes) -> None:
+            text = line.decode("utf-8", "replace").rstrip("\r")
+            text = text.rsplit("\r", 1)[-1]  # progress bars redraw with \r
+            last.append(text)
+            if on_line is not None:
+                on_line(text, stream)
+
+        def feed(stream: str, data: bytes) -> None:
+            buf = pending[stream] + data
+            *lines, rest = buf.split(b"\n")
+            for line in lines:
+                emit(stream, line)
+            pending[stream] = rest
+
+        try:
+            chan = self.transport.open_session(timeout=30)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise SshError(f"{self.label}: cannot open an SSH session ({exc})") from None
+        until = None if timeout is None else self.clock.now() + timeout
+        try:
+            chan.exec_command(command)
+            if stdin is not None:
+                chan.sendall(stdin.encode())
+                chan.shutdown_write()
+            while True:
+                if self.cancel.is_set():
+                    raise Interrupted()
+                if until is not None and self.clock.now() > until:
+                    raise SshError(f"{self.label}: {command.split()[0]!r} still running after "
+                                   f"{timeout:.0f} s; gave up")
+                busy = False
+                while chan.recv_ready():
+                    feed("stdout", chan.recv(65536))
+                    busy = True
+                while chan.recv_stderr_ready():
+                    feed("stderr", chan.recv_stderr(65536))
+                    busy = True
+                if chan.exit_status_ready() and not chan.recv_ready() \
+                        and not chan.recv_stderr_ready():
+                    break
+                if chan.closed and not busy:
+                    break
+                if not busy:
+                    select.select([chan], [], [], 0.05)
+            for stream, rest in pending.items():
+                if rest:
+                    emit(stream, rest)
+            status = chan.recv_exit_status() if chan.exit_status_ready() else -1
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise SshError(f"{self.label}: SSH connection lost ({exc})") from None
+        finally:
+            with contextlib.suppress(Exception):
+                chan.close()
+        return status, list(last)
+
+    def run(self, command: str, *, stdin: str | None = None,
+            timeout: float | None = None) -> tuple[int, str, str]:
+        """Run and collect: (exit status, stdout, stderr)."""
+        out: list[str] = []
+        err: list[str] = []
+        status, _ = self.exec(command, lambda line, s: (out if s == "stdout" else err)
+                              .append(line), stdin=stdin, timeout=timeout)
+        return status, "\n".join(out), "\n".join(err)

@@ -1,0 +1,68 @@
+"""Use the background sandbox if one runs, else start one in this process.
+
+``connect_or_start()`` is what the backend calls. The handle says where moto is
+(``endpoint_url``), how to reach guests (``dialer``) and what time it is
+(``clock``, rebuilt from the sandbox's own so both agree to the microsecond).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from stemcell.engine.clock import ScaledClock
+from stemcell.sandbox.info import alive, pid_alive, read_info, remove_info
+from stemcell.sandbox.loopback_dialer import SandboxDialer, fetch_json
+
+
+@dataclass
+class SandboxHandle:
+    endpoint_url: str
+    control_url: str
+    clock: ScaledClock
+    dialer: SandboxDialer
+    speed: float
+    background: bool
+    note: str = ""  # something the user should be told (a different speed, a stale file)
+    simulated: bool = True
+    _owned: Any = field(default=None, repr=False)  # the in-process Sandbox, if ours
+
+    @property
+    def region(self) -> str:
+        return "us-east-1"
+
+    def close(self) -> None:
+        """Stop an in-process sandbox (guests terminated); leave a background one running."""
+        if self._owned is not None:
+            owned, self._owned = self._owned, None
+            owned.close()
+
+
+def connect_or_start(speed: float | None = None) -> SandboxHandle:
+    info = read_info()
+    notes: list[str] = []
+    if info is not None:
+        if alive(info):
+            clock_raw = fetch_json(info.control_url + "/clock")
+            clock = ScaledClock(speed=float(clock_raw["speed"]),
+                                wall_epoch=float(clock_raw["wall_epoch"]),
+                                epoch=float(clock_raw["epoch"]))
+            if speed is not None and float(speed) != clock.speed:
+                notes.append(f"using the running background sandbox at speed {clock.speed:g} "
+                             f"(asked for {float(speed):g}; `stemcell sandbox stop` to change it)")
+            return SandboxHandle(info.endpoint_url, info.control_url, clock,
+                                 SandboxDialer(info.control_url), clock.speed,
+                                 background=True, note="; ".join(notes))
+        if pid_alive(info.pid):
+            notes.append(f"the background sandbox (pid {info.pid}) does not answer; "
+                         "started one in this process")
+        else:
+            remove_info(info.pid)
+            notes.append(f"removed a stale sandbox info file (pid {info.pid} is gone)")
+
+    from stemcell.sandbox.runtime import Sandbox
+
+    sandbox = Sandbox(speed).start()
+    return SandboxHandle(sandbox.endpoint_url, sandbox.control_url, sandbox.clock,
+                         SandboxDialer(sandbox.control_url), sandbox.speed,
+                         background=False, note="; ".join(notes), _owned=sandbox)

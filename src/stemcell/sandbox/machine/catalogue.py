@@ -1,0 +1,171 @@
+"""The apt mirror the guests install from (data/packages.yaml)."""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stemcell.sandbox.machine import apache_server
+from stemcell.sandbox.machine.boot_model import DATA
+from stemcell.sandbox.machine.disk import Disk
+from stemcell.sandbox.machine.payloads import PAYLOADS
+
+ELF = b"\x7fELF\x02\x01\x01 (simulated binary)\n"
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    name: str
+    version: str
+    section: str = "main"
+    download: int = 0  # bytes of the .deb
+    installed_kb: int = 0
+    arch: str = "amd64"
+    depends: tuple[str, ...] = ()
+    bins: tuple[str, ...] = ()
+    dirs: tuple[str, ...] = ()
+    files: dict[str, str] = field(default_factory=dict)  # path -> payload name
+    links: dict[str, str] = field(default_factory=dict)  # path -> target
+    apache_modules: tuple[str, ...] = ()
+    apache_enable: tuple[str, ...] = ()
+    apache_disable: tuple[str, ...] = ()
+    units: dict[str, bool] = field(default_factory=dict)
+    start: tuple[str, ...] = ()
+    restart: tuple[str, ...] = ()
+
+    def deb_name(self) -> str:
+        version = self.version.split(":", 1)[-1]
+        return f"{self.name}_{version}_{self.arch}.deb"
+
+
+@dataclass
+class Effects:
+    """What configuring a package did besides files: messages and services to (re)start."""
+
+    messages: list[str] = field(default_factory=list)
+    start: list[str] = field(default_factory=list)
+    restart: list[str] = field(default_factory=list)
+
+
+class UnknownPackage(KeyError):
+    pass
+
+
+@dataclass
+class Catalogue:
+    mirror: str
+    suite: str
+    base: dict[str, str]
+    packages: dict[str, PackageInfo]
+
+    @classmethod
+    def default(cls) -> Catalogue:
+        return _load(DATA / "packages.yaml")
+
+    def get(self, name: str) -> PackageInfo:
+        try:
+            return self.packages[name]
+        except KeyError:
+            raise UnknownPackage(name) from None
+
+    def closure(self, names: list[str], installed: dict[str, str]) -> list[PackageInfo]:
+        """Packages to install for ``names`` (dependencies first), skipping installed ones."""
+        order: list[PackageInfo] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in seen or name in installed:
+                return
+            seen.add(name)
+            info = self.get(name)
+            for dep in info.depends:
+                visit(dep)
+            order.append(info)
+
+        for name in names:
+            visit(name)
+        return order
+
+    def url(self, info: PackageInfo) -> str:
+        return f"{self.mirror} {self.suite}/{info.section} amd64 {info.name} {info.arch}"
+
+    def apply(self, disk: Disk, info: PackageInfo) -> Effects:
+        """Unpack and configure ``info`` onto ``disk`` (what dpkg does, as root)."""
+        fx = Effects()
+        for d in info.dirs:
+            disk.mkdir(d)
+        for b in info.bins:
+            disk.write(b, ELF, mode=0o755, parents=True)
+        for path, payload in info.files.items():
+            disk.write(path, PAYLOADS.get(payload, payload), parents=True)
+        for path, target in info.links.items():
+            disk.mkdir(posixpath.dirname(path))
+            disk.symlink(target, path, force=True)
+        for mod in info.apache_modules:
+            apache_server.provide_module(disk, mod)
+        for mod in info.apache_disable:
+            code, msg = apache_server.disable(disk, "mod", mod)
+            if code == 0 and "already" not in msg:
+                fx.messages.append(f"Module {mod} disabled.")
+        for mod in info.apache_enable:
+            code, msg = apache_server.enable(disk, "mod", mod)
+            if code == 0 and "already" not in msg:
+                fx.messages.append(msg)
+        for unit, on in info.units.items():
+            disk.units[unit] = on
+            if on:
+                wants = f"/etc/systemd/system/multi-user.target.wants/{unit}"
+                disk.mkdir(posixpath.dirname(wants))
+                disk.symlink(f"/usr/lib/systemd/system/{unit}", wants, force=True)
+                fx.messages.append(
+                    f"Created symlink {wants} → /usr/lib/systemd/system/{unit}.")
+            disk.write(f"/usr/lib/systemd/system/{unit}", _unit_file(unit), parents=True)
+        disk.packages[info.name] = info.version
+        disk.installed_bytes += info.installed_kb * 1024
+        fx.start.extend(info.start)
+        fx.restart.extend(info.restart)
+        return fx
+
+
+def _unit_file(unit: str) -> str:
+    name = unit.removesuffix(".service")
+    return (f"[Unit]\nDescription={name} (simulated unit)\nAfter=network.target\n\n"
+            f"[Service]\nType=forking\nExecStart=/usr/sbin/{name} start\n\n"
+            "[Install]\nWantedBy=multi-user.target\n")
+
+
+@functools.cache
+def _load(path: Path) -> Catalogue:
+    raw: dict[str, Any] = yaml.safe_load(path.read_text())
+    pkgs: dict[str, PackageInfo] = {}
+    for name, d in raw["packages"].items():
+        pkgs[name] = PackageInfo(
+            name=name,
+            version=str(d["version"]),
+            section=d.get("section", "main"),
+            download=int(d["download"]),
+            installed_kb=int(d.get("installed_kb", 0)),
+            arch=d.get("arch", "amd64"),
+            depends=tuple(d.get("depends", ())),
+            bins=tuple(d.get("bins", ())),
+            dirs=tuple(d.get("dirs", ())),
+            files=dict(d.get("files", {})),
+            links=dict(d.get("links", {})),
+            apache_modules=tuple(d.get("apache_modules", ())),
+            apache_enable=tuple(d.get("apache_enable", ())),
+            apache_disable=tuple(d.get("apache_disable", ())),
+            units={k: bool(v) for k, v in d.get("units", {}).items()},
+            start=tuple(d.get("start", ())),
+            restart=tuple(d.get("restart", ())),
+        )
+    for info in pkgs.values():
+        for dep in info.depends:
+            if dep not in pkgs and dep not in raw["base"]:
+                raise ValueError(f"{path}: {info.name} depends on unknown package {dep}")
+    base = {k: str(v) for k, v in raw["base"].items()}
+    return Catalogue(mirror=raw["mirror"], suite=raw["suite"], base=base, packages=pkgs)

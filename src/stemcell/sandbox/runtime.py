@@ -1,0 +1,154 @@
+"""One sandbox: moto on loopback, its modeled clock, its guests, its control API.
+
+``Sandbox(speed).start()`` is all it takes; ``close()`` terminates the guests and
+stops both servers. The daemon runs one in a background process; ``connect``
+runs one in-process when no daemon is up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from stemcell.engine.clock import ScaledClock
+from stemcell.sandbox import lifecycle
+from stemcell.sandbox.control import ControlServer
+from stemcell.sandbox.fleet import GuestFactory
+from stemcell.sandbox.moto_server import MotoServer
+from stemcell.sandbox.resets import forget_accounts
+
+# Modeled seconds per wall second. Lab 1 (bake, both setups, load balancer,
+# cleanup) models to about four minutes of cloud time (~245 s); at 6x the whole
+# lab takes ~45 s of wall time (bench/sandbox_run.py). Tests use several
+# hundred, where the sandbox's own real work (each API round trip, SSH
+# handshake) shows up inflated by the speed in the modeled figures.
+DEFAULT_SPEED = 6.0
+DEFAULT_REGION = "us-east-1"
+
+
+def new_account_id() -> str:
+    # Each sandbox its own account: its data is kept apart from any other moto
+    # user in the process, and from the previous sandbox.
+    return "7" + "".join(str(secrets.randbelow(10)) for _ in range(11))
+
+
+def _real_guest_parts() -> tuple[GuestFactory, Callable[[str, str], Any], Any]:
+    from stemcell.sandbox.machine import BootModel, Disk, Guest
+
+    return Guest, lambda release, arch: Disk.ubuntu(release=release, arch=arch), BootModel.default()
+
+
+class Sandbox:
+    def __init__(self, speed: float | None = None, *,
+                 guest_factory: GuestFactory | None = None,
+                 disk_factory: Callable[[str, str], Any] | None = None,
+                 model: Any = None,
+                 on_shutdown: Callable[[], None] | None = None) -> None:
+        self.speed = float(speed or DEFAULT_SPEED)
+        if self.speed <= 0:
+            raise ValueError("speed must be positive")
+        if guest_factory is None or disk_factory is None or model is None:
+            real_guest, real_disk, real_model = _real_guest_parts()
+            guest_factory = guest_factory or real_guest
+            disk_factory = disk_factory or real_disk
+            model = model if model is not None else real_model
+        self.account_id = new_account_id()
+        self.clock = ScaledClock.starting_now(self.speed)
+        self.world = lifecycle.World(self.account_id, self.clock, model, guest_factory,
+                                     disk_factory)
+        self.started_at = time.time()
+        self._on_shutdown = on_shutdown
+        self._moto = MotoServer(self.account_id)
+        self._control = ControlServer(self, on_shutdown=on_shutdown)
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    @property
+    def simulated(self) -> bool:
+        return True
+
+    def start(self, warm: bool = True) -> Sandbox:
+        lifecycle.register(self.world)
+        self._moto.start()
+        self._control.start()
+        if warm:
+            self.warm()
+        return self
+
+    def warm(self, region: str = DEFAULT_REGION) -> None:
+        """Send each service one request now.
+
+        moto's first call per service and account costs up to a second of wall
+        time (backends and URL maps are built lazily); paid inside a run it
+        would read as minutes of modeled time in the first step.
+        """
+        for service, method, body in (
+            ("ec2", "POST", "Action=DescribeImages&Version=2016-11-15&Owner.1=self"),
+            ("elasticloadbalancing", "POST",
+             "Action=DescribeLoadBalancers&Version=2015-12-01"),
+            ("s3", "GET", ""),
+        ):
+            scope = f"warm/20260101/{region}/{service}/aws4_request"
+            request = urllib.request.Request(
+                self.endpoint_url + "/", method=method,
+                data=body.encode() if method == "POST" else None,
+                headers={"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, "
+                                          "SignedHeaders=host, Signature=0",
+                         "Content-Type": "application/x-www-form-urlencoded"})
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            with contextlib.suppress(OSError), opener.open(request, timeout=30) as response:
+                response.read()
+
+    @property
+    def endpoint_url(self) -> str:
+        return self._moto.endpoint_url
+
+    @property
+    def control_url(self) -> str:
+        return self._control.url
+
+    # ControlSource -------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "pid": os.getpid(),
+            "account_id": self.account_id,
+            "endpoint_url": self.endpoint_url,
+            "control_url": self.control_url,
+            "speed": self.speed,
+            "started_at": self.started_at,
+            "uptime": time.time() - self.started_at,
+            "guests": len(self.world.fleet.records()),
+            "simulated": True,
+        }
+
+    def clock_info(self) -> dict[str, float]:
+        return {"speed": self.clock.speed, "wall_epoch": self.clock.wall_epoch,
+                "epoch": self.clock.epoch}
+
+    def guests(self) -> dict[str, dict[str, Any]]:
+        self.world.scheduler.run_due()
+        return self.world.fleet.describe()
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._control.stop()
+        self._moto.stop()
+        self.world.close()
+        lifecycle.unregister(self.account_id)
+        forget_accounts({self.account_id})
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

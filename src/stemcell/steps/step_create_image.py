@@ -1,0 +1,124 @@
+"""Bake: CreateImage from the stopped builder, wait for it, then drop the builder.
+
+The AMI id goes into the ledger the moment CreateImage returns, before the long
+wait (Packer leaks the AMI when interrupted there); its snapshots go in as soon
+as DescribeImages names them. Cleanup deregisters the AMI *and* deletes its
+snapshots, which otherwise keep costing money.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stemcell.cloud.aws_errors import explain
+from stemcell.cloud.tags import ctx_tags, tag_spec
+from stemcell.engine.errors import StepFailed
+from stemcell.engine.events import ImageState
+from stemcell.engine.step import BaseStep
+from stemcell.steps.step_stop_builder import stop_and_wait
+
+IMAGE_TIMEOUT = 3600.0
+
+
+def image_name(ctx: Any) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return f"{ctx.config.lab}-{ctx.config.profile}-{ctx.run_id}-{stamp}"[:128]
+
+
+def _progress(text: str | None) -> float:
+    try:
+        return max(0.0, min(1.0, float(str(text or "0").rstrip("%")) / 100.0))
+    except ValueError:
+        return 0.0
+
+
+class CreateImageStep(BaseStep):
+    def run(self, ctx: Any) -> None:
+        iid = ctx.need("builder_id")
+        ec2 = ctx.cloud.ec2
+        state = ctx.cloud.instances_of_run(ctx.run_id)
+        current = {i["InstanceId"]: i["State"]["Name"] for i in state}.get(iid, "")
+        if current not in ("stopped", ""):
+            ctx.emit(ImageState(image_id="", state="pending", phase="stopping"))
+            stop_and_wait(ctx, iid)
+        name = image_name(ctx)
+        tags = ctx_tags(ctx, name=name, role="image", setup="2")
+        try:
+            image_id = ec2.create_image(
+                InstanceId=iid, Name=name,
+                Description=f"stemcell {ctx.config.profile} image, run {ctx.run_id}",
+                TagSpecifications=tag_spec(tags, "image", "snapshot"),
+            )["ImageId"]
+        except ClientError as exc:
+            raise explain(exc, "creating the image") from None
+        ctx.record_resource("image", image_id, name)
+        ctx.put("image_id", image_id)
+        ctx.put("image_name", name)
+        ctx.emit(ImageState(image_id=image_id, state="pending", phase="snapshot"))
+        self._wait_available(ctx, image_id)
+        ctx.emit(ImageState(image_id=image_id, state="available", phase="available",
+                            progress=1.0))
+        builder = ctx.state.find("instance", iid)
+        if builder is not None and builder.state == "live" and ctx.deleter is not None:
+            ctx.deleter.delete(builder, ctx)
+        ctx.log(f"image {image_id} available; builder {iid} terminated")
+
+    def _wait_available(self, ctx: Any, image_id: str) -> None:
+        ec2 = ctx.cloud.ec2
+        known: set[str] = set()
+        last = {"progress": -1.0}
+
+        def probe() -> bool:
+            images = ec2.describe_images(ImageIds=[image_id])["Images"]
+            if not images:
+                return False
+            image = images[0]
+            snaps = [m["Ebs"]["SnapshotId"] for m in image.get("BlockDeviceMappings", [])
+                     if m.get("Ebs", {}).get("SnapshotId")]
+            for sid in snaps:
+                if sid not in known:
+                    known.add(sid)
+                    ctx.record_resource("snapshot", sid, image.get("Name", ""), image=image_id)
+                    resource = ctx.state.find("image", image_id)
+                    if resource is not None:
+                        resource.extra.setdefault("snapshots", []).append(sid)
+            state = image.get("State", "pending")
+            if state == "failed":
+                reason = image.get("StateReason", {}).get("Message", "no reason given")
+                raise StepFailed(f"image {image_id} failed to bake: {reason}",
+                                 hint="Everything of this run is cleaned up; run the lab "
+                                 "again. If it keeps failing, try another region.")
+            if state == "available":
+                return True
+            progress = 0.0
+            if snaps:
+                found = ec2.describe_snapshots(SnapshotIds=snaps)["Snapshots"]
+                if found:
+                    progress = sum(_progress(s.get("Progress")) for s in found) / len(found)
+            if progress != last["progress"]:
+                last["progress"] = progress
+                ctx.emit(ImageState(image_id=image_id, state=state, phase="snapshot",
+                                    progress=progress))
+            return False
+
+        ctx.wait_for(f"image {image_id} to become available", probe, IMAGE_TIMEOUT,
+                     first=2.0, longest=15.0)
+
+    def cleanup(self, ctx: Any) -> None:
+        # The image first: its deletion takes its snapshots along. A snapshot on its
+        # own would be refused while the image still uses it.
+        if ctx.deleter is None:
+            return
+        mine = [r for r in ctx.state.live_resources() if r.step_id == self.spec.id]
+        for rtype in ("image", "snapshot"):
+            for resource in [r for r in mine if r.rtype == rtype]:
+                if ctx.state.find(rtype, resource.rid).state != "live":
+                    continue
+                try:
+                    ctx.deleter.delete(resource, ctx)
+                except Exception as exc:
+                    ctx.mark_resource(rtype, resource.rid, "failed", str(exc))
+                    ctx.log(f"could not delete {rtype} {resource.rid}: {exc}", "error")

@@ -1,0 +1,88 @@
+"""Put the web servers behind a load balancer and wait until it calls them healthy.
+
+A target group checks the role's health path; an Application Load Balancer (it
+needs two subnets in different zones of the default VPC) forwards port 80 to
+it. One DescribeTargetHealth per tick covers every target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stemcell.cloud.aws_errors import explain
+from stemcell.cloud.tags import ctx_tags
+from stemcell.engine.errors import StepFailed
+from stemcell.engine.step import BaseStep
+
+HEALTHY_TIMEOUT = 900.0
+
+
+def two_zone_subnets(ctx: Any, vpc: str) -> list[str]:
+    by_zone: dict[str, str] = {}
+    for subnet in ctx.cloud.subnets(vpc):
+        by_zone.setdefault(subnet["AvailabilityZone"], subnet["SubnetId"])
+    return [by_zone[z] for z in sorted(by_zone)][:2] if len(by_zone) >= 2 else []
+
+
+class LoadBalancerStep(BaseStep):
+    def run(self, ctx: Any) -> None:
+        params = self.spec.typed_params()
+        instances = ctx.need("instances")
+        targets = sorted(iid for iid, info in instances.items()
+                         if info["role"] in params.roles and info["setup"] == str(params.setup))
+        if not targets:
+            raise StepFailed(f"no running {', '.join(params.roles)} instances of setup "
+                             f"#{params.setup} to put behind the load balancer")
+        health = ctx.profile.roles[params.roles[0]].health
+        vpc = ctx.get("vpc_id") or ctx.cloud.default_vpc()
+        elb = ctx.cloud.elbv2
+        short = ctx.run_id.rsplit("-", 1)[-1]
+        name = f"stemcell-{short}-s{params.setup}"[:32]
+        tags = ctx_tags(ctx, name=name, role="+".join(params.roles), setup=str(params.setup))
+        try:
+            tg = elb.create_target_group(
+                Name=name, Protocol="HTTP", Port=health.port, VpcId=vpc, TargetType="instance",
+                HealthCheckProtocol="HTTP", HealthCheckPath=health.path,
+                HealthCheckIntervalSeconds=10, HealthyThresholdCount=2, Tags=tags,
+            )["TargetGroups"][0]["TargetGroupArn"]
+        except ClientError as exc:
+            raise explain(exc, "creating the target group") from None
+        ctx.record_resource("target_group", tg, name)
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": i} for i in targets])
+        subnets = two_zone_subnets(ctx, vpc)
+        if not subnets:
+            ctx.log("the default VPC has no two subnets in different zones: no load "
+                    "balancer, so nothing checks the targets' health", "warning")
+            ctx.put("target_group_arn", tg)
+            return
+        try:
+            lb = elb.create_load_balancer(
+                Name=name, Subnets=subnets, SecurityGroups=[ctx.need("security_group_id")],
+                Scheme="internet-facing", Type="application", IpAddressType="ipv4", Tags=tags,
+            )["LoadBalancers"][0]
+        except ClientError as exc:
+            raise explain(exc, "creating the load balancer") from None
+        ctx.record_resource("load_balancer", lb["LoadBalancerArn"], name,
+                            dns=lb.get("DNSName", ""))
+        listener = elb.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}], Tags=tags,
+        )["Listeners"][0]["ListenerArn"]
+        ctx.record_resource("listener", listener, name)
+        ctx.put("target_group_arn", tg)
+        ctx.put("load_balancer_dns", lb.get("DNSName", ""))
+
+        def all_healthy() -> bool:
+            health_list = elb.describe_target_health(TargetGroupArn=tg)[
+                "TargetHealthDescriptions"]
+            states = {h["Target"]["Id"]: h["TargetHealth"]["State"] for h in health_list}
+            for iid, state in states.items():
+                if state == "healthy":
+                    ctx.mark(iid, "lb_healthy")
+            return all(states.get(i) == "healthy" for i in targets)
+
+        ctx.wait_for("the load balancer's targets to be healthy", all_healthy,
+                     HEALTHY_TIMEOUT, first=2.0, longest=10.0)
+        ctx.log(f"load balancer {lb.get('DNSName', name)}: {len(targets)} healthy target(s)")

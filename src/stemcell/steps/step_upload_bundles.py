@@ -1,0 +1,38 @@
+"""Put each role's code in a run-owned, private bucket, to be fetched presigned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stemcell.cloud.aws_errors import explain
+from stemcell.cloud.s3 import bucket_name, create_bucket, pack_bundle, secure_and_tag
+from stemcell.cloud.tags import ctx_tags
+from stemcell.engine.errors import StepFailed
+from stemcell.engine.step import BaseStep
+
+
+class UploadBundlesStep(BaseStep):
+    def run(self, ctx: Any) -> None:
+        s3 = ctx.cloud.s3
+        name = bucket_name(ctx.run_id)
+        try:
+            create_bucket(s3, name, ctx.cloud.region)
+        except ClientError as exc:
+            raise explain(exc, f"creating bucket {name}") from None
+        ctx.record_resource("bucket", name, name)
+        secure_and_tag(s3, name, ctx_tags(ctx, name=name))
+        keys: dict[str, str] = {}
+        for role, spec in ctx.profile.roles.items():
+            folder = Path(ctx.profile_dir) / spec.bundle
+            if not folder.is_dir():
+                raise StepFailed(f"bundle folder for role {role} not found: {folder}")
+            data = pack_bundle(folder)
+            key = f"bundles/{role}.tar.gz"
+            s3.put_object(Bucket=name, Key=key, Body=data, ContentType="application/gzip")
+            keys[role] = key
+            ctx.log(f"uploaded {role} bundle ({len(data)} bytes) to s3://{name}/{key}")
+        ctx.put("bucket", name)
+        ctx.put("bundle_keys", keys)
