@@ -2,22 +2,19 @@
 
 Built like moto's ThreadedMotoServer (werkzeug, one thread per request) with
 two differences: the request log goes nowhere (the TUI shares the terminal),
-and every request is stamped with the sandbox's own account id, which is how
-the lifecycle hooks know a request is the sandbox's and not some other moto
-user's in the same process.
+and every request passes the sandbox's front door (``front_door.FrontDoor``):
+the filters that make the sandbox refuse, throttle and forget as AWS does, and
+the stamp of the sandbox's own account id.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+from stemcell.sandbox.front_door import FrontDoor
 
 
 def _quiet_handler() -> type:
@@ -33,28 +30,21 @@ def _quiet_handler() -> type:
     return QuietHandler
 
 
-def account_stamp(app: WsgiApp, account_id: str) -> WsgiApp:
-    def stamped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        environ[ACCOUNT_HEADER] = account_id
-        return app(environ, start_response)
-
-    return stamped
-
-
 class MotoServer:
     """EC2, S3, ELBv2 (and the rest of moto) on http://127.0.0.1:PORT."""
 
     def __init__(self, account_id: str, port: int = 0) -> None:
         self.account_id = account_id
         self._port = port
+        self.front_door = FrontDoor(account_id)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> MotoServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        app = account_stamp(DomainDispatcherApplication(create_backend_app), self.account_id)
-        self._server = make_server("127.0.0.1", self._port, app, threaded=True,
+        self.front_door.inner = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server("127.0.0.1", self._port, self.front_door, threaded=True,
                                    request_handler=_quiet_handler())
         # Request threads must not keep a closing process alive.
         self._server.daemon_threads = True  # type: ignore[attr-defined]

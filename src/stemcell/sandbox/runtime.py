@@ -20,6 +20,7 @@ from stemcell.engine.clock import ScaledClock
 from stemcell.sandbox import lifecycle
 from stemcell.sandbox.control import ControlServer
 from stemcell.sandbox.fleet import GuestFactory
+from stemcell.sandbox.front_door import FrontDoor
 from stemcell.sandbox.moto_server import MotoServer
 from stemcell.sandbox.resets import forget_accounts
 
@@ -108,6 +109,11 @@ class Sandbox:
     @property
     def endpoint_url(self) -> str:
         return self._moto.endpoint_url
+
+    @property
+    def front_door(self) -> FrontDoor:
+        """Where filters that refuse, throttle or forget as AWS does are added."""
+        return self._moto.front_door
 
     @property
     def control_url(self) -> str:
