@@ -23,8 +23,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from conftest import ONE_TRY, signed_client
 
+from conftest import ONE_TRY, signed_client
 from stemcell.sandbox.runtime import Sandbox
 
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -59,8 +59,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         ec2.import_key_pair(KeyName="ta", PublicKeyMaterial=fleet.write_key(key).encode())
         from stemcell.sandbox.loopback_dialer import SandboxDialer
 
-        options = CheckOptions(dialer=SandboxDialer(sandbox.control_url,
-                                                             sandbox.credentials.control_token), cloud=CloudFacts(ec2),
+        dialer = SandboxDialer(sandbox.control_url, sandbox.credentials.control_token)
+        options = CheckOptions(dialer=dialer, cloud=CloudFacts(ec2),
                                key=key, deadline=60)
         yield World(sandbox, ec2, key, "ta", fleet.base_image(ec2), options)
     finally:

@@ -30,8 +30,8 @@ from stemcell.checks import (
     select,
 )
 from stemcell.checks.cloudfacts import CloudFacts
-from stemcell.checks.targets import RunningSandbox
 from stemcell.checks.reporters.text import print_report
+from stemcell.checks.targets import RunningSandbox
 from stemcell.content import ContentError, Lab, load_lab
 from stemcell.engine.errors import ConfigError, StemcellError
 

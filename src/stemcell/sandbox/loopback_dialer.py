@@ -1,8 +1,9 @@
 """Dialling sandbox guests: instance or address -> the guest's loopback ports.
 
 Implements ``stemcell.remote.dialer.Dialer``. The answer comes from the sandbox's
-control API (``GET /guests``, with the sandbox's control token) and is cached; a miss refreshes once (a guest
-launched since the last look) before giving up with a clear error.
+control API (``GET /guests``, with the sandbox's control token) and is
+cached; a miss refreshes once (a guest launched since the last look) before
+giving up with a clear error.
 """
 
 from __future__ import annotations

@@ -119,7 +119,8 @@ class Sandbox:
                 if method == "POST" else {})
             signer.add_auth(aws_request)
             prepared = aws_request.prepare()
-            request = urllib.request.Request(prepared.url, method=method, data=prepared.body,
+            data = prepared.body if isinstance(prepared.body, bytes) else None
+            request = urllib.request.Request(prepared.url, method=method, data=data,
                                              headers=dict(prepared.headers.items()))
             with contextlib.suppress(OSError), opener.open(request, timeout=30) as response:
                 response.read()

@@ -80,7 +80,7 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def sign(secret: str, amz_date: str, scope: str, canonical_request: str) -> str:
-    """The hex signature of ``canonical_request`` under ``scope`` (date/region/service/aws4_request)."""
+    """The hex signature of ``canonical_request`` under ``scope`` (date/region/service/...)."""
     string_to_sign = "\n".join([ALGORITHM, amz_date, scope,
                                 hashlib.sha256(canonical_request.encode()).hexdigest()])
     date, region, service, _ = scope.split("/")
@@ -128,7 +128,7 @@ def canonical_request(method: str, raw_path: str, query: str, headers: Mapping[s
 
 
 class SigV4Verifier:
-    """The front-door filter: ``SigV4Verifier(credentials)`` is ``(ApiRequest) -> Refusal | None``."""
+    """The front-door filter: ``(ApiRequest) -> Refusal | None`` for one sandbox's key."""
 
     def __init__(self, credentials: SandboxCredentials,
                  now: Callable[[], float] = time.time) -> None:
