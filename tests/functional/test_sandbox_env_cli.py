@@ -36,7 +36,7 @@ def _stemcell(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _bash(home: Path, script: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", script], env=_env(home), text=True,
+    return subprocess.run(["bash", "-c", script], env=_env(home), text=True, cwd=home,
                           capture_output=True, timeout=180)
 
 
@@ -69,6 +69,28 @@ def test_the_aws_cli_works_after_eval_and_fails_without(background: Path) -> Non
     assert ok.returncode == 0, ok.stderr
     assert "ami-" in ok.stdout and "make_bucket: eval-works" in ok.stdout
     assert ok.stdout.rstrip().endswith("eval-works")
+    # An upload, a download, ELBv2, and a presigned URL fetched with no credentials at all.
+    fetch = (f"{shlex.quote(sys.executable)} -c 'import sys, urllib.request; "
+             "print(urllib.request.urlopen(sys.argv[1]).read().decode())'")
+    more = _bash(background, f"""set -e
+eval "$(stemcell sandbox env)"
+echo 'hello sandbox' > hello.txt
+aws s3 cp hello.txt 's3://eval-works/dir/hello world.txt'
+aws s3 cp 's3://eval-works/dir/hello world.txt' -
+aws elbv2 describe-load-balancers --query 'length(LoadBalancers)'
+# AWS CLI v1 presigns with SigV2 unless told otherwise; S3 refuses SigV2 for buckets
+# made since 2020, and so does the sandbox.
+v2=$(aws s3 presign 's3://eval-works/dir/hello world.txt' --expires-in 300)
+{fetch} "$v2" 2> v2.err || echo "v2 refused"
+printf '[default]\ns3 =\n    signature_version = s3v4\n' > config
+export AWS_CONFIG_FILE=$PWD/config
+url=$(aws s3 presign 's3://eval-works/dir/hello world.txt' --expires-in 300)
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+{fetch} "$url"
+""")
+    assert more.returncode == 0, more.stderr
+    assert more.stdout.count("hello sandbox") == 2 and "\n0\n" in more.stdout
+    assert "v2 refused" in more.stdout and "400" in (background / "v2.err").read_text()
 
     # The same endpoint with anyone else's keys (or none) is refused as AWS refuses.
     endpoint = dict(line.removeprefix("export ").split("=", 1) for line in lines)[
