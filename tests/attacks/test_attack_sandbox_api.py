@@ -196,3 +196,37 @@ def test_warm_up_requests_are_properly_signed(sandbox: Sandbox) -> None:
         sandbox.front_door.observers.remove(watch)
     # Observers see only what passed every filter: all three reached moto.
     assert seen == [200, 200, 200]
+
+
+def test_a_session_token_with_the_long_term_key_is_refused(sandbox: Sandbox) -> None:
+    keys = sandbox.credentials
+
+    def with_token(service: str) -> Any:
+        return boto3.client(service, region_name="us-east-1", endpoint_url=sandbox.endpoint_url,
+                            aws_access_key_id=keys.access_key_id,
+                            aws_secret_access_key=keys.secret_access_key,
+                            aws_session_token="FwoGZXIvYXdzEXAMPLE", config=ONE_TRY)
+
+    assert _error(with_token("ec2").describe_instances) == (401, "AuthFailure")
+    assert _error(with_token("elbv2").describe_load_balancers) == (403, "InvalidClientTokenId")
+    assert _error(with_token("s3").list_buckets) == (400, "InvalidToken")
+
+
+def test_a_non_s3_presigned_url_is_verified_too(sandbox: Sandbox) -> None:
+    # botocore presigns query-protocol operations as POST (their request method).
+    url = signed_client(sandbox, "ec2").generate_presigned_url("describe_regions",
+                                                               ExpiresIn=300)
+    assert "X-Amz-Signature=" in url
+    passed: list[str] = []
+
+    def watch(request: Any, status: int, body: bytes) -> None:
+        passed.append(request.query)
+
+    sandbox.front_door.add_observer(watch)
+    try:
+        _send("POST", url, b"")
+        status, body = _send("POST", url.replace("DescribeRegions", "DescribeInstances"), b"")
+    finally:
+        sandbox.front_door.observers.remove(watch)
+    assert len(passed) == 1 and "DescribeRegions" in passed[0]  # only the untouched one
+    assert status == 401 and "AuthFailure" in body

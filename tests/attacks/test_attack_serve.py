@@ -64,6 +64,10 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     try:
         yield Served(server)
     finally:
+        # Let closed sessions finish stopping their app processes first.
+        deadline = time.monotonic() + 30
+        while server.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         await runner.cleanup()
 
 

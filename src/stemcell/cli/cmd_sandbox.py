@@ -232,6 +232,9 @@ def env() -> None:
         click.echo("error: no background sandbox is running; start one with "
                    "`stemcell sandbox start`, then eval \"$(stemcell sandbox env)\"", err=True)
         raise SystemExit(2)
+    # A session token or profile left in the shell would be sent along with the
+    # sandbox's key (and refused, as AWS refuses a token that is not the key's).
+    click.echo("unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE")
     for name, value in aws_env(info.endpoint_url, info.credentials, REGION).items():
         click.echo(f"export {name}={shlex.quote(value)}")
 

@@ -67,7 +67,8 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 class _Denied(Exception):
     def __init__(self, kind: str, message: str = "") -> None:
         super().__init__(kind)
-        # unsigned | unknown-key | signature | expired | skewed | malformed | v2 | content-sha256
+        # unsigned | unknown-key | signature | expired | skewed | malformed | v2 | token |
+        # content-sha256
         self.kind = kind
         self.message = message
 
@@ -144,6 +145,10 @@ class SigV4Verifier:
 
     def verify(self, request: ApiRequest) -> None:
         query = _query_params(request.query)
+        if "x-amz-security-token" in request.headers or "X-Amz-Security-Token" in query:
+            # The sandbox's key is a long-term one: a session token with it is
+            # someone else's (AWS: InvalidClientTokenId), and never ours to accept.
+            raise _Denied("token")
         if request.headers.get("authorization", "").startswith(ALGORITHM):
             self._verify_header(request)
         elif "X-Amz-Signature" in query:
@@ -209,7 +214,10 @@ class SigV4Verifier:
         signed_headers = one("X-Amz-SignedHeaders").split(";")
         if "host" not in signed_headers:
             raise _Denied("signature", "the host header must be signed")
-        payload = request.headers.get("x-amz-content-sha256", UNSIGNED)
+        # S3 presigns UNSIGNED-PAYLOAD (the URL is made before any body exists);
+        # botocore's other presigners hash the (empty) body.
+        payload = request.headers.get("x-amz-content-sha256", UNSIGNED) \
+            if request.service == "s3" else self._payload_hash(request)
         canonical = canonical_request(request.method, _raw_path(request),
                                       canonical_query(request.query, drop="X-Amz-Signature"),
                                       request.headers, signed_headers, payload,
@@ -289,6 +297,7 @@ _S3 = {"unsigned": (403, "AccessDenied", "Access Denied"),
                   "large."),
        "malformed": (400, "AuthorizationQueryParametersError", ""),
        "v2": (400, "InvalidRequest", ""),
+       "token": (400, "InvalidToken", "The provided token is malformed or otherwise invalid."),
        "content-sha256": (400, "XAmzContentSHA256Mismatch",
                           "The provided 'x-amz-content-sha256' header does not match what "
                           "was computed.")}
@@ -302,6 +311,8 @@ _EC2 = {"unsigned": (401, "AuthFailure",
         "skewed": (400, "RequestExpired", "Request has expired."),
         "malformed": (400, "IncompleteSignature", ""),
         "v2": (401, "AuthFailure", ""),
+        "token": (401, "AuthFailure",
+                  "AWS was not able to validate the provided access credentials"),
         "content-sha256": (401, "AuthFailure",
                            "AWS was not able to validate the provided access credentials")}
 _QUERY = {"unsigned": (403, "MissingAuthenticationToken",
@@ -315,6 +326,8 @@ _QUERY = {"unsigned": (403, "MissingAuthenticationToken",
           "skewed": (403, "SignatureDoesNotMatch", "Signature expired"),
           "malformed": (400, "IncompleteSignature", ""),
           "v2": (400, "IncompleteSignature", ""),
+          "token": (403, "InvalidClientTokenId",
+                    "The security token included in the request is invalid."),
           "content-sha256": (403, "SignatureDoesNotMatch",
                              "The request signature we calculated does not match the "
                              "signature you provided.")}
