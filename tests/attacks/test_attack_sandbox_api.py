@@ -85,6 +85,13 @@ def test_unsigned_requests_are_refused_as_aws_refuses_them(sandbox: Sandbox) -> 
     assert status == 401 and "<Code>AuthFailure</Code>" in body
     status, body = _send("GET", sandbox.endpoint_url + "/")
     assert status == 403 and "<Code>AccessDenied</Code>" in body
+    # moto's own back doors (its dashboard data, its reset) are behind the same door.
+    for method, path in (("GET", "/moto-api/data.json"), ("POST", "/moto-api/reset"),
+                         ("GET", "/moto-api/")):
+        status, body = _send(method, sandbox.endpoint_url + path,
+                             b"" if method == "POST" else None)
+        assert status == 403 and "AccessDenied" in body, path
+    assert signed_client(sandbox, "ec2").describe_regions()["Regions"]  # nothing was reset
     anonymous = boto3.client(
         "s3", region_name="us-east-1", endpoint_url=sandbox.endpoint_url,
         config=ONE_TRY.merge(Config(signature_version=UNSIGNED)))

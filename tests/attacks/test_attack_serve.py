@@ -84,7 +84,10 @@ async def test_every_request_without_the_token_is_403(served: Served) -> None:
         status, body = await _get(base + path)
         assert status == 403, path
         assert served.token not in body
-    status, page = await _get(f"{base}/{served.token}/")
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/{served.token}/") as answer:
+        status, page = answer.status, await answer.text()
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
+        assert answer.headers["X-Frame-Options"] == "DENY"
     assert status == 200 and "textual" in page.lower()
     # The page's websocket and static URLs carry the token; nothing points outside.
     assert f"ws://127.0.0.1:{served.port}/{served.token}/ws" in page

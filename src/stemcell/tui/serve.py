@@ -16,7 +16,11 @@ same browser (browsers let any origin open a websocket to 127.0.0.1). So
 - the ``Host`` header must name the loopback port (no DNS-rebinding name);
 - at most ``max_sessions`` apps run at once (503 beyond);
 - it binds 127.0.0.1 only, logs no request line (the path carries the token),
-  and the page loads nothing from outside hosts.
+  and the page loads nothing from outside hosts; answers say ``no-referrer``
+  (the token never travels in a Referer), may not be framed, and are not cached.
+
+textual-serve's file downloads (``App.deliver_*``, unused by stemcell) would
+break: its page script builds their URL without the token, so they get 403.
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ class GuardedServer(Server):
         ])
         app.on_startup.append(self.on_startup)
         app.on_shutdown.append(self.on_shutdown)
+        app.on_response_prepare.append(_private_headers)
         return app
 
     @web.middleware
@@ -125,6 +130,12 @@ class GuardedServer(Server):
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
         web.run_app(self._make_app(), host="127.0.0.1", port=self.port, access_log=None,
                     print=lambda *args: None)
+
+
+async def _private_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "no-store"
 
 
 def _forbidden(reason: str) -> web.Response:
