@@ -42,6 +42,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Check the bearer token; answer 401/403 and return False when it is not right."""
         header = self.headers.get("Authorization") or ""
         scheme, _, given = header.partition(" ")
+        # A refused caller's body is never read: drop the connection after the answer.
+        self.close_connection = True
         if scheme.lower() != "bearer" or not given.strip():
             self._reply(401, {"error": "the control API needs its bearer token"},
                         {"WWW-Authenticate": 'Bearer realm="stemcell-sandbox"'})
@@ -49,6 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not hmac.compare_digest(given.strip().encode(), self.server.token.encode()):
             self._reply(403, {"error": "wrong control token"})
             return False
+        self.close_connection = False
         return True
 
     def do_GET(self) -> None:
@@ -70,11 +73,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(500, {"error": str(exc)})
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(min(length, 65536))
         if not self._authorized():
             return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= 65536:
+            self.close_connection = True
+            self._reply(413, {"error": "no body this large is expected"})
+            return
+        if length:
+            self.rfile.read(length)
         if self.path != "/shutdown":
             self._reply(404, {"error": f"no such path: {self.path}"})
             return
@@ -97,6 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _other_method(self) -> None:
         if self._authorized():
+            self.close_connection = True  # its body, if any, is not read
             self._reply(405, {"error": f"{self.command} is not allowed"})
 
     def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
