@@ -237,3 +237,42 @@ def test_a_non_s3_presigned_url_is_verified_too(sandbox: Sandbox) -> None:
         sandbox.front_door.observers.remove(watch)
     assert len(passed) == 1 and "DescribeRegions" in passed[0]  # only the untouched one
     assert status == 401 and "AuthFailure" in body
+
+
+_SIGNS_WITH = """
+import json
+from stemcell.cloud.backend import open_backend
+from stemcell.engine.context import RunConfig
+
+backend = open_backend(RunConfig(backend="sandbox", speed=100))
+owned = backend._handle._owned  # the in-process sandbox it started
+seen = []
+owned.front_door.add_observer(
+    lambda request, status, body: seen.append([request.access_key_id, dict(request.headers)]))
+backend.cloud.ec2.describe_regions()
+backend.cloud.s3.list_buckets()
+print(json.dumps({"own": owned.credentials.access_key_id, "seen": seen}))
+backend.close()
+"""
+
+
+def test_stemcell_signs_with_the_sandbox_key_whatever_the_environment_holds(
+        tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    # Real-looking keys, a session token and a profile this machine lacks: none may
+    # break the run or reach the sandbox. A fresh process, so moto is imported with
+    # that environment too.
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIAREALUSERKEY00001",
+               AWS_SECRET_ACCESS_KEY="real-secret-that-must-stay-home",
+               AWS_SESSION_TOKEN="real-session-token", AWS_PROFILE="no-such-profile",
+               STEMCELL_HOME=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", _SIGNS_WITH], env=env, text=True,
+                          capture_output=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert [key for key, _ in result["seen"]] == [result["own"]] * 2
+    assert "real" not in json.dumps(result["seen"])

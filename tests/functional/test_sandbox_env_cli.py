@@ -7,6 +7,7 @@ the same commands with any other credentials are refused as AWS refuses them.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -51,6 +52,26 @@ def background(tmp_path: Path) -> Iterator[Path]:
     finally:
         stopped = _stemcell(home, "sandbox", "stop")
         assert stopped.returncode == 0, stopped.stderr
+
+
+def test_the_daemon_holds_none_of_the_users_aws_variables(tmp_path: Path) -> None:
+    if not Path("/proc/self/environ").exists():
+        pytest.skip("reads the daemon's environment from /proc (Linux)")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(_env(home), AWS_ACCESS_KEY_ID="AKIAREALUSERKEY00001",
+               AWS_SECRET_ACCESS_KEY="real-secret", AWS_PROFILE="work")
+    started = subprocess.run([sys.executable, "-m", "stemcell", "sandbox", "start",
+                              "--speed", "200", "--json"], env=env, text=True,
+                             capture_output=True, timeout=180)
+    assert started.returncode == 0, started.stderr
+    try:
+        pid = json.loads(started.stdout)["pid"]
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert [v for v in environ if v.startswith(b"AWS_")] == []
+        assert oct((home / "sandbox.json").stat().st_mode & 0o777) == "0o600"
+    finally:
+        assert _stemcell(home, "sandbox", "stop").returncode == 0
 
 
 def test_the_aws_cli_works_after_eval_and_fails_without(background: Path) -> None:

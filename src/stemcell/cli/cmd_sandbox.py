@@ -112,7 +112,7 @@ def _spawn(speed: float | None) -> SandboxInfo:
     log = open(log_path(), "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True, close_fds=True, env=dict(os.environ))
+                                start_new_session=True, close_fds=True, env=_daemon_env())
     finally:
         log.close()
     deadline = time.monotonic() + START_TIMEOUT
@@ -130,6 +130,15 @@ def _spawn(speed: float | None) -> SandboxInfo:
     click.echo(f"the sandbox did not answer within {START_TIMEOUT:g} s; see {log_path()}",
                err=True)
     raise SystemExit(1)
+
+
+def _daemon_env() -> dict[str, str]:
+    """The daemon's environment: the user's, minus every AWS_* variable.
+
+    The sandbox is an account of its own; the user's real keys, tokens and
+    profiles have no business in a process that runs students' code.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
 
 
 def _rotate(path: Path, limit: int = 1_000_000) -> None:

@@ -11,6 +11,7 @@ import os
 from typing import Protocol
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -89,12 +90,17 @@ class AccessKey(Protocol):
 def sandbox_session(region: str, credentials: AccessKey) -> boto3.Session:
     """The sandbox's own key, whatever the environment or ~/.aws hold.
 
-    The sandbox verifies SigV4 like AWS; explicit keys take precedence over
-    every other source in boto3's chain, so an AWS_PROFILE or real keys in the
-    environment can neither break a sandbox run nor be sent to it.
+    The sandbox verifies SigV4 like AWS. Explicit keys take precedence over
+    every other source in boto3's chain (real keys and session tokens in the
+    environment are never sent to it), and the session does not read
+    AWS_PROFILE at all, so one naming a profile this machine lacks cannot break
+    a sandbox run.
     """
+    # ``profile`` with no environment variable behind it: None, whatever is set.
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     return boto3.Session(
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_access_key,
         region_name=region,
+        botocore_session=core,
     )

@@ -25,7 +25,7 @@ from stemcell.sandbox.control import ControlServer
 from stemcell.sandbox.credentials import SandboxCredentials
 from stemcell.sandbox.fleet import GuestFactory
 from stemcell.sandbox.front_door import FrontDoor
-from stemcell.sandbox.moto_server import MotoServer
+from stemcell.sandbox.moto_server import MotoServer, import_moto
 from stemcell.sandbox.resets import forget_accounts
 from stemcell.sandbox.sigv4 import SigV4Verifier
 
@@ -84,6 +84,7 @@ class Sandbox:
         return True
 
     def start(self, warm: bool = True) -> Sandbox:
+        import_moto()  # before anything imports moto: a stray AWS_PROFILE must not matter
         lifecycle.register(self.world)
         self._moto.start()
         self._control.start()
