@@ -4,8 +4,8 @@
 stops both servers. Each sandbox is an account with its own credentials
 (``self.credentials``): its API answers only requests SigV4-signed with them
 (``sigv4.SigV4Verifier``, the front door's first filter) and its control API
-only callers holding its control token. The daemon runs one in a background process; ``connect``
-runs one in-process when no daemon is up.
+only callers holding its control token. The daemon runs one in a background
+process; ``connect`` runs one in-process when no daemon is up.
 """
 
 from __future__ import annotations
