@@ -50,12 +50,15 @@ def main() -> None:
     lab = load_lab(paths.shipped_dir("labs") / "lab1-stem-cell.yaml")
     plan = select(lab, [], "web")
     with Sandbox(args.speed) as sandbox:
+        keys = sandbox.credentials  # the sandbox verifies SigV4 against its own key
         ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=sandbox.endpoint_url,
+                           aws_access_key_id=keys.access_key_id,
+                           aws_secret_access_key=keys.secret_access_key,
                            config=Config(max_pool_connections=64))
         key = Path(tempfile.mkdtemp()) / "ta_ed25519"
         ec2.import_key_pair(KeyName="ta", PublicKeyMaterial=fleet.write_key(key).encode())
-        options = CheckOptions(dialer=SandboxDialer(sandbox.control_url), cloud=CloudFacts(ec2),
-                               key=key, deadline=60)
+        options = CheckOptions(dialer=SandboxDialer(sandbox.control_url, keys.control_token),
+                               cloud=CloudFacts(ec2), key=key, deadline=60)
         started = time.monotonic()
         ids = fleet.launch(ec2, fleet.base_image(ec2), fleet.GOOD_WEB, args.hosts, "ta")
         fleet.wait_state(ec2, ids, "running")

@@ -53,12 +53,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     sandbox = Sandbox(SPEED).start()
     try:
         ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=sandbox.endpoint_url,
-                           aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+                           aws_access_key_id=sandbox.credentials.access_key_id,
+                           aws_secret_access_key=sandbox.credentials.secret_access_key)
         key = home / "ta_ed25519"
         ec2.import_key_pair(KeyName="ta", PublicKeyMaterial=fleet.write_key(key).encode())
         from stemcell.sandbox.loopback_dialer import SandboxDialer
 
-        options = CheckOptions(dialer=SandboxDialer(sandbox.control_url), cloud=CloudFacts(ec2),
+        dialer = SandboxDialer(sandbox.control_url, sandbox.credentials.control_token)
+        options = CheckOptions(dialer=dialer, cloud=CloudFacts(ec2),
                                key=key, deadline=60)
         yield World(sandbox, ec2, key, "ta", fleet.base_image(ec2), options)
     finally:
@@ -201,7 +203,8 @@ def test_cli_checks_a_sandbox_guest_by_instance_id(
     from stemcell.checks import targets
     from stemcell.cli import main
 
-    running = targets.RunningSandbox(world.options.dialer, world.sandbox.endpoint_url)  # type: ignore[arg-type]
+    running = targets.RunningSandbox(world.options.dialer, world.sandbox.endpoint_url,  # type: ignore[arg-type]
+                                     world.sandbox.credentials)
     monkeypatch.setattr("stemcell.cli.cmd_check.running_sandbox", lambda: running)
     args = ["check", "--host", servers["broken"], "--key", str(world.key), "--role", "web",
             "--format", "json", "--deadline", "30"]
@@ -223,9 +226,11 @@ def test_cli_roster_and_launch_reports(
     from stemcell.cli import main
     from stemcell.sandbox import connect
 
-    running = targets.RunningSandbox(world.options.dialer, world.sandbox.endpoint_url)  # type: ignore[arg-type]
+    running = targets.RunningSandbox(world.options.dialer, world.sandbox.endpoint_url,  # type: ignore[arg-type]
+                                     world.sandbox.credentials)
     monkeypatch.setattr("stemcell.cli.cmd_check.running_sandbox", lambda: running)
     handle = connect.SandboxHandle(world.sandbox.endpoint_url, world.sandbox.control_url,
+                                   world.sandbox.credentials,
                                    world.sandbox.clock, world.options.dialer,  # type: ignore[arg-type]
                                    world.sandbox.speed, background=True)
     monkeypatch.setattr(connect, "connect_or_start", lambda speed=None: handle)
@@ -273,9 +278,10 @@ def test_cli_finds_a_background_sandbox_by_public_address(tmp_path: Path) -> Non
         from stemcell.sandbox.info import read_info
 
         info = read_info()
-        assert info is not None
+        assert info is not None and info.credentials is not None
         ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=info.endpoint_url,
-                           aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+                           aws_access_key_id=info.credentials.access_key_id,
+                           aws_secret_access_key=info.credentials.secret_access_key)
         key = tmp_path / "ta"
         ec2.import_key_pair(KeyName="ta", PublicKeyMaterial=fleet.write_key(key).encode())
         (iid,) = fleet.launch(ec2, fleet.base_image(ec2), fleet.GOOD_WEB, 1, "ta")

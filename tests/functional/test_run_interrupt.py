@@ -20,6 +20,8 @@ from typing import Any
 import boto3
 import pytest
 
+from stemcell.sandbox.info import read_info
+
 pytestmark = pytest.mark.e2e
 SPEED = "40"
 
@@ -77,8 +79,11 @@ def test_signal_cleans_up_everything(daemon: dict[str, Any], _isolated: Path,
     assert all(r["state"] in ("deleted", "gone") for r in summary["resources"])
 
     run_id = summary["run_id"]
+    keys = read_info().credentials  # type: ignore[union-attr]
+    assert keys is not None
     kw: dict[str, Any] = {"endpoint_url": daemon["endpoint_url"], "region_name": "us-east-1",
-                          "aws_access_key_id": "any", "aws_secret_access_key": "any"}
+                          "aws_access_key_id": keys.access_key_id,
+                          "aws_secret_access_key": keys.secret_access_key}
     ec2: Any = boto3.client("ec2", **kw)
     tagged = [{"Name": "tag:stemcell:run", "Values": [run_id]}]
     states = [i["State"]["Name"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import boto3
 import pytest
@@ -13,7 +14,7 @@ from botocore.exceptions import EndpointConnectionError
 from sandbox_fakes import fake_parts
 
 from stemcell.remote.dialer import Target
-from stemcell.sandbox.connect import connect_or_start
+from stemcell.sandbox.connect import SandboxHandle, connect_or_start
 from stemcell.sandbox.info import SandboxInfo, info_path, write_info
 from stemcell.sandbox.runtime import DEFAULT_SPEED, Sandbox
 
@@ -22,7 +23,15 @@ def _advertise(sb: Sandbox) -> None:
     """Write the info file a daemon would (this process plays the daemon)."""
     write_info(SandboxInfo(pid=os.getpid(), endpoint_url=sb.endpoint_url,
                            control_url=sb.control_url, speed=sb.speed,
-                           account_id=sb.account_id, started_at=sb.started_at))
+                           account_id=sb.account_id, started_at=sb.started_at,
+                           credentials=sb.credentials))
+
+
+def _ec2(handle: SandboxHandle, **kw: object) -> object:
+    """A client with the handle's credentials (the sandbox verifies SigV4)."""
+    return boto3.client("ec2", endpoint_url=handle.endpoint_url, region_name="us-east-1",
+                        aws_access_key_id=handle.credentials.access_key_id,
+                        aws_secret_access_key=handle.credentials.secret_access_key, **kw)
 
 
 def test_uses_the_running_background_sandbox_and_says_so_for_another_speed() -> None:
@@ -35,7 +44,8 @@ def test_uses_the_running_background_sandbox_and_says_so_for_another_speed() -> 
             # The same modeled clock, rebuilt from GET /clock.
             assert (handle.clock.speed, handle.clock.wall_epoch, handle.clock.epoch) == (
                 sb.clock.speed, sb.clock.wall_epoch, sb.clock.epoch)
-            ec2 = boto3.client("ec2", endpoint_url=handle.endpoint_url, region_name="us-east-1")
+            assert handle.credentials == sb.credentials  # from the info file
+            ec2: Any = _ec2(handle)
             image = ec2.describe_images(Owners=["099720109477"])["Images"][0]["ImageId"]
             iid = ec2.run_instances(ImageId=image, MinCount=1,
                                     MaxCount=1)["Instances"][0]["InstanceId"]
@@ -60,12 +70,11 @@ def test_a_stale_info_file_is_removed_and_a_sandbox_started_here() -> None:
         assert not handle.background and handle.simulated
         assert handle.speed == DEFAULT_SPEED and handle.clock.speed == DEFAULT_SPEED
         assert "stale" in handle.note and not info_path().exists()
-        ec2 = boto3.client("ec2", endpoint_url=handle.endpoint_url, region_name="us-east-1")
+        ec2: Any = _ec2(handle)
         assert ec2.describe_images(Owners=["099720109477"])["Images"]
     finally:
         handle.close()
     # close() stopped the in-process sandbox: its endpoint no longer answers.
-    ec2 = boto3.client("ec2", endpoint_url=handle.endpoint_url, region_name="us-east-1",
-                       config=Config(retries={"max_attempts": 0}, connect_timeout=1))
+    ec2 = _ec2(handle, config=Config(retries={"max_attempts": 0}, connect_timeout=1))
     with pytest.raises(EndpointConnectionError):
         ec2.describe_images(Owners=["099720109477"])

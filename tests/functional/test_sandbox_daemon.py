@@ -59,8 +59,11 @@ def test_start_status_stop(home: Path) -> None:
     again = stemcell("sandbox", "start", home=home)
     assert again.returncode == 0 and "already running" in again.stdout
 
+    keys = read_info().credentials  # type: ignore[union-attr]
+    assert keys is not None
     ec2: Any = boto3.client("ec2", endpoint_url=info["endpoint_url"], region_name="us-east-1",
-                            aws_access_key_id="any", aws_secret_access_key="any")
+                            aws_access_key_id=keys.access_key_id,
+                            aws_secret_access_key=keys.secret_access_key)
     images = ec2.describe_images(Owners=["099720109477"], Filters=[
         {"Name": "name", "Values": ["ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-*"]}])
     ec2.create_key_pair(KeyName="student")

@@ -21,6 +21,8 @@ from typing import Any
 import boto3
 import pytest
 
+from stemcell.sandbox.info import read_info
+
 pytestmark = pytest.mark.e2e
 # Setup #2's lead is ~20 modeled seconds; the sandbox's own real work (every
 # API call, SSH handshake, interpreted script) is billed as wall x speed, so a
@@ -53,8 +55,11 @@ def test_lab_completes_and_leaves_nothing(daemon: dict[str, Any], _isolated: Pat
         setups = row["setups"]
         assert setups["2"]["ready"]["median"] < setups["1"]["ready"]["median"], row["role"]
 
+    keys = read_info().credentials  # type: ignore[union-attr]
+    assert keys is not None
     kw: dict[str, Any] = {"endpoint_url": daemon["endpoint_url"], "region_name": "us-east-1",
-                          "aws_access_key_id": "any", "aws_secret_access_key": "any"}
+                          "aws_access_key_id": keys.access_key_id,
+                          "aws_secret_access_key": keys.secret_access_key}
     ec2: Any = boto3.client("ec2", **kw)
     states = {i["InstanceId"]: i["State"]["Name"]
               for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}

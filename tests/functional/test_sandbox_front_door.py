@@ -22,7 +22,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 def client(sb: Sandbox, service: str) -> Any:
     return boto3.client(service, region_name="eu-west-1", endpoint_url=sb.endpoint_url,
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        aws_access_key_id=sb.credentials.access_key_id,
+                        aws_secret_access_key=sb.credentials.secret_access_key,
                         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
 
@@ -54,7 +55,7 @@ def test_filters_see_the_parsed_request_and_refuse_per_service(sandbox: Sandbox)
     assert (first.service, first.region, first.operation) == ("ec2", "eu-west-1",
                                                               "DescribeInstances")
     assert first.params_like("InstanceId") == ["i-0123", "i-0456"]
-    assert first.access_key_id == "testing"
+    assert first.access_key_id == sandbox.credentials.access_key_id
     assert [r.service for r in seen] == ["ec2", "elasticloadbalancing", "s3", "ec2"]
 
 

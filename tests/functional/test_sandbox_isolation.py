@@ -15,7 +15,8 @@ from stemcell.sandbox.runtime import Sandbox
 
 def _sandbox_ec2(sb: Sandbox) -> Any:
     return boto3.client("ec2", endpoint_url=sb.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+                        aws_access_key_id=sb.credentials.access_key_id,
+                        aws_secret_access_key=sb.credentials.secret_access_key)
 
 
 def test_mock_aws_sees_stock_moto_while_a_sandbox_runs() -> None:

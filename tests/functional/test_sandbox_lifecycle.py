@@ -33,7 +33,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 def client(sb: Sandbox, service: str) -> Any:
     return boto3.client(service, endpoint_url=sb.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+                        aws_access_key_id=sb.credentials.access_key_id,
+                        aws_secret_access_key=sb.credentials.secret_access_key)
 
 
 @pytest.fixture
@@ -259,7 +260,7 @@ def test_guests_control_api_and_dialer(sandbox: Sandbox, ec2: Any) -> None:
     iid = launch(ec2)
     inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
     guest = FakeGuest.instances[iid]
-    dialer = SandboxDialer(sandbox.control_url)
+    dialer = SandboxDialer(sandbox.control_url, sandbox.credentials.control_token)
     by_id = dialer.ssh_address(Target(instance_id=iid))
     assert by_id == ("127.0.0.1", guest.ssh_port)
     assert dialer.ssh_address(Target(public_ip=inst["PublicIpAddress"])) == by_id
@@ -289,9 +290,14 @@ def test_the_servers_never_write_to_the_terminal(sandbox: Sandbox, ec2: Any,
     # The TUI owns the terminal: no request log, no banner, from moto or the control API.
     iid = launch(ec2)
     ec2.describe_instances(InstanceIds=[iid])
-    urllib.request.urlopen(sandbox.control_url + "/guests").read()
+    bearer = {"Authorization": f"Bearer {sandbox.credentials.control_token}"}
+    urllib.request.urlopen(urllib.request.Request(sandbox.control_url + "/guests",
+                                                  headers=bearer)).read()
     with pytest.raises(urllib.error.HTTPError):
-        urllib.request.urlopen(sandbox.control_url + "/nope")
+        urllib.request.urlopen(urllib.request.Request(sandbox.control_url + "/nope",
+                                                      headers=bearer))
+    with pytest.raises(urllib.error.HTTPError):  # no token: refused, quietly too
+        urllib.request.urlopen(sandbox.control_url + "/guests")
     ec2.terminate_instances(InstanceIds=[iid])
     out, err = capfd.readouterr()
     assert out == "" and err == ""

@@ -80,12 +80,14 @@ def host_key_sha256(address: tuple[str, int]) -> str:
 
 
 def test_bake_and_launch_from_the_baked_image(sandbox: Sandbox) -> None:
+    keys = sandbox.credentials
     ec2: Any = boto3.client("ec2", endpoint_url=sandbox.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="t", aws_secret_access_key="t")
+                            aws_access_key_id=keys.access_key_id,
+                            aws_secret_access_key=keys.secret_access_key)
     elb: Any = boto3.client("elbv2", endpoint_url=sandbox.endpoint_url,
-                            region_name="us-east-1", aws_access_key_id="t",
-                            aws_secret_access_key="t")
-    dialer = SandboxDialer(sandbox.control_url)
+                            region_name="us-east-1", aws_access_key_id=keys.access_key_id,
+                            aws_secret_access_key=keys.secret_access_key)
+    dialer = SandboxDialer(sandbox.control_url, keys.control_token)
     material = ec2.create_key_pair(KeyName="bake")["KeyMaterial"]
     key = paramiko.RSAKey.from_private_key(io.StringIO(material))
     base = max(ec2.describe_images(Owners=[CANONICAL_OWNER], Filters=[

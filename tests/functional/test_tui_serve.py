@@ -1,4 +1,8 @@
-"""`stemcell serve`: the app's page on loopback, with no reference to outside hosts."""
+"""`stemcell serve`: the app's page on loopback, behind its printed token, nothing outside.
+
+The attacks on it (token, Origin, session cap, a real browser) are in
+tests/attacks/test_attack_serve.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,21 +25,25 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served() -> tuple[int, subprocess.Popen[bytes]]:
+def served() -> Iterator[tuple[int, str, subprocess.Popen[str]]]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "stemcell", "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield port, proc
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith(f"open http://127.0.0.1:{port}/"), line
+    yield port, line.split()[1], proc
     proc.terminate()
     proc.wait(10)
 
 
-def test_serve_answers_on_loopback_only_and_the_page_stays_local(served) -> None:
-    port, proc = served
+def test_serve_answers_on_loopback_only_and_the_page_stays_local(
+        served: tuple[int, str, subprocess.Popen[str]]) -> None:
+    port, url, proc = served
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=2) as resp:
                 page = resp.read().decode()
             break
         except OSError:
@@ -42,6 +52,9 @@ def test_serve_answers_on_loopback_only_and_the_page_stays_local(served) -> None
             time.sleep(0.2)
     assert "textual" in page.lower()
     assert "googleapis" not in page
+    with pytest.raises(urllib.error.HTTPError) as no_token:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+    assert no_token.value.code == 403
     if shutil.which("ss") is None:
         return
     out = subprocess.run(["ss", "-tln"], capture_output=True, text=True).stdout

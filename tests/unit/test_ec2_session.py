@@ -13,6 +13,7 @@ from stemcell.cloud.clients import aws_session, client_config, sandbox_session
 from stemcell.cloud.ec2 import Cloud
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import ConfigError
+from stemcell.sandbox.credentials import SandboxCredentials
 
 
 def test_unknown_profile_is_a_config_error(tmp_path: Path,
@@ -49,7 +50,7 @@ def test_retry_mode_and_addressing() -> None:
 
 def test_every_call_is_counted_by_operation() -> None:
     counted: list[tuple[str, str]] = []
-    cloud = Cloud(sandbox_session("us-east-1"), "us-east-1", "http://127.0.0.1:9",
+    cloud = Cloud(sandbox_session("us-east-1", SandboxCredentials.generate()), "us-east-1", "http://127.0.0.1:9",
                   on_call=lambda s, o: counted.append((s, o)))
     with Stubber(cloud.ec2) as stub:
         stub.add_response("describe_vpcs", {"Vpcs": []})
@@ -75,7 +76,7 @@ def test_error_helpers() -> None:
 
 def test_presigning_is_not_counted() -> None:
     counted: list[tuple[str, str]] = []
-    cloud = Cloud(sandbox_session("us-east-1"), "us-east-1", "http://127.0.0.1:9",
+    cloud = Cloud(sandbox_session("us-east-1", SandboxCredentials.generate()), "us-east-1", "http://127.0.0.1:9",
                   on_call=lambda s, o: counted.append((s, o)))
     url = cloud.s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
     assert "X-Amz-Signature=" in url and counted == []

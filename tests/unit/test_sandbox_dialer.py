@@ -20,7 +20,8 @@ GUESTS = {
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
 
-    def fake_fetch(url: str, timeout: float = 5.0, method: str = "GET") -> Any:
+    def fake_fetch(url: str, token: str, timeout: float = 5.0, method: str = "GET") -> Any:
+        assert token == "token"
         seen.append(url)
         return GUESTS
 
@@ -29,7 +30,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_maps_by_id_public_and_private_address(calls: list[str]) -> None:
-    d = SandboxDialer("http://127.0.0.1:9/")
+    d = SandboxDialer("http://127.0.0.1:9/", "token")
     assert d.ssh_address(Target(instance_id="i-aaa")) == ("127.0.0.1", 4022)
     assert d.ssh_address(Target(public_ip="54.1.2.3")) == ("127.0.0.1", 4022)
     assert d.http_address(Target(private_ip="172.31.0.5")) == ("127.0.0.1", 5080)
@@ -37,7 +38,7 @@ def test_maps_by_id_public_and_private_address(calls: list[str]) -> None:
 
 
 def test_unknown_address_refreshes_once_then_fails_clearly(calls: list[str]) -> None:
-    d = SandboxDialer("http://127.0.0.1:9")
+    d = SandboxDialer("http://127.0.0.1:9", "token")
     with pytest.raises(UnknownGuest) as err:
         d.ssh_address(Target(instance_id="i-gone", public_ip="54.9.9.9"))
     assert "i-gone" in str(err.value) and "sandbox status" in err.value.hint
@@ -48,6 +49,6 @@ def test_unknown_address_refreshes_once_then_fails_clearly(calls: list[str]) -> 
 
 
 def test_instance_id_wins_over_a_reused_address(calls: list[str]) -> None:
-    d = SandboxDialer("http://127.0.0.1:9")
+    d = SandboxDialer("http://127.0.0.1:9", "token")
     with pytest.raises(UnknownGuest):
         d.ssh_address(Target(instance_id="i-new", public_ip="54.1.2.3"))

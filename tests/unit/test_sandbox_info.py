@@ -32,6 +32,7 @@ def test_round_trip_in_stemcell_home(_isolated: Path) -> None:
 
 def test_garbage_file_reads_as_none() -> None:
     info_path().write_text("{not json")
+    info_path().chmod(0o600)
     assert read_info() is None
 
 

@@ -12,8 +12,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stemcell.remote.dialer import Dialer, Target
+
+if TYPE_CHECKING:
+    from stemcell.cloud.clients import AccessKey
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 
@@ -91,17 +95,21 @@ def route(spec: HostSpec, dialer: Dialer | None, lookup_ip: Callable[[str], str]
 class RunningSandbox:
     dialer: Dialer
     endpoint_url: str  # its EC2 API, for cloud facts about its instances
+    credentials: AccessKey  # the sandbox's own key (its API checks SigV4)
 
 
 def running_sandbox() -> RunningSandbox | None:
     """The background sandbox (``stemcell sandbox start``), if one runs and answers.
 
-    Never starts one: checking a real server must not spin up a sandbox.
+    Never starts one: checking a real server must not spin up a sandbox. Its
+    info file gives the control token and the access key (``read_info``
+    refuses a file that is not the user's own).
     """
     from stemcell.sandbox.info import alive, read_info
     from stemcell.sandbox.loopback_dialer import SandboxDialer
 
     info = read_info()
-    if info is None or not alive(info):
+    if info is None or info.credentials is None or not alive(info):
         return None
-    return RunningSandbox(SandboxDialer(info.control_url), info.endpoint_url)
+    return RunningSandbox(SandboxDialer(info.control_url, info.control_token), info.endpoint_url,
+                          info.credentials)

@@ -31,6 +31,7 @@ from stemcell.checks import (
 )
 from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.reporters.text import print_report
+from stemcell.checks.targets import RunningSandbox
 from stemcell.content import ContentError, Lab, load_lab
 from stemcell.engine.errors import ConfigError, StemcellError
 
@@ -185,7 +186,7 @@ def check(
     try:
         sandbox = running_sandbox()
         options.dialer = sandbox.dialer if sandbox else None
-        options.cloud = _cloud_facts(aws_profile, region, sandbox.endpoint_url if sandbox else None)
+        options.cloud = _cloud_facts(aws_profile, region, sandbox)
         if launch_ami:
             spec = HostSpec(host="", user=user, key=key, role=role, account=account)
             report = _launch(
@@ -281,7 +282,7 @@ def _load_lab(err: Console, name: str) -> Lab:
 
 
 def _cloud_facts(
-    aws_profile: str | None, region: str, sandbox_url: str | None
+    aws_profile: str | None, region: str, sandbox: RunningSandbox | None
 ) -> CloudFacts | None:
     """EC2 facts from AWS when a profile is named, else from a running sandbox."""
     if aws_profile:
@@ -290,11 +291,12 @@ def _cloud_facts(
 
         backend = open_backend(RunConfig(backend="aws", aws_profile=aws_profile, region=region))
         return CloudFacts(backend.cloud.ec2)
-    if sandbox_url:
+    if sandbox is not None:
         from stemcell.cloud.clients import sandbox_session
         from stemcell.cloud.ec2 import Cloud
 
-        return CloudFacts(Cloud(sandbox_session(region), region, sandbox_url).ec2)
+        session = sandbox_session(region, sandbox.credentials)
+        return CloudFacts(Cloud(session, region, sandbox.endpoint_url).ec2)
     return None
 
 

@@ -1,9 +1,15 @@
-"""``stemcell sandbox start|stop|status [--json]``: the background sandbox on loopback."""
+"""``stemcell sandbox start|stop|status [--json]|env``: the background sandbox on loopback.
+
+The sandbox is an account of its own: its credentials live in its 0600 info
+file, its API checks SigV4 against them and its control API wants its token.
+``env`` prints them as ``export`` lines for ``eval "$(stemcell sandbox env)"``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,8 +20,10 @@ from typing import Any
 import click
 
 from stemcell import paths
+from stemcell.sandbox.credentials import aws_env
 from stemcell.sandbox.info import (
     SandboxInfo,
+    UnsafeInfoFile,
     alive,
     info_path,
     log_path,
@@ -26,6 +34,18 @@ from stemcell.sandbox.info import (
 from stemcell.sandbox.loopback_dialer import fetch_json
 
 START_TIMEOUT = 60.0  # importing moto and binding takes a few seconds on a busy machine
+REGION = "us-east-1"
+
+
+def _read() -> SandboxInfo | None:
+    """The info file, or exit 2 when it is not safely the user's own."""
+    try:
+        return read_info()
+    except UnsafeInfoFile as exc:
+        click.echo(f"error: {exc}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        raise SystemExit(2) from None
 
 
 @click.group()
@@ -39,7 +59,7 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
 
 def _running() -> tuple[SandboxInfo | None, str]:
     """The live sandbox, or None and a note about a stale info file cleaned up."""
-    info = read_info()
+    info = _read()
     if info is None:
         return None, ""
     if alive(info):
@@ -69,7 +89,7 @@ def start(speed: float | None, as_json: bool) -> None:
               + (f" (not {speed:g}x: `stemcell sandbox stop` first to change it)" if other
                  else ""))
         return
-    stale = read_info()
+    stale = _read()
     if stale is not None and pid_alive(stale.pid):
         click.echo("a sandbox process exists but does not answer; `stemcell sandbox stop` first",
                    err=True)
@@ -77,8 +97,9 @@ def start(speed: float | None, as_json: bool) -> None:
     info = _spawn(speed)
     _emit(as_json, {"status": "started", **info.to_json()},
           f"sandbox started (pid {info.pid})\n"
-          f"  EC2/S3/ELBv2 endpoint: {info.endpoint_url}  (region us-east-1, any credentials)\n"
-          f"  control API:           {info.control_url}\n"
+          f"  EC2/S3/ELBv2 endpoint: {info.endpoint_url}  (region {REGION}, its own "
+          "credentials: eval \"$(stemcell sandbox env)\")\n"
+          f"  control API:           {info.control_url}  (bearer token in {info_path()})\n"
           f"  speed:                 {info.speed:g}x (every figure is simulated)\n"
           f"  log:                   {info.log_file}")
 
@@ -91,7 +112,7 @@ def _spawn(speed: float | None) -> SandboxInfo:
     log = open(log_path(), "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True, close_fds=True, env=dict(os.environ))
+                                start_new_session=True, close_fds=True, env=_daemon_env())
     finally:
         log.close()
     deadline = time.monotonic() + START_TIMEOUT
@@ -101,7 +122,7 @@ def _spawn(speed: float | None) -> SandboxInfo:
                        f"last lines of {log_path()}:", err=True)
             click.echo(_tail(log_path()), err=True)
             raise SystemExit(1)
-        info = read_info()
+        info = _read()
         if info is not None and info.pid == proc.pid and alive(info):
             return info
         time.sleep(0.1)
@@ -109,6 +130,15 @@ def _spawn(speed: float | None) -> SandboxInfo:
     click.echo(f"the sandbox did not answer within {START_TIMEOUT:g} s; see {log_path()}",
                err=True)
     raise SystemExit(1)
+
+
+def _daemon_env() -> dict[str, str]:
+    """The daemon's environment: the user's, minus every AWS_* variable.
+
+    The sandbox is an account of its own; the user's real keys, tokens and
+    profiles have no business in a process that runs students' code.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
 
 
 def _rotate(path: Path, limit: int = 1_000_000) -> None:
@@ -132,7 +162,7 @@ def _tail(path: Any, lines: int = 15) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def stop(as_json: bool) -> None:
     """Stop the background sandbox and its guests."""
-    info = read_info()
+    info = _read()
     if info is None:
         _emit(as_json, {"status": "not-running"}, "no sandbox running")
         return
@@ -142,7 +172,7 @@ def stop(as_json: bool) -> None:
               f"no sandbox running (removed a stale info file for pid {info.pid})")
         return
     try:
-        fetch_json(info.control_url + "/shutdown", method="POST")
+        fetch_json(info.control_url + "/shutdown", info.control_token, method="POST")
     except (OSError, ValueError):
         # Not answering: the pid is the one it wrote about itself.
         os.kill(info.pid, signal.SIGTERM)
@@ -168,8 +198,9 @@ def status(as_json: bool) -> None:
               "no sandbox running (start one with `stemcell sandbox start`)")
         raise SystemExit(1)
     try:
-        health = fetch_json(info.control_url + "/health")
-        guests: dict[str, dict[str, Any]] = fetch_json(info.control_url + "/guests") or {}
+        health = fetch_json(info.control_url + "/health", info.control_token)
+        guests: dict[str, dict[str, Any]] = fetch_json(info.control_url + "/guests",
+                                                       info.control_token) or {}
     except (OSError, ValueError) as exc:  # it went away between the two looks
         click.echo(f"the sandbox (pid {info.pid}) stopped answering: {exc}", err=True)
         raise SystemExit(1) from None
@@ -179,7 +210,8 @@ def status(as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"sandbox running (pid {info.pid}), up {_duration(float(data['uptime']))}")
-    click.echo(f"  EC2/S3/ELBv2 endpoint: {info.endpoint_url}  (region us-east-1, any credentials)")
+    click.echo(f"  EC2/S3/ELBv2 endpoint: {info.endpoint_url}  (region {REGION}; "
+               "credentials: eval \"$(stemcell sandbox env)\")")
     click.echo(f"  speed: {info.speed:g}x modeled time (every figure is simulated)")
     if not guests:
         click.echo("  no instances")
@@ -194,6 +226,26 @@ def status(as_json: bool) -> None:
                    f" public {guest.get('public_ip') or '-'} private {guest.get('private_ip')}")
         click.echo(f"      ssh -i {key} -p {ssh_port} ubuntu@{ssh_host}")
         click.echo(f"      http://{http_host}:{http_port}/")
+
+
+@sandbox.command()
+def env() -> None:
+    """Print `export` lines that point the AWS CLI, boto3 and Terraform at the sandbox.
+
+    Use as: eval "$(stemcell sandbox env)". Exit 2 when no background sandbox runs.
+    """
+    info, note = _running()
+    if note:
+        click.echo(note, err=True)
+    if info is None or info.credentials is None:
+        click.echo("error: no background sandbox is running; start one with "
+                   "`stemcell sandbox start`, then eval \"$(stemcell sandbox env)\"", err=True)
+        raise SystemExit(2)
+    # A session token or profile left in the shell would be sent along with the
+    # sandbox's key (and refused, as AWS refuses a token that is not the key's).
+    click.echo("unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE")
+    for name, value in aws_env(info.endpoint_url, info.credentials, REGION).items():
+        click.echo(f"export {name}={shlex.quote(value)}")
 
 
 def _key_file(guest: dict[str, Any]) -> str:

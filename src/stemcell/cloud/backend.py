@@ -1,7 +1,8 @@
 """Open a backend: where the API is, how guests are dialled, what clock runs.
 
 AWS: the standard credential chain, the public endpoints (or AWS_ENDPOINT_URL),
-``DirectDialer``, wall time. Sandbox: moto on loopback with fake credentials,
+``DirectDialer``, wall time. Sandbox: moto on loopback with the sandbox's own
+credentials (never the environment's),
 the sandbox's dialer and its scaled clock. Both hand the steps the same
 ``Cloud`` adapter; nothing downstream asks which one it got.
 """
@@ -69,7 +70,7 @@ def _open_sandbox(config: RunConfig) -> Backend:
     from stemcell.sandbox.connect import connect_or_start
 
     handle = connect_or_start(config.speed)
-    session: boto3.Session = sandbox_session(config.region)
+    session: boto3.Session = sandbox_session(config.region, handle.credentials)
     cloud = Cloud(session, config.region, handle.endpoint_url)
     return Backend("sandbox", cloud, handle.dialer, handle.clock, simulated=True,
                    note=str(getattr(handle, "note", "") or ""), _handle=handle)

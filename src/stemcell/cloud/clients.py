@@ -1,4 +1,4 @@
-"""boto3 sessions: the standard credential chain on AWS, fake ones for the sandbox.
+"""boto3 sessions: the standard credential chain on AWS, the sandbox's own for the sandbox.
 
 Whatever the backend, the same clients are built the same way; only the
 endpoint and the credentials differ. Credential problems become one
@@ -8,8 +8,10 @@ endpoint and the credentials differ. Credential problems become one
 from __future__ import annotations
 
 import os
+from typing import Protocol
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -75,10 +77,30 @@ def verify_credentials(session: boto3.Session, endpoint_url: str | None = None) 
     return str(identity.get("Arn", ""))
 
 
-def sandbox_session(region: str) -> boto3.Session:
-    """Static fake credentials: the sandbox (moto) accepts any."""
+class AccessKey(Protocol):
+    """An access key and its secret (``SandboxCredentials`` is one)."""
+
+    @property
+    def access_key_id(self) -> str: ...
+
+    @property
+    def secret_access_key(self) -> str: ...
+
+
+def sandbox_session(region: str, credentials: AccessKey) -> boto3.Session:
+    """The sandbox's own key, whatever the environment or ~/.aws hold.
+
+    The sandbox verifies SigV4 like AWS. Explicit keys take precedence over
+    every other source in boto3's chain (real keys and session tokens in the
+    environment are never sent to it), and the session does not read
+    AWS_PROFILE at all, so one naming a profile this machine lacks cannot break
+    a sandbox run.
+    """
+    # ``profile`` with no environment variable behind it: None, whatever is set.
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     return boto3.Session(
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",  # not a secret: moto accepts any
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
         region_name=region,
+        botocore_session=core,
     )

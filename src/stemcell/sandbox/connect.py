@@ -1,8 +1,10 @@
 """Use the background sandbox if one runs, else start one in this process.
 
 ``connect_or_start()`` is what the backend calls. The handle says where moto is
-(``endpoint_url``), how to reach guests (``dialer``) and what time it is
-(``clock``, rebuilt from the sandbox's own so both agree to the microsecond).
+(``endpoint_url``), with what to sign (``credentials``: the sandbox's own,
+whatever the environment holds), how to reach guests (``dialer``) and what
+time it is (``clock``, rebuilt from the sandbox's own so both agree to the
+microsecond).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stemcell.engine.clock import ScaledClock
+from stemcell.sandbox.credentials import SandboxCredentials
 from stemcell.sandbox.info import alive, pid_alive, read_info, remove_info
 from stemcell.sandbox.loopback_dialer import SandboxDialer, fetch_json
 
@@ -19,6 +22,7 @@ from stemcell.sandbox.loopback_dialer import SandboxDialer, fetch_json
 class SandboxHandle:
     endpoint_url: str
     control_url: str
+    credentials: SandboxCredentials
     clock: ScaledClock
     dialer: SandboxDialer
     speed: float
@@ -42,16 +46,17 @@ def connect_or_start(speed: float | None = None) -> SandboxHandle:
     info = read_info()
     notes: list[str] = []
     if info is not None:
-        if alive(info):
-            clock_raw = fetch_json(info.control_url + "/clock")
+        if alive(info) and info.credentials is not None:
+            clock_raw = fetch_json(info.control_url + "/clock", info.control_token)
             clock = ScaledClock(speed=float(clock_raw["speed"]),
                                 wall_epoch=float(clock_raw["wall_epoch"]),
                                 epoch=float(clock_raw["epoch"]))
             if speed is not None and float(speed) != clock.speed:
                 notes.append(f"using the running background sandbox at speed {clock.speed:g} "
                              f"(asked for {float(speed):g}; `stemcell sandbox stop` to change it)")
-            return SandboxHandle(info.endpoint_url, info.control_url, clock,
-                                 SandboxDialer(info.control_url), clock.speed,
+            return SandboxHandle(info.endpoint_url, info.control_url, info.credentials, clock,
+                                 SandboxDialer(info.control_url, info.control_token),
+                                 clock.speed,
                                  background=True, note="; ".join(notes))
         if pid_alive(info.pid):
             notes.append(f"the background sandbox (pid {info.pid}) does not answer; "
@@ -63,6 +68,8 @@ def connect_or_start(speed: float | None = None) -> SandboxHandle:
     from stemcell.sandbox.runtime import Sandbox
 
     sandbox = Sandbox(speed).start()
-    return SandboxHandle(sandbox.endpoint_url, sandbox.control_url, sandbox.clock,
-                         SandboxDialer(sandbox.control_url), sandbox.speed,
+    return SandboxHandle(sandbox.endpoint_url, sandbox.control_url, sandbox.credentials,
+                         sandbox.clock,
+                         SandboxDialer(sandbox.control_url, sandbox.credentials.control_token),
+                         sandbox.speed,
                          background=False, note="; ".join(notes), _owned=sandbox)

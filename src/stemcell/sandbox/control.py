@@ -1,6 +1,10 @@
 """The sandbox's control API: where guests are and what time it is.
 
-A tiny JSON server on 127.0.0.1 (stdlib, one thread per request):
+A tiny JSON server on 127.0.0.1 (stdlib, one thread per request). Every route
+needs ``Authorization: Bearer <control token>`` (the token is in the sandbox's
+0600 info file, or held by the process that started it): 401 without it, 403
+with a wrong one, compared in constant time. Loopback is shared by every user
+of the machine; the token is what makes the API its owner's.
 
 - ``GET /health``   -> {"ok": true, "pid", "account_id", "endpoint_url", "speed", "uptime", ...}
 - ``GET /clock``    -> {"speed", "wall_epoch", "epoch"}: rebuild the same ScaledClock
@@ -11,6 +15,7 @@ A tiny JSON server on 127.0.0.1 (stdlib, one thread per request):
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
@@ -33,7 +38,25 @@ class _Handler(BaseHTTPRequestHandler):
     server: _ControlHTTPServer
     protocol_version = "HTTP/1.1"
 
+    def _authorized(self) -> bool:
+        """Check the bearer token; answer 401/403 and return False when it is not right."""
+        header = self.headers.get("Authorization") or ""
+        scheme, _, given = header.partition(" ")
+        # A refused caller's body is never read: drop the connection after the answer.
+        self.close_connection = True
+        if scheme.lower() != "bearer" or not given.strip():
+            self._reply(401, {"error": "the control API needs its bearer token"},
+                        {"WWW-Authenticate": 'Bearer realm="stemcell-sandbox"'})
+            return False
+        if not hmac.compare_digest(given.strip().encode(), self.server.token.encode()):
+            self._reply(403, {"error": "wrong control token"})
+            return False
+        self.close_connection = False
+        return True
+
     def do_GET(self) -> None:
+        if not self._authorized():
+            return
         routes: dict[str, Callable[[], Any]] = {
             "/health": self.server.source.health,
             "/clock": self.server.source.clock_info,
@@ -50,7 +73,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(500, {"error": str(exc)})
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        if not self._authorized():
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= 65536:
+            self.close_connection = True
+            self._reply(413, {"error": "no body this large is expected"})
+            return
         if length:
             self.rfile.read(length)
         if self.path != "/shutdown":
@@ -64,13 +96,30 @@ class _Handler(BaseHTTPRequestHandler):
         # Reply first: shutting down stops this very server.
         threading.Thread(target=on_shutdown, name="sandbox-shutdown", daemon=True).start()
 
-    def _reply(self, status: int, body: Any) -> None:
+    def do_PUT(self) -> None:
+        self._other_method()
+
+    def do_DELETE(self) -> None:
+        self._other_method()
+
+    def do_HEAD(self) -> None:
+        self._other_method()
+
+    def _other_method(self) -> None:
+        if self._authorized():
+            self.close_connection = True  # its body, if any, is not read
+            self._reply(405, {"error": f"{self.command} is not allowed"})
+
+    def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
         return None  # the terminal belongs to the TUI
@@ -79,14 +128,18 @@ class _Handler(BaseHTTPRequestHandler):
 class _ControlHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     source: ControlSource
+    token: str
     on_shutdown: Callable[[], None] | None
 
 
 class ControlServer:
-    def __init__(self, source: ControlSource,
+    def __init__(self, source: ControlSource, token: str,
                  on_shutdown: Callable[[], None] | None = None) -> None:
+        if len(token) < 16:
+            raise ValueError("the control token must be a long random string")
         self._server = _ControlHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.source = source
+        self._server.token = token
         self._server.on_shutdown = on_shutdown
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,),
                                         name="sandbox-control", daemon=True)

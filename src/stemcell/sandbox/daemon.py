@@ -2,8 +2,9 @@
 
 Started detached by ``stemcell sandbox start`` (own session, output to
 ``sandbox.log`` in STEMCELL_HOME). Serves until ``POST /shutdown`` on the
-control API or SIGTERM/SIGINT, then terminates its guests, stops its servers
-and removes the info file it wrote.
+control API (with its token) or SIGTERM/SIGINT, then terminates its guests, stops its servers
+and removes the info file it wrote. Its credentials exist only in its memory
+and in that 0600 info file (``info.write_info``); the log never names them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def serve(speed: float | None) -> int:
     write_info(SandboxInfo(pid=os.getpid(), endpoint_url=sandbox.endpoint_url,
                            control_url=sandbox.control_url, speed=sandbox.speed,
                            account_id=sandbox.account_id, started_at=sandbox.started_at,
-                           log_file=str(log_path())))
+                           log_file=str(log_path()), credentials=sandbox.credentials))
     logging.getLogger(__name__).info("sandbox serving: EC2 %s, control %s, speed %g",
                                      sandbox.endpoint_url, sandbox.control_url, sandbox.speed)
     try:

@@ -159,11 +159,20 @@ def parse_request(environ: Mapping[str, Any], body: bytes) -> ApiRequest:
     method = str(environ.get("REQUEST_METHOD", "GET"))
     path = str(environ.get("PATH_INFO", "/"))
     operation = params.get("Action", [""])[0]
+    if not service:  # unsigned: still answer in the format of the service it was meant for
+        service = _guess_service(operation, params)
     if not operation and service == "s3":
         operation = _s3_operation(method, path, params)
     return ApiRequest(service=service, region=region, operation=operation, params=params,
                       method=method, path=path, query=query, headers=headers, body=body,
                       access_key_id=access_key, environ=environ)
+
+
+def _guess_service(operation: str, params: Mapping[str, list[str]]) -> str:
+    if not operation:
+        return "s3"  # moto serves S3 at any path that is not another service's
+    version = params.get("Version", [""])[0]
+    return "ec2" if version == "2016-11-15" else ""
 
 
 def _s3_operation(method: str, path: str, params: Mapping[str, list[str]]) -> str:

@@ -1,8 +1,9 @@
 """Dialling sandbox guests: instance or address -> the guest's loopback ports.
 
 Implements ``stemcell.remote.dialer.Dialer``. The answer comes from the sandbox's
-control API (``GET /guests``) and is cached; a miss refreshes once (a guest
-launched since the last look) before giving up with a clear error.
+control API (``GET /guests``, with the sandbox's control token) and is
+cached; a miss refreshes once (a guest launched since the last look) before
+giving up with a clear error.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ class UnknownGuest(StemcellError):
     """No sandbox guest answers for that instance or address."""
 
 
-def fetch_json(url: str, timeout: float = 5.0, method: str = "GET") -> Any:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+def fetch_json(url: str, token: str, timeout: float = 5.0, method: str = "GET") -> Any:
+    """One call to a sandbox's control API, with its bearer token."""
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None,
+                                     headers={"Authorization": f"Bearer {token}"})
     # The control API is on loopback: never through a proxy.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(request, timeout=timeout) as response:
@@ -29,8 +32,9 @@ def fetch_json(url: str, timeout: float = 5.0, method: str = "GET") -> Any:
 
 
 class SandboxDialer:
-    def __init__(self, control_url: str) -> None:
+    def __init__(self, control_url: str, token: str) -> None:
         self.control_url = control_url.rstrip("/")
+        self._token = token
         self._guests: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -47,7 +51,7 @@ class SandboxDialer:
         return str(host), int(local)
 
     def refresh(self) -> dict[str, dict[str, Any]]:
-        guests = fetch_json(self.control_url + "/guests")
+        guests = fetch_json(self.control_url + "/guests", self._token)
         with self._lock:
             self._guests = dict(guests or {})
             return dict(self._guests)

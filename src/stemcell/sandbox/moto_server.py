@@ -9,12 +9,44 @@ the stamp of the sandbox's own account id.
 
 from __future__ import annotations
 
+import importlib
+import os
 import threading
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from stemcell.sandbox.front_door import FrontDoor
+
+# Every service the lab (and the AWS CLI against `sandbox env`) talks to.
+_SERVICES = ("ec2", "s3", "elbv2", "sts", "iam")
+_PROFILE_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+_import_lock = threading.Lock()
+
+
+def import_moto() -> None:
+    """Import moto's services with no AWS profile in view.
+
+    Several moto modules build a boto3 ``Session()`` at import time (to list
+    regions), which raises ProfileNotFound when AWS_PROFILE names a profile
+    this machine lacks, and so does the session moto builds backends with. The
+    sandbox never uses a profile (it signs with its own key), so a stray
+    AWS_PROFILE must not break it: the imports and that session happen here,
+    with the profile variables set aside for that moment.
+    """
+    with _import_lock:
+        saved = {k: os.environ.pop(k) for k in _PROFILE_VARS if k in os.environ}
+        try:
+            for service in _SERVICES:
+                importlib.import_module(f"moto.{service}")
+            importlib.import_module("moto.moto_server.werkzeug_app")
+            # moto builds each account's backends with one cached boto3 Session
+            # (moto issue 5469): make it now, profile-less, for the whole process.
+            from moto.core.base_backend import AccountSpecificBackend
+
+            AccountSpecificBackend.get_session()
+        finally:
+            os.environ.update(saved)
 
 
 def _quiet_handler() -> type:

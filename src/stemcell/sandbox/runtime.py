@@ -1,8 +1,11 @@
 """One sandbox: moto on loopback, its modeled clock, its guests, its control API.
 
 ``Sandbox(speed).start()`` is all it takes; ``close()`` terminates the guests and
-stops both servers. The daemon runs one in a background process; ``connect``
-runs one in-process when no daemon is up.
+stops both servers. Each sandbox is an account with its own credentials
+(``self.credentials``): its API answers only requests SigV4-signed with them
+(``sigv4.SigV4Verifier``, the front door's first filter) and its control API
+only callers holding its control token. The daemon runs one in a background
+process; ``connect`` runs one in-process when no daemon is up.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from typing import Any
 from stemcell.engine.clock import ScaledClock
 from stemcell.sandbox import lifecycle
 from stemcell.sandbox.control import ControlServer
+from stemcell.sandbox.credentials import SandboxCredentials
 from stemcell.sandbox.fleet import GuestFactory
 from stemcell.sandbox.front_door import FrontDoor
-from stemcell.sandbox.moto_server import MotoServer
+from stemcell.sandbox.moto_server import MotoServer, import_moto
 from stemcell.sandbox.resets import forget_accounts
+from stemcell.sandbox.sigv4 import SigV4Verifier
 
 # Modeled seconds per wall second. Lab 1 (bake, both setups, load balancer,
 # cleanup) models to about four minutes of cloud time (~245 s); at 6x the whole
@@ -65,8 +70,12 @@ class Sandbox:
                                      disk_factory)
         self.started_at = time.time()
         self._on_shutdown = on_shutdown
+        self.credentials = SandboxCredentials.generate()
         self._moto = MotoServer(self.account_id)
-        self._control = ControlServer(self, on_shutdown=on_shutdown)
+        # Authentication first: nothing unsigned reaches a fault or moto.
+        self._moto.front_door.add_filter(SigV4Verifier(self.credentials))
+        self._control = ControlServer(self, self.credentials.control_token,
+                                      on_shutdown=on_shutdown)
         self._closed = False
         self._close_lock = threading.Lock()
 
@@ -75,6 +84,7 @@ class Sandbox:
         return True
 
     def start(self, warm: bool = True) -> Sandbox:
+        import_moto()  # before anything imports moto: a stray AWS_PROFILE must not matter
         lifecycle.register(self.world)
         self._moto.start()
         self._control.start()
@@ -89,20 +99,30 @@ class Sandbox:
         time (backends and URL maps are built lazily); paid inside a run it
         would read as minutes of modeled time in the first step.
         """
+        from botocore.auth import S3SigV4Auth, SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        keys = Credentials(self.credentials.access_key_id, self.credentials.secret_access_key)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         for service, method, body in (
             ("ec2", "POST", "Action=DescribeImages&Version=2016-11-15&Owner.1=self"),
             ("elasticloadbalancing", "POST",
              "Action=DescribeLoadBalancers&Version=2015-12-01"),
             ("s3", "GET", ""),
         ):
-            scope = f"warm/20260101/{region}/{service}/aws4_request"
-            request = urllib.request.Request(
-                self.endpoint_url + "/", method=method,
+            # Signed as any SDK signs (botocore's own signer): the front door checks.
+            signer = (S3SigV4Auth if service == "s3" else SigV4Auth)(keys, service, region)
+            aws_request = AWSRequest(
+                method=method, url=self.endpoint_url + "/",
                 data=body.encode() if method == "POST" else None,
-                headers={"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, "
-                                          "SignedHeaders=host, Signature=0",
-                         "Content-Type": "application/x-www-form-urlencoded"})
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                headers={"Content-Type": "application/x-www-form-urlencoded"}
+                if method == "POST" else {})
+            signer.add_auth(aws_request)
+            prepared = aws_request.prepare()
+            data = prepared.body if isinstance(prepared.body, bytes) else None
+            request = urllib.request.Request(prepared.url, method=method, data=data,
+                                             headers=dict(prepared.headers.items()))
             with contextlib.suppress(OSError), opener.open(request, timeout=30) as response:
                 response.read()
 
