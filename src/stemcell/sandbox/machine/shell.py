@@ -445,13 +445,62 @@ class Shell:
                     self.env[key] = self.expand_text(word)
                 return self.env[key]
             return "" if empty else self.expand_text(word)
-        if name.startswith("#"):
-            return str(len(self.env.get(name[1:], "")))
+        if name.startswith("#") and len(name) > 1:
+            return str(len(self.var(name[1:])))
+        m = re.fullmatch(r"([A-Za-z_]\w*|[0-9@*])(\^\^|,,|\^|,|%%|%|##|#|//|/|:)(.*)", name,
+                         re.S)
+        if m:
+            return self._operator(m.group(1), m.group(2), m.group(3))
         if name not in self.env:
             if self.nounset:
                 raise CmdError(f"{name}: unbound variable", 1)
             return ""
         return self.env[name]
+
+    def _operator(self, key: str, op: str, arg: str) -> str:
+        """${x^^} ${x,,} ${x%pat} ${x%%pat} ${x#pat} ${x##pat} ${x/a/b} ${x//a/b} ${x:o:n}"""
+        val = self.var(key)
+        if op in ("^^", ",,", "^", ","):
+            if op == "^^":
+                return val.upper()
+            if op == ",,":
+                return val.lower()
+            return (val[:1].upper() if op == "^" else val[:1].lower()) + val[1:]
+        if op == ":":
+            start_s, _, length_s = arg.partition(":")
+            try:
+                start = int(self.arith(start_s or "0"))
+                if start < 0:
+                    start = max(0, len(val) + start)
+                if not _:
+                    return val[start:]
+                length = int(self.arith(length_s or "0"))
+            except CmdError:
+                raise CmdError(f"{arg}: bad substitution") from None
+            return val[start:start + length] if length >= 0 else val[start:length]
+        pattern = self.expand_text(arg)
+        if op in ("/", "//"):
+            pat, _, repl = pattern.partition("/")
+            anchor = ""
+            if pat.startswith(("#", "%")):
+                anchor, pat = pat[0], pat[1:]
+            rx = _glob_regex(pat, greedy=True)
+            if anchor == "#":
+                rx = "^" + rx
+            elif anchor == "%":
+                rx = rx + "$"
+            return re.sub(rx, lambda _m: repl, val, count=0 if op == "//" else 1)
+        if op in ("#", "##"):
+            ends = range(len(val) + 1) if op == "#" else range(len(val), -1, -1)
+            for i in ends:
+                if fnmatch.fnmatchcase(val[:i], pattern):
+                    return val[i:]
+            return val
+        starts = range(len(val), -1, -1) if op == "%" else range(len(val) + 1)
+        for i in starts:
+            if fnmatch.fnmatchcase(val[i:], pattern):
+                return val[:i]
+        return val
 
     def command_output(self, src: str) -> str:
         buf = Buffer()
@@ -587,10 +636,19 @@ class Shell:
         return sorted(bases)
 
 
+def _glob_regex(pattern: str, *, greedy: bool) -> str:
+    """A shell glob as a regex fragment (no anchors), for ${x/pat/repl}."""
+    out = []
+    for c in pattern:
+        out.append(".*" if c == "*" and greedy else ".*?" if c == "*" else
+                   "." if c == "?" else re.escape(c))
+    return "".join(out)
+
+
 _BUILTINS = {"cd", "export", "set", "exit", "true", "false", "echo", "printf", "test", "[",
              "pwd", "source", ".", "unset", "read", "shift", "local", "return", ":", "type",
              "command", "sudo", "umask", "wait", "trap", "exec", "history", "logout",
-             "declare", "readonly", "hash"}
+             "declare", "readonly", "hash", "kill"}
 
 
 class _Redirected:

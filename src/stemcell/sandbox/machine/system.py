@@ -15,6 +15,7 @@ from stemcell.sandbox.machine import apache_server
 from stemcell.sandbox.machine.boot_model import BootModel
 from stemcell.sandbox.machine.catalogue import Catalogue
 from stemcell.sandbox.machine.disk import Disk
+from stemcell.sandbox.machine.processes import Journal, ProcessTable
 
 KERNEL = "6.8.0-1019-aws"
 
@@ -89,6 +90,21 @@ class System:
         # The running command's way of spending modeled time (per thread), so a
         # service start inside `apt-get install` is on that command's timeline.
         self._local = threading.local()
+        # What `ps` and `journalctl` read (processes.py): filled at boot and as services
+        # start and stop.
+        self.processes = ProcessTable()
+        self.processes.boot(clock.now())
+        self.journal = Journal()
+
+    def power_on(self, at: float) -> None:
+        """A new boot: pid 1 and the base processes again; journald marks the boot."""
+        self.booted_at = at
+        self.processes.boot(at)
+        self.journal.boots.append(at)
+        self.journal.append("", f"Linux version {KERNEL} (buildd@lcy02-amd64-086) "
+                            "#19-Ubuntu SMP", ident="kernel", when=at)
+        self.journal.append("", "systemd 255.4-1ubuntu8.4 running in system mode",
+                            ident="systemd", pid=1, when=at)
 
     # --- time ----------------------------------------------------------------------
 
@@ -175,7 +191,12 @@ class System:
         if modeled:
             self.sleep(self.model.service_start)
         self.failed.discard(unit)
-        self.services[unit] = self.now()
+        now = self.now()
+        self.services[unit] = now
+        self.processes.start_unit(unit, self.exec_start(unit), now)
+        desc = self.unit_description(unit)
+        self.journal.append(unit, f"Started {unit} - {desc}." if desc else f"Started {unit}.",
+                            ident="systemd", pid=1, when=now)
         self._changed(unit, True)
 
     def stop_service(self, unit: str, *, modeled: bool = True) -> None:
@@ -187,6 +208,9 @@ class System:
         if modeled:
             self.sleep(self.model.service_stop)
         del self.services[unit]
+        self.processes.stop_unit(unit)
+        self.journal.append(unit, f"Stopped {unit}.", ident="systemd", pid=1,
+                            when=self.now())
         self._changed(unit, False)
 
     def restart_service(self, unit: str) -> None:
@@ -215,7 +239,26 @@ class System:
         for cb in list(self.on_service_change):
             cb(unit, active)
 
+    def exec_start(self, unit: str) -> str | None:
+        """The ExecStart command line of a unit file on the disk, if any."""
+        return self._unit_key(unit, "ExecStart")
+
+    def unit_description(self, unit: str) -> str | None:
+        return self._unit_key(unit, "Description")
+
+    def _unit_key(self, unit: str, key: str) -> str | None:
+        path = self.unit_file(self.unit_name(unit))
+        if path is None:
+            return None
+        for line in self.disk.read_text(path).splitlines():
+            k, _, value = line.partition("=")
+            if k.strip() == key and value.strip():
+                return value.strip().lstrip("-@:+!") if key == "ExecStart" else value.strip()
+        return None
+
     def _log_journal(self, unit: str, lines: list[str]) -> None:
+        for ln in lines:
+            self.journal.append(unit, ln, when=self.now())
         stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(self.now()))
         text = "".join(f"{stamp} {self.hostname} {unit.removesuffix('.service')}[1234]: {ln}\n"
                        for ln in lines)
