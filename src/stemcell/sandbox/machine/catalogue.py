@@ -132,7 +132,32 @@ class Catalogue:
         return fx
 
 
+# Unit files as the packages ship them (apache2 2.4.58-1ubuntu8's debian/apache2.service).
+_UNIT_FILES = {
+    "apache2.service": (
+        "[Unit]\nDescription=The Apache HTTP Server\n"
+        "After=network.target remote-fs.target nss-lookup.target\n"
+        "Documentation=https://httpd.apache.org/docs/2.4/\n\n"
+        "[Service]\nType=forking\nEnvironment=APACHE_STARTED_BY_SYSTEMD=true\n"
+        "ExecStart=/usr/sbin/apachectl start\nExecStop=/usr/sbin/apachectl graceful-stop\n"
+        "ExecReload=/usr/sbin/apachectl graceful\nKillMode=mixed\nPrivateTmp=true\n"
+        "Restart=on-abort\nOOMPolicy=continue\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"),
+    "apache-htcacheclean.service": (
+        "[Unit]\nDescription=Disk Cache Cleaning Daemon for Apache HTTP Server\n"
+        "After=apache2.service\nDocumentation=https://httpd.apache.org/docs/2.4/programs/"
+        "htcacheclean.html\n\n[Service]\nType=forking\nUser=www-data\n"
+        "Environment=HTCACHECLEAN_SIZE=300M\nEnvironment=HTCACHECLEAN_DAEMON_INTERVAL=120\n"
+        "Environment=HTCACHECLEAN_PATH=/var/cache/apache2/mod_cache_disk\n"
+        "ExecStart=/usr/bin/htcacheclean -d $HTCACHECLEAN_DAEMON_INTERVAL -p "
+        "$HTCACHECLEAN_PATH -l $HTCACHECLEAN_SIZE -n\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"),
+}
+
+
 def _unit_file(unit: str) -> str:
+    if unit in _UNIT_FILES:
+        return _UNIT_FILES[unit]
     name = unit.removesuffix(".service")
     return (f"[Unit]\nDescription={name} (simulated unit)\nAfter=network.target\n\n"
             f"[Service]\nType=forking\nExecStart=/usr/sbin/{name} start\n\n"

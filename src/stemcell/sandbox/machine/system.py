@@ -195,8 +195,9 @@ class System:
         self.services[unit] = now
         self.processes.start_unit(unit, self.exec_start(unit), now)
         desc = self.unit_description(unit)
-        self.journal.append(unit, f"Started {unit} - {desc}." if desc else f"Started {unit}.",
-                            ident="systemd", pid=1, when=now)
+        named = f"{unit} - {desc}" if desc else unit
+        self.journal.append(unit, f"Starting {named}...", ident="systemd", pid=1, when=now)
+        self.journal.append(unit, f"Started {named}.", ident="systemd", pid=1, when=now)
         self._changed(unit, True)
 
     def stop_service(self, unit: str, *, modeled: bool = True) -> None:
@@ -209,8 +210,13 @@ class System:
             self.sleep(self.model.service_stop)
         del self.services[unit]
         self.processes.stop_unit(unit)
-        self.journal.append(unit, f"Stopped {unit}.", ident="systemd", pid=1,
-                            when=self.now())
+        desc = self.unit_description(unit)
+        named = f"{unit} - {desc}" if desc else unit
+        now = self.now()
+        self.journal.append(unit, f"Stopping {named}...", ident="systemd", pid=1, when=now)
+        self.journal.append(unit, f"{unit}: Deactivated successfully.", ident="systemd",
+                            pid=1, when=now)
+        self.journal.append(unit, f"Stopped {named}.", ident="systemd", pid=1, when=now)
         self._changed(unit, False)
 
     def restart_service(self, unit: str) -> None:
@@ -244,7 +250,8 @@ class System:
         return self._unit_key(unit, "ExecStart")
 
     def unit_description(self, unit: str) -> str | None:
-        return self._unit_key(unit, "Description")
+        return self._unit_key(unit, "Description") or \
+            UNIT_DESCRIPTIONS.get(self.unit_name(unit))
 
     def _unit_key(self, unit: str, key: str) -> str | None:
         path = self.unit_file(self.unit_name(unit))
@@ -275,6 +282,29 @@ class System:
         name = unit.removesuffix(".service")
         return [ln for ln in text.splitlines() if f" {name}[" in ln][-5:]
 
+
+# Descriptions of the image's own units (their unit files are not modeled).
+UNIT_DESCRIPTIONS = {
+    "apache2.service": "The Apache HTTP Server",
+    "ssh.service": "OpenBSD Secure Shell server",
+    "cron.service": "Regular background program processing daemon",
+    "rsyslog.service": "System Logging Service",
+    "systemd-networkd.service": "Network Configuration",
+    "systemd-resolved.service": "Network Name Resolution",
+    "systemd-journald.service": "Journal Service",
+    "systemd-logind.service": "User Login Management",
+    "systemd-udevd.service": "Rule-based Manager for Device Events and Files",
+    "cloud-init-local.service": "Cloud-init: Local Stage (pre-network)",
+    "cloud-init.service": "Cloud-init: Network Stage",
+    "cloud-config.service": "Cloud-init: Config Stage",
+    "cloud-final.service": "Cloud-init: Final Stage",
+    "snapd.service": "Snap Daemon",
+    "unattended-upgrades.service": "Unattended Upgrades Shutdown",
+    "dbus.service": "D-Bus System Message Bus",
+    "getty@tty1.service": "Getty on tty1",
+    "serial-getty@ttyS0.service": "Serial Getty on ttyS0",
+    "apache-htcacheclean.service": "Disk Cache Cleaning Daemon for Apache HTTP Server",
+}
 
 _UNIT_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
 

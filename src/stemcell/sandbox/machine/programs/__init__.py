@@ -46,6 +46,7 @@ def _load() -> None:
         cloud_init_tool,
         file_info,
         files,
+        logs,
         net,
         procs,
         resources,

@@ -321,8 +321,8 @@ def _match(sh: Shell, argv: list[str]) -> tuple[list[Process], str, bool]:
                     exact = True
                 elif c in "la":
                     mode = c
-                elif c == "c":
-                    mode = "c"
+                elif c in "con":
+                    mode = c
                 else:
                     raise CmdError(f"invalid option -- '{c}'\n\nUsage:\n {argv[0]} [options] "
                                    "<pattern>", 2)
@@ -353,6 +353,10 @@ def _match(sh: Shell, argv: list[str]) -> tuple[list[Process], str, bool]:
 @command("pgrep")
 def pgrep(sh: Shell, argv: list[str], io: IO) -> int:
     found, mode, _ = _match(sh, argv)
+    if mode in ("o", "n") and found:
+        # -o oldest / -n newest: by start time, then pid.
+        found = [sorted(found, key=lambda p: (p.started, p.pid))[0 if mode == "o" else -1]]
+        mode = ""
     if mode == "c":
         io.print(str(len(found)))
     for p in found if mode != "c" else []:

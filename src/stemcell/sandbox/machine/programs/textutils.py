@@ -112,6 +112,10 @@ def _headtail(sh: Shell, argv: list[str], io: IO, head: bool) -> int:
         else:
             chosen = lines[-n:] if n else []
         io.out(b"".join(chosen))
+    if not head and o.has("f", "F", "follow") and len(o.args) == 1 and o.args[0] != "-":
+        from stemcell.sandbox.machine.programs.logs import follow_file
+
+        return follow_file(sh, sh.path(o.args[0]), len(got[0][1]), io)
     return 0
 
 
