@@ -41,6 +41,7 @@ def _load() -> None:
     from stemcell.sandbox.machine.programs import (  # noqa: F401
         apache_tools,
         apt,
+        awk,
         archive,
         builtins,
         cloud_init_tool,
