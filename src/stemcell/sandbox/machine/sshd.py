@@ -18,6 +18,7 @@ from paramiko.common import (
     OPEN_SUCCEEDED,
 )
 
+from stemcell.sandbox.machine.sftp_disk import DiskSftp, SftpSubsystem
 from stemcell.sandbox.machine.shell import IO, Shell, ShellExit
 from stemcell.sandbox.machine.syntax import ParseError, parse
 
@@ -113,7 +114,14 @@ class _Server(paramiko.ServerInterface):
         return True
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
-        return False  # no sftp in the sandbox
+        # sshd_config's `Subsystem sftp`: paramiko starts the handler registered on the
+        # transport (SshServer.serve) in its own thread.
+        if name != "sftp":
+            return False
+        slot = self._slot(channel)
+        slot["subsystem"] = name
+        self.ready[channel.get_id()].set()
+        return super().check_channel_subsystem_request(channel, name)
 
 
 def _s(b: bytes | str) -> str:
@@ -137,6 +145,8 @@ class SshServer:
         transport.set_log_channel(LOG_CHANNEL)
         transport.local_version = "SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5"
         transport.add_server_key(self._host_key())
+        transport.set_subsystem_handler("sftp", SftpSubsystem, DiskSftp, self.system,
+                                        LOGIN_USER)
         server = _Server(self.system)
         with self._lock:
             self._transports.add(transport)
@@ -169,9 +179,24 @@ class SshServer:
         if not server.ready[chan.get_id()].wait(10):
             chan.close()
             return
+        if "subsystem" in slot:
+            return  # the SFTP server thread owns this channel
         cancel = threading.Event()
         with self._lock:
             self._sessions.add(cancel)
+        # The session's processes, as `ps` shows an OpenSSH login on Ubuntu 24.04.
+        table = self.system.processes
+        tty = "pts/0" if slot.get("pty") else "?"
+        now = self.system.now()
+        sshd = next((p.pid for p in table.list() if p.unit == "ssh.service"), 1)
+        priv = table.spawn(f"sshd: {LOGIN_USER} [priv]", user="root", ppid=sshd, started=now,
+                           vsz_kb=14428, rss_kb=8960)
+        conn = table.spawn(f"sshd: {LOGIN_USER}@{'pts/0' if tty != '?' else 'notty'}",
+                           user=LOGIN_USER, ppid=priv.pid, started=now, vsz_kb=14688,
+                           rss_kb=6656, stat="S")
+        login = table.spawn("-bash" if "shell" in slot else f"bash -c {slot.get('exec', '')}",
+                            user=LOGIN_USER, ppid=conn.pid, started=now, vsz_kb=8780,
+                            rss_kb=5504, tty=tty, stat="Ss" if tty == "?" else "Ss+")
         try:
             if "exec" in slot:
                 self._exec(chan, slot["exec"], bool(slot.get("pty")), slot["env"], cancel)
@@ -180,6 +205,8 @@ class SshServer:
         except (OSError, EOFError, paramiko.SSHException):
             pass
         finally:
+            for proc in (login, conn, priv):
+                table.kill(proc.pid)
             with self._lock:
                 self._sessions.discard(cancel)
             try:

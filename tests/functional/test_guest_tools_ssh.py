@@ -1,0 +1,200 @@
+"""A guest from a baked image (apache2 installed) reached the way a TA's tools reach
+a server: a stock pytest-testinfra suite over SSH, OpenSSH scp/sftp through the
+guest's SFTP subsystem, and full-screen editors driven over a PTY."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paramiko
+import pytest
+import testinfra
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from stemcell.engine.clock import ScaledClock
+from stemcell.sandbox.machine import IO, BootModel, Disk, Guest, Shell, System
+
+# testinfra's paramiko backend warns about every new host key (WarningPolicy).
+pytestmark = pytest.mark.filterwarnings("ignore:Unknown ssh-ed25519 host key:UserWarning")
+
+SPEED = 500.0
+SSH = shutil.which("ssh") or "/usr/bin/ssh"
+SCP = shutil.which("scp") or "/usr/bin/scp"
+SFTP = shutil.which("sftp") or "/usr/bin/sftp"
+
+
+def baked_disk() -> Disk:
+    """The bake step's result: a noble cloud image with apache2 installed."""
+    system = System(Disk.ubuntu(), ScaledClock.starting_now(1e7))
+    out: list[bytes] = []
+    code = Shell(system).run("sudo apt-get update -qq && sudo apt-get install -y -qq apache2",
+                             IO(b"", out.append, out.append))
+    assert code == 0, b"".join(out).decode()
+    return system.disk.copy()
+
+
+def wait_for(pred: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+class Server:
+    def __init__(self, guest: Guest, keyfile: Path, pkey: paramiko.PKey) -> None:
+        self.guest = guest
+        self.keyfile = keyfile
+        self.pkey = pkey
+
+    @property
+    def port(self) -> int:
+        return self.guest.ssh_port
+
+    def openssh(self, *extra: str) -> list[str]:
+        return ["-i", str(self.keyfile), "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+                "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", *extra]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                            serialization.NoEncryption()).decode()
+    pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                        serialization.PublicFormat.OpenSSH).decode()
+    keyfile = tmp_path_factory.mktemp("keys") / "id_ed25519"
+    keyfile.write_text(pem)
+    os.chmod(keyfile, 0o600)
+    g = Guest("i-0feedc0ffee000001", baked_disk(), ScaledClock.starting_now(SPEED),
+              BootModel.default(), private_ip="172.31.5.6", public_ip="54.1.2.3",
+              launch_key=pub + " ta")
+    try:
+        g.boot()
+        wait_for(lambda: g.phase == "ready")
+        yield Server(g, keyfile, paramiko.Ed25519Key(file_obj=io.StringIO(pem)))
+    finally:
+        g.destroy()
+
+
+# --- testinfra -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def host(server: Server) -> testinfra.host.Host:
+    return testinfra.get_host(f"paramiko://ubuntu@127.0.0.1:{server.port}",
+                              ssh_identity_file=str(server.keyfile), timeout=20)
+
+
+def test_testinfra_package_and_service(host: testinfra.host.Host) -> None:
+    apache = host.package("apache2")
+    assert apache.is_installed
+    assert apache.version.startswith("2.4.58")
+    assert not host.package("nginx").is_installed
+    svc = host.service("apache2")
+    assert svc.is_running
+    assert svc.is_enabled
+    assert svc.exists
+    assert host.service("ssh").is_running
+    assert not host.service("apache-htcacheclean").is_enabled
+
+
+def test_testinfra_socket_and_process(host: testinfra.host.Host) -> None:
+    assert host.socket("tcp://0.0.0.0:80").is_listening
+    assert host.socket("tcp://0.0.0.0:22").is_listening
+    assert not host.socket("tcp://0.0.0.0:3306").is_listening
+    workers = host.process.filter(comm="apache2")
+    assert len(workers) == 3
+    assert {p.user for p in workers} == {"root", "www-data"}
+    assert host.process.get(pid=1).comm == "init"
+    assert host.process.filter(user="www-data", comm="apache2")
+
+
+def test_testinfra_files_users_sudo(host: testinfra.host.Host) -> None:
+    conf = host.file("/etc/apache2/apache2.conf")
+    assert conf.exists and conf.is_file
+    assert conf.user == "root" and conf.group == "root"
+    assert conf.mode == 0o644
+    assert conf.contains("IncludeOptional sites-enabled")
+    assert host.file("/var/www/html").is_directory
+    assert host.file("/etc/apache2/sites-enabled/000-default.conf").is_symlink
+    assert host.file("/etc/apache2/sites-enabled/000-default.conf").linked_to == \
+        "/etc/apache2/sites-available/000-default.conf"
+    ubuntu = host.user("ubuntu")
+    assert ubuntu.exists
+    assert ubuntu.uid == 1000 and ubuntu.home == "/home/ubuntu"
+    assert "sudo" in ubuntu.groups and "adm" in ubuntu.groups
+    assert host.user("www-data").shell == "/usr/sbin/nologin"
+    assert not host.user("mallory").exists
+    assert host.group("sudo").exists
+    with host.sudo():
+        assert host.check_output("whoami") == "root"
+        assert host.file("/etc/shadow").mode == 0o640
+    with host.sudo("www-data"):
+        assert host.check_output("id -un") == "www-data"
+
+
+def test_testinfra_system_info(host: testinfra.host.Host) -> None:
+    info = host.system_info
+    assert info.type == "linux"
+    assert info.distribution == "ubuntu"
+    assert info.release == "24.04"
+    assert info.codename == "noble"
+    assert info.arch == "x86_64"
+
+
+# --- scp and sftp --------------------------------------------------------------------
+
+
+def test_scp_round_trip(server: Server, tmp_path: Path) -> None:
+    local = tmp_path / "app.py"
+    payload = b"print('hello from the stem cell')\n" * 200
+    local.write_bytes(payload)
+    local.chmod(0o640)
+    up = subprocess.run([SCP, *server.openssh("-P", str(server.port)), str(local),
+                         "ubuntu@127.0.0.1:app.py"],
+                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert up.returncode == 0, up.stderr
+    disk = server.guest.disk
+    node = disk.get("/home/ubuntu/app.py")
+    assert node is not None and node.data == payload
+    assert node.owner == "ubuntu" and node.mode & 0o777 == 0o640
+    back = tmp_path / "back.py"
+    down = subprocess.run([SCP, *server.openssh("-P", str(server.port)),
+                           "ubuntu@127.0.0.1:/home/ubuntu/app.py", str(back)],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert down.returncode == 0, down.stderr
+    assert back.read_bytes() == payload
+    # The user's permissions hold: ubuntu cannot write root's places.
+    denied = subprocess.run([SCP, *server.openssh("-P", str(server.port)), str(local),
+                             "ubuntu@127.0.0.1:/etc/app.py"],
+                            capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL)
+    assert denied.returncode != 0
+    assert "Permission denied" in denied.stderr
+    assert disk.get("/etc/app.py") is None
+
+
+def test_sftp_batch(server: Server, tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<h1>uploaded</h1>\n")
+    batch = tmp_path / "batch"
+    batch.write_text(f"mkdir site\ncd site\nput {tmp_path / 'index.html'}\nls -l\n"
+                     f"rename index.html home.html\nget home.html {tmp_path / 'got.html'}\n"
+                     "pwd\n")
+    run = subprocess.run([SFTP, *server.openssh("-P", str(server.port), "-b", str(batch)),
+                          "ubuntu@127.0.0.1"], capture_output=True, text=True, timeout=60,
+                         stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    assert "Remote working directory: /home/ubuntu/site" in run.stdout
+    assert "index.html" in run.stdout
+    assert (tmp_path / "got.html").read_text() == "<h1>uploaded</h1>\n"
+    assert server.guest.disk.read_text("/home/ubuntu/site/home.html") == "<h1>uploaded</h1>\n"
