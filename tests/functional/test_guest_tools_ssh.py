@@ -198,3 +198,99 @@ def test_sftp_batch(server: Server, tmp_path: Path) -> None:
     assert "index.html" in run.stdout
     assert (tmp_path / "got.html").read_text() == "<h1>uploaded</h1>\n"
     assert server.guest.disk.read_text("/home/ubuntu/site/home.html") == "<h1>uploaded</h1>\n"
+
+
+# --- full-screen editors over the PTY ------------------------------------------------
+
+
+class Pty:
+    """An interactive login over a PTY, driven key by key as a person would."""
+
+    def __init__(self, server: Server) -> None:
+        self.client = paramiko.SSHClient()
+        self.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        self.client.connect("127.0.0.1", server.port, username="ubuntu", pkey=server.pkey,
+                            timeout=10, banner_timeout=10, auth_timeout=10,
+                            look_for_keys=False, allow_agent=False)
+        self.chan = self.client.invoke_shell(term="xterm", width=80, height=24)
+        self.chan.settimeout(0.2)
+        self.seen = b""
+
+    def expect(self, needle: bytes, timeout: float = 20.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while needle not in self.seen:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} not seen; got {self.seen[-400:]!r}")
+            try:
+                data = self.chan.recv(65536)
+            except TimeoutError:
+                continue
+            if not data:
+                raise AssertionError(f"session closed; got {self.seen[-400:]!r}")
+            self.seen += data
+        before, _, self.seen = self.seen.partition(needle)
+        return before
+
+    def send(self, keys: str | bytes) -> None:
+        self.chan.sendall(keys.encode() if isinstance(keys, str) else keys)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@pytest.fixture
+def pty(server: Server) -> Iterator[Pty]:
+    session = Pty(server)
+    session.expect(b"ubuntu@ip-172-31-5-6:~$ ")
+    yield session
+    session.close()
+
+
+def test_nano_edits_an_apache_config_over_the_pty(server: Server, pty: Pty) -> None:
+    pty.send("sudo nano /etc/apache2/ports.conf\r")
+    screen = pty.expect(b"[ Read 6 lines ]")
+    assert b"\x1b[?1049h" in screen and b"GNU nano 7.2" in screen
+    assert b"/etc/apache2/ports.conf" in screen
+    pty.send("\x17Listen 80\r")  # ^W search
+    pty.expect(b"^X")
+    pty.send("\x1b[F\x7f\x7f8080")  # End, two backspaces, type
+    pty.expect(b"Modified")
+    pty.send("\x0f")  # ^O
+    pty.expect(b"File Name to Write: /etc/apache2/ports.conf")
+    pty.send("\r")
+    pty.expect(b"[ Wrote 6 lines ]")
+    pty.send("\x18")  # ^X: nothing modified since the write, so it just exits
+    pty.expect(b"\x1b[?1049l")
+    pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")
+    assert "Listen 8080\n" in server.guest.disk.read_text("/etc/apache2/ports.conf")
+    # Without sudo the same save is refused, as nano reports it.
+    pty.send("nano /etc/apache2/ports.conf\r")
+    pty.expect(b"[ Read 6 lines ]")
+    pty.send("# mine\x18y\r")
+    pty.expect(b"[ Error writing /etc/apache2/ports.conf: Permission denied ]")
+    pty.send("\x18n")
+    pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")
+    assert "# mine" not in server.guest.disk.read_text("/etc/apache2/ports.conf")
+    pty.send("sudo sed -i 's/Listen 8080/Listen 80/' /etc/apache2/ports.conf\r")
+    pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")
+
+
+def test_vi_basics_over_the_pty(server: Server, pty: Pty) -> None:
+    pty.send("vi notes.txt\r")
+    pty.expect(b'"notes.txt" [New]')
+    pty.send("ihello\rworld\x1b")
+    pty.expect(b"\x1b[K")
+    pty.send(":q\r")
+    pty.expect(b"E37: No write since last change (add ! to override)")
+    pty.send("ggdd")  # delete the first line
+    pty.send("Otop\x1bx")  # open a line above, type, Esc, delete the char under the cursor
+    pty.send(":wq\r")
+    pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")
+    assert server.guest.disk.read_text("/home/ubuntu/notes.txt") == "to\nworld\n"
+    pty.send("vi /etc/hosts\r")
+    pty.expect(b'"/etc/hosts" 1L')
+    pty.send("A # x\x1b:w\r")
+    pty.expect(b"E212: Can't open file for writing")
+    pty.send(":q!\r")
+    pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")
+    assert "# x" not in server.guest.disk.read_text("/etc/hosts")

@@ -15,6 +15,7 @@ import re
 import shlex
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from stemcell.engine.redact import redact
 from stemcell.sandbox.machine import syntax as sx
@@ -39,6 +40,26 @@ class CmdError(Exception):
 
 
 Stdin = bytes | Callable[[], bytes]
+
+
+class Terminal(Protocol):
+    """The PTY of an interactive SSH session, for full-screen programs (nano, vi)."""
+
+    def read(self, timeout: float) -> bytes | None:
+        """Keystrokes typed since the last read (b"" if none in ``timeout``); None once
+        the session is gone."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        ...
+
+    def size(self) -> tuple[int, int]:
+        """(columns, rows)"""
+        ...
+
+    def raw(self, on: bool) -> None:
+        """Raw mode: every byte goes to the program (Ctrl-C included), no echo."""
+        ...
 
 
 def _discard(_: bytes) -> None:
@@ -114,6 +135,7 @@ class Shell:
         # Set for cloud-init's user scripts: the whole boot shares one timeline.
         self.timeline: Timeline | None = None
         self.interactive = False
+        self.terminal: Terminal | None = None  # set for a PTY login shell
         self._users: list[tuple[str, str, dict[str, str]]] = []  # shells below `sudo -i`
         self.line = 0
 
@@ -171,6 +193,8 @@ class Shell:
         sub.errexit, sub.xtrace, sub.pipefail = self.errexit, self.xtrace, self.pipefail
         sub.cancel = self.cancel
         sub.timeline = self.timeline
+        sub.terminal = self.terminal
+        sub.interactive = self.interactive
         return sub
 
     # --- helpers for commands ------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import queue
 import socket
 import threading
 from collections.abc import Callable
@@ -90,7 +91,9 @@ class _Server(paramiko.ServerInterface):
     def check_channel_pty_request(self, channel: paramiko.Channel, term: bytes, width: int,
                                   height: int, pixelwidth: int, pixelheight: int,
                                   modes: bytes) -> bool:
-        self._slot(channel)["pty"] = True
+        slot = self._slot(channel)
+        slot["pty"] = True
+        slot["size"] = [width or 80, height or 24]
         return True
 
     def check_channel_env_request(self, channel: paramiko.Channel, name: bytes,
@@ -98,7 +101,12 @@ class _Server(paramiko.ServerInterface):
         self._slot(channel)["env"][_s(name)] = _s(value)
         return True
 
-    def check_channel_window_change_request(self, *args: Any) -> bool:
+    def check_channel_window_change_request(self, channel: paramiko.Channel, width: int,
+                                            height: int, pixelwidth: int,
+                                            pixelheight: int) -> bool:
+        size = self._slot(channel).get("size")
+        if isinstance(size, list):
+            size[:] = [width or 80, height or 24]
         return True
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
@@ -201,7 +209,8 @@ class SshServer:
             if "exec" in slot:
                 self._exec(chan, slot["exec"], bool(slot.get("pty")), slot["env"], cancel)
             else:
-                Interactive(self.system, chan, slot["env"], cancel).run()
+                Interactive(self.system, chan, slot["env"], cancel,
+                            slot.get("size") or [80, 24]).run()
         except (OSError, EOFError, paramiko.SSHException):
             pass
         finally:
@@ -266,7 +275,7 @@ class Interactive:
     """A login shell on a pty: prompt, echo, line editing, Ctrl-C, Ctrl-D, exit."""
 
     def __init__(self, system: System, chan: paramiko.Channel, env: dict[str, str],
-                 cancel: threading.Event) -> None:
+                 cancel: threading.Event, size: list[int] | None = None) -> None:
         self.system = system
         self.chan = chan
         self.cancel = cancel
@@ -277,6 +286,8 @@ class Interactive:
         self._buf = bytearray()
         self._eof = False
         self._interrupt = self.shell.cancel
+        self.terminal = PtyTerminal(chan, size or [80, 24], self._buf)
+        self.shell.terminal = self.terminal
 
     def send(self, text: str | bytes) -> None:
         data = text.encode() if isinstance(text, str) else text
@@ -375,7 +386,11 @@ class Interactive:
                 return
             if not data:
                 self._eof = True  # the client closed its input; lines typed ahead still run
+                self.terminal.closed()
                 return
+            if self.terminal.is_raw:
+                self.terminal.feed(data)
+                continue
             if 3 in data:
                 self._interrupt.set()
                 self.send("^C")
@@ -383,6 +398,7 @@ class Interactive:
                 self._buf.extend(data)
         if self.cancel.is_set():
             self._interrupt.set()  # the guest is going down: stop the running command
+            self.terminal.closed()
 
     def run(self) -> None:
         self.send(self.banner())
@@ -431,6 +447,46 @@ class Interactive:
                 self._interrupt.clear()
                 self.send("\r\n")
         self.chan.send_exit_status(self.shell.status)
+
+
+class PtyTerminal:
+    """The session's PTY as a full-screen program sees it (shell.Terminal): while raw,
+    the Ctrl-C watcher hands every keystroke over instead of interpreting it."""
+
+    def __init__(self, chan: paramiko.Channel, size: list[int], typed_ahead: bytearray) -> None:
+        self.chan = chan
+        self._size = size
+        self._typed_ahead = typed_ahead
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self.is_raw = False
+        self._gone = False
+
+    def raw(self, on: bool) -> None:
+        if on and self._typed_ahead:
+            # Keys sent right after the command line arrived with it.
+            self._queue.put(bytes(self._typed_ahead))
+            self._typed_ahead.clear()
+        self.is_raw = on
+
+    def feed(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def closed(self) -> None:
+        self._gone = True
+        self._queue.put(None)
+
+    def read(self, timeout: float) -> bytes | None:
+        try:
+            data = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None if self._gone else b""
+        return data
+
+    def write(self, data: bytes) -> None:
+        self.chan.sendall(data)
+
+    def size(self) -> tuple[int, int]:
+        return self._size[0], self._size[1]
 
 
 def _now(system: System) -> str:

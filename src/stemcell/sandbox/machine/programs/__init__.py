@@ -45,6 +45,7 @@ def _load() -> None:
         archive,
         builtins,
         cloud_init_tool,
+        editors,
         file_info,
         files,
         logs,
