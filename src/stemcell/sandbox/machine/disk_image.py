@@ -20,7 +20,7 @@ _BINS = {
                 "uname uptime wc wget which whoami lsb_release printenv env egrep fgrep chgrp "
                 "ps top pgrep pkill kill free df du lsblk nproc ip journalctl awk mawk cut sort "
                 "uniq xargs find stat readlink realpath basename dirname md5sum sha256sum "
-                "sha1sum getent gunzip zcat hostnamectl nano vi vim.tiny rnano more less "
+                "sha1sum getent gunzip zcat hostnamectl nano vi vim vim.tiny rnano "
                 "scp sftp",
     "/usr/sbin": "service sshd",
     "/usr/lib/systemd": "systemd systemd-journald systemd-networkd systemd-resolved "
@@ -93,8 +93,9 @@ def fresh_ubuntu(release: str = "24.04", arch: str = "x86_64") -> Disk:
                owner=UBUNTU)
     disk.write("/home/ubuntu/.profile", "# ~/.profile: executed by the command interpreter.\n",
                owner=UBUNTU)
+    python = "python3.10" if release == "22.04" else "python3.12"
     for folder, names in _BINS.items():
-        for b in names.split():
+        for b in names.replace("python3.12", python).split():
             disk.write(f"{folder}/{b}", ELF, mode=0o755, parents=True)
     disk.symlink("usr/bin", "/bin", force=True)
     disk.symlink("usr/sbin", "/sbin", force=True)
@@ -102,7 +103,7 @@ def fresh_ubuntu(release: str = "24.04", arch: str = "x86_64") -> Disk:
     disk.symlink("../lib/systemd/systemd", "/usr/sbin/init", force=True)
     disk.mkdir("/run/systemd/system")
     disk.symlink("usr/lib", "/lib", force=True)
-    cat = Catalogue.default()
+    cat = Catalogue.for_image(release, arch)
     disk.packages.update(cat.base)
     for unit in _ENABLED_UNITS:
         disk.units[unit] = True

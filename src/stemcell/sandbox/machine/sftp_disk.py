@@ -71,7 +71,7 @@ class _Handle(paramiko.SFTPHandle):
             return SFTP_PERMISSION_DENIED
         return bytes(self.data[offset:offset + length])
 
-    def write(self, offset: int, data: bytes) -> int:
+    def write(self, offset: int, data: bytes) -> int:  # type: ignore[override]
         if not self.writable:
             return SFTP_PERMISSION_DENIED
         if self.append:
@@ -148,8 +148,8 @@ class DiskSftp(paramiko.SFTPServerInterface):
             return SFTP_NO_SUCH_FILE
         if node.kind != "dir":
             return SFTP_FAILURE
-        if not self._search(full) or not self.disk._allowed(node, self.user, 0o4) and \
-                self.user != ROOT:
+        if not self._search(full) or (not self.disk._allowed(node, self.user, 0o4) and \
+                self.user != ROOT):
             return SFTP_PERMISSION_DENIED
         out = []
         real = self.disk.resolve(full)
@@ -332,8 +332,11 @@ class SftpSubsystem(paramiko.SFTPServer):
 
     def finish_subsystem(self) -> None:
         super().finish_subsystem()
+        chan = self.sock
+        if chan is None:
+            return
         try:
-            self.sock.send_exit_status(0)
-            self.sock.close()
+            chan.send_exit_status(0)
+            chan.close()
         except (OSError, EOFError, paramiko.SSHException):
             pass

@@ -306,8 +306,12 @@ class Interactive:
     def banner(self) -> str:
         from stemcell.sandbox.machine.system import KERNEL
 
-        pretty = "Ubuntu 24.04.1 LTS"
-        return (f"Welcome to {pretty} (GNU/Linux {KERNEL} x86_64)\n\n"
+        disk = self.system.disk
+        pretty = next((ln.split("=", 1)[1].strip('"') for ln in disk.read_text(
+            "/etc/os-release").splitlines() if ln.startswith("PRETTY_NAME=")),
+            "Ubuntu 24.04.1 LTS") if disk.is_file("/etc/os-release") else "Ubuntu"
+        machine = "aarch64" if disk.arch in ("arm64", "aarch64") else "x86_64"
+        return (f"Welcome to {pretty} (GNU/Linux {KERNEL} {machine})\n\n"
                 " * Documentation:  https://help.ubuntu.com\n"
                 " * Management:     https://landscape.canonical.com\n\n"
                 f"  System information as of {_now(self.system)}\n\n"

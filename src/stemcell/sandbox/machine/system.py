@@ -67,7 +67,7 @@ class System:
         self.disk = disk
         self.clock = clock
         self.model = model or BootModel.default()
-        self.catalogue = catalogue or Catalogue.default()
+        self.catalogue = catalogue or Catalogue.for_image(disk.release, disk.arch)
         self.instance_id = instance_id
         self.hostname = hostname
         self.private_ip = private_ip

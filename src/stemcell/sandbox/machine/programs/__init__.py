@@ -41,8 +41,8 @@ def _load() -> None:
     from stemcell.sandbox.machine.programs import (  # noqa: F401
         apache_tools,
         apt,
-        awk,
         archive,
+        awk,
         builtins,
         cloud_init_tool,
         editors,

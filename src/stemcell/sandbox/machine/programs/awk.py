@@ -183,7 +183,7 @@ class State:
 
     def split_record(self, line: str) -> None:
         fs = text(self.vars.get("FS", " "))
-        self.fields = [StrNum(line)] + [StrNum(f) for f in split_fields(line, fs)]
+        self.fields = [StrNum(line), *(StrNum(f) for f in split_fields(line, fs))]
 
     def field(self, i: int) -> Value:
         if i < 0:
@@ -219,6 +219,13 @@ Stmt = Callable[[State], None]
 
 
 # --- parser: builds closures ---------------------------------------------------------
+
+def _print_record(emit: Callable[[str], None]) -> Stmt:
+    """The default action of a pattern without one: print $0."""
+    def action(st: State) -> None:
+        emit(text(st.field(0)) + text(st.vars.get("ORS", "\n")))
+    return action
+
 
 class Parser:
     def __init__(self, toks: list[Tok], io_print: Callable[[str], None]) -> None:
@@ -278,13 +285,7 @@ class Parser:
                     pattern = self.expr()
                     if self.at(","):
                         raise AwkError("range patterns are not simulated in the sandbox")
-                if self.at("{"):
-                    action = self.block()
-                else:
-                    emit = self.emit
-
-                    def action(st: State) -> None:
-                        emit(text(st.field(0)) + text(st.vars.get("ORS", "\n")))
+                action = self.block() if self.at("{") else _print_record(self.emit)
                 main.append((pattern, action))
             self.skip_nl()
         return begin, main, end
@@ -638,13 +639,7 @@ class Parser:
             setter = getattr(target, "setter", None)
             if setter is None:
                 raise AwkError(f"syntax error at or near {op}")
-            delta = 1.0 if op == "++" else -1.0
-
-            def pre(st: State) -> Value:
-                v = num(target(st)) + delta
-                setter(st, v)
-                return v
-            return pre
+            return _pre(target, setter, 1.0 if op == "++" else -1.0)
         e = self.primary(regex_literal)
         if (self.at("++") or self.at("--")) and getattr(e, "setter", None) is not None:
             op = self.take().value
@@ -724,14 +719,12 @@ class Parser:
 
     def builtin(self, name: str) -> Expr:
         args: list[Expr] = []
-        regex_arg: str | None = None
         if self.at("("):
             self.i += 1
             if not self.at(")"):
                 while True:
                     if self.peek().kind == "re" and (name in ("sub", "gsub", "match", "split")):
-                        regex_arg = self.take().value
-                        args.append(lambda st, r=regex_arg: r)
+                        args.append(_const(self.take().value))
                     else:
                         args.append(self.expr())
                     if not self.at(","):
@@ -741,6 +734,20 @@ class Parser:
         elif name != "length":
             raise AwkError(f"syntax error at or near {name}")
         return _builtin(name, args)
+
+
+def _const(value: str) -> Expr:
+    def const(st: State) -> Value:
+        return value
+    return const
+
+
+def _pre(target: Expr, setter: Callable[[State, Value], None], delta: float) -> Expr:
+    def pre(st: State) -> Value:
+        v = num(target(st)) + delta
+        setter(st, v)
+        return v
+    return pre
 
 
 def _builtin(name: str, args: list[Expr]) -> Expr:
@@ -779,8 +786,7 @@ def _builtin(name: str, args: list[Expr]) -> Expr:
     if name == "sprintf":
         return lambda st: sprintf(text(arg(st, 0)), [a(st) for a in args[1:]])
     if name == "split":
-        target = args[1]
-        arr_name = _array_name(target)
+        arr_name = _array_name(args[1])
 
         def split(st: State) -> Value:
             s = text(arg(st, 0))
@@ -793,12 +799,12 @@ def _builtin(name: str, args: list[Expr]) -> Expr:
             return float(len(parts))
         return split
     if name in ("sub", "gsub"):
-        target = args[2] if len(args) > 2 else None
+        target: Expr | None = args[2] if len(args) > 2 else None
 
         def sub(st: State) -> Value:
             rx = ere(text(arg(st, 0)))
             repl = text(arg(st, 1))
-            src = text(target(st)) if target else text(st.field(0))
+            src = text(target(st)) if target is not None else text(st.field(0))
             py_repl = repl.replace("\\\\", "\x00").replace("\\&", "\x01").replace(
                 "&", "\x02")
 
@@ -869,12 +875,14 @@ def arith(op: str, a: Value, b: Value) -> float:
 
 def compare(op: str, a: Value, b: Value) -> bool:
     if _looks_numeric(a) and _looks_numeric(b):
-        x: float | str = num(a)
-        y: float | str = num(b)
-    else:
-        x, y = text(a), text(b)
-    return {"<": x < y, "<=": x <= y, "==": x == y, "!=": x != y, ">=": x >= y,
-            ">": x > y}[op]  # type: ignore[operator]
+        return _ordered(op, num(a), num(b))
+    return _ordered(op, text(a), text(b))
+
+
+def _ordered(op: str, x: float | str, y: float | str) -> bool:
+    # Both sides have the same type here (compare() converts them together).
+    return {"<": x < y, "<=": x <= y, "==": x == y, "!=": x != y,  # type: ignore[operator]
+            ">=": x >= y, ">": x > y}[op]  # type: ignore[operator]
 
 
 def sprintf(fmt: str, values: list[Value]) -> str:

@@ -239,7 +239,7 @@ class Nano(Editor):
         cols, rows = self.cols(), self.rows()
         height = rows - 4
         self.scroll(height)
-        title = f"  GNU nano 7.2"
+        title = "  GNU nano 7.2"
         name = self.shown or "New Buffer"
         right = "Modified  " if self.buf.modified else ""
         mid = max(0, (cols - len(name)) // 2 - len(title))
@@ -351,7 +351,8 @@ class Nano(Editor):
                     self.message = f"\"{needle}\" not found"
             elif k == "C-c":
                 b = self.buf
-                self.message = (f"line {b.row + 1}/{len(b.lines)} ({100 * (b.row + 1) // len(b.lines)}%),"
+                pct = 100 * (b.row + 1) // len(b.lines)
+                self.message = (f"line {b.row + 1}/{len(b.lines)} ({pct}%),"
                                 f" col {b.col + 1}/{len(b.lines[b.row]) + 1}")
             elif k == "enter":
                 self.buf.newline()

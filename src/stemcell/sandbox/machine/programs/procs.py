@@ -319,9 +319,7 @@ def _match(sh: Shell, argv: list[str]) -> tuple[list[Process], str, bool]:
                     full = True
                 elif c == "x":
                     exact = True
-                elif c in "la":
-                    mode = c
-                elif c in "con":
+                elif c in "la" or c in "con":
                     mode = c
                 else:
                     raise CmdError(f"invalid option -- '{c}'\n\nUsage:\n {argv[0]} [options] "
@@ -340,10 +338,7 @@ def _match(sh: Shell, argv: list[str]) -> tuple[list[Process], str, bool]:
     own = sh.system.processes.list()
     found = []
     for p in own:
-        if p.command.startswith("["):
-            hay = p.comm
-        else:
-            hay = p.command if full else p.comm
+        hay = p.command if full and not p.command.startswith("[") else p.comm
         hit = (rx.fullmatch(hay) if exact else rx.search(hay)) if pattern is not None else True
         if hit and (users is None or p.user in users):
             found.append(p)

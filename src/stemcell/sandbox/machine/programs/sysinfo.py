@@ -10,6 +10,7 @@ from stemcell.sandbox.machine.programs.args import parse
 from stemcell.sandbox.machine.shell import IO, CmdError, Shell
 from stemcell.sandbox.machine.system import KERNEL
 
+
 def _ids(sh: Shell, user: str) -> tuple[int, int, list[tuple[int, str]]] | None:
     """(uid, gid, [(gid, group)...] primary first) from the disk's passwd and group."""
     disk = sh.system.disk
@@ -144,9 +145,10 @@ def which(sh: Shell, argv: list[str], io: IO) -> int:
     return status
 
 
-@command("python3", "python3.12")
+@command("python3", "python3.12", "python3.10")
 def python3(sh: Shell, argv: list[str], io: IO) -> int:
-    version = sh.system.disk.packages.get("python3.12", "3.12.3").split("-")[0]
+    pkgs = sh.system.disk.packages
+    version = (pkgs.get("python3.12") or pkgs.get("python3.10") or "3.12.3").split("-")[0]
     if len(argv) > 1 and argv[1] in ("--version", "-V"):
         io.print(f"Python {version}")
         return 0

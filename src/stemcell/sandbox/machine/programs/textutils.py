@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from stemcell.sandbox.machine.programs import command
@@ -139,11 +140,11 @@ def wc(sh: Shell, argv: list[str], io: IO) -> int:
         return 1
     picks = [k for k in "lwcm" if o.has(k, {"l": "lines", "w": "words", "c": "bytes",
                                            "m": "chars"}[k])] or ["l", "w", "c"]
-    rows = []
+    rows: list[tuple[list[int], str]] = []
     for name, data in got:
-        counts = {"l": data.count(b"\n"), "w": len(data.split()), "c": len(data),
-                  "m": len(data.decode("utf-8", "replace"))}
-        rows.append(([counts[k] for k in picks], "" if name == "(standard input)" else name))
+        per = {"l": data.count(b"\n"), "w": len(data.split()), "c": len(data),
+               "m": len(data.decode("utf-8", "replace"))}
+        rows.append(([per[k] for k in picks], "" if name == "(standard input)" else name))
     if len(rows) > 1:
         rows.append(([sum(r[0][i] for r in rows) for i in range(len(picks))], "total"))
     stdin = any(name == "(standard input)" for name, _ in got)
@@ -337,8 +338,7 @@ def _walk_files(sh: Shell, roots: list[str], io: IO) -> list[str]:
             if not disk.can_read(p, sh.user):
                 io.eprint(f"grep: {posixpath.join(root, rel)}: Permission denied")
                 continue
-            out.append(posixpath.join(root, rel) if root != "." or not rel else rel
-                       if root != "." else rel)
+            out.append(rel if root == "." else posixpath.join(root, rel))
     return out
 
 
@@ -450,7 +450,7 @@ def sort(sh: Shell, argv: list[str], io: IO) -> int:
 
     reverse = o.has("r", "reverse") or reverse_key
     if o.has("c"):
-        for a, b in zip(lines, lines[1:], strict=False):
+        for a, b in itertools.pairwise(lines):
             if sort_key(b) < sort_key(a):
                 io.eprint(f"sort: -:{lines.index(b) + 1}: disorder: {b}")
                 return 1
