@@ -53,7 +53,10 @@ def fresh_ubuntu(release: str = "24.04", arch: str = "x86_64") -> Disk:
         f'PRETTY_NAME="Ubuntu {pretty}"\nNAME="Ubuntu"\nVERSION_ID="{release}"\n'
         f'VERSION="{pretty.replace(" LTS", "")} LTS ({name})"\nVERSION_CODENAME={codename}\n'
         f'ID=ubuntu\nID_LIKE=debian\nHOME_URL="https://www.ubuntu.com/"\n'
-        f'SUPPORT_URL="https://help.ubuntu.com/"\nUBUNTU_CODENAME={codename}\n'))
+        f'SUPPORT_URL="https://help.ubuntu.com/"\n'
+        f'BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"\n'
+        f'PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"\n'
+        f'UBUNTU_CODENAME={codename}\n' + ("LOGO=ubuntu-logo\n" if codename == "noble" else "")))
     disk.write("/etc/lsb-release", (
         f"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE={release}\nDISTRIB_CODENAME={codename}\n"
         f'DISTRIB_DESCRIPTION="Ubuntu {pretty}"\n'))

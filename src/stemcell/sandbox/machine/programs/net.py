@@ -124,6 +124,8 @@ def reason(code: int) -> str:
 
 
 def _write_out(sh: Shell, dest: str, data: bytes, prog: str) -> None:
+    if dest == "/dev/null":
+        return
     disk = sh.system.disk
     full = sh.path(dest)
     if disk.is_dir(full):
@@ -239,16 +241,24 @@ def wget(sh: Shell, argv: list[str], io: IO) -> int:
     quiet = o.has("q", "quiet")
     status = 0
     for url in o.args:
+        if "://" not in url:
+            url = "http://" + url  # wget's default scheme
         shown = redact(url)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sh.system.now()))
         if not quiet:
             io.eprint(f"--{stamp}--  {shown}")
+        parts = urllib.parse.urlsplit(url)
+        if not quiet and (parts.hostname or "") in LOOPBACK:
+            host: str = parts.hostname or ""
+            addr = "127.0.0.1" if host == "localhost" else host
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            io.eprint(f"Resolving {host} ({host})... {addr}\n"
+                      f"Connecting to {host} ({host})|{addr}|:{port}... connected.")
         try:
             code, _hdrs, body = fetch(sh, url)
         except FetchError as exc:
             if not quiet:
-                host = urllib.parse.urlsplit(url).hostname
-                io.eprint(f"Connecting to {host}... failed: {exc}.")
+                io.eprint(f"Connecting to {parts.hostname}... failed: {exc}.")
             status = 4
             continue
         if code >= 400:

@@ -122,7 +122,8 @@ def _keys(spec: str) -> list[tuple[str, int, str]]:
                            "threads|misc|all>'\n  or 'ps --help <s|l|o|t|m|a>'\n for "
                            "additional help text.\n\nFor more details see ps(1).", 1)
         width = int(rest) if rest.isdigit() else col.width
-        out.append((name.lower(), width, header or col.header))
+        blank = "=" in item  # `-o user=`: this column's header is empty
+        out.append((name.lower(), width, header if blank else col.header))
     return out
 
 
@@ -224,6 +225,12 @@ def _render_rows(keys: list[tuple[str, int, str]], rows: list[Process], now: flo
     def value(k: str, p: Process) -> str:
         if k == "c":
             return "0"
+        if k in ("user", "euser", "group"):
+            # procps shows a name wider than its column as its first chars and "+"
+            # (systemd-network -> "systemd+"); a width given with user:N is honoured.
+            name = _value(k, p, now)
+            width = next(w for key, w, _ in keys if key == k)
+            return name if len(name) <= width else name[:width - 1] + "+"
         if k == "time" and bsd_time:
             s = int(p.cpu_seconds)
             return f"{s // 60}:{s % 60:02d}"
@@ -233,14 +240,17 @@ def _render_rows(keys: list[tuple[str, int, str]], rows: list[Process], now: flo
         return k == "c" or _COLS[k].right
 
     table = []
-    if headers:
+    if headers and any(h for _, _, h in keys):  # all headers blanked: no header line
         table.append([(h, w, right(k)) for k, w, h in keys])
     table += [[(value(k, p), w, right(k)) for k, w, _ in keys] for p in rows]
     for cells in table:
         out = []
+        debt = 0  # procps takes a too-wide value's overflow back from the next paddings
         for i, (text, width, r) in enumerate(cells):
             last = i == len(cells) - 1
-            out.append(text.rjust(width) if r else (text if last else text.ljust(width)))
+            eff = max(len(text), width - debt)
+            debt = max(0, debt + eff - width)
+            out.append(text.rjust(eff) if r else (text if last else text.ljust(eff)))
         io.print(" ".join(out))
 
 
@@ -280,7 +290,8 @@ def top(sh: Shell, argv: list[str], io: IO) -> int:
         pr = "rt" if p.comm.startswith("migration") else "20"
         ni = "-20" if p.stat.startswith("I<") else "0"
         shr = int(p.rss_kb * 0.7)
-        io.print(f"{p.pid:>7} {p.user[:8]:<8} {pr:>3} {ni:>3} {p.vsz_kb:>7} {p.rss_kb:>6} "
+        user = p.user if len(p.user) <= 8 else p.user[:7] + "+"
+        io.print(f"{p.pid:>7} {user:<8} {pr:>3} {ni:>3} {p.vsz_kb:>7} {p.rss_kb:>6} "
                  f"{shr:>6} {p.stat[0]} {0.0:>5.1f} {100 * p.rss_kb / MEM_TOTAL_KB:>5.1f} "
                  f"{tplus:>9} {p.comm}")
     return 0

@@ -233,7 +233,8 @@ def lsblk(sh: Shell, argv: list[str], io: IO) -> int:
         return 0
     io.print("NAME         MAJ:MIN RM  SIZE RO TYPE MOUNTPOINTS")
     for name, mm, rm, size, ro, kind, mnt in rows:
-        io.print(f"{name:<12} {mm:>7} {rm:>2} {size:>5} {ro:>2} {kind:<4} {mnt}")
+        major, minor = mm.split(":")  # aligned on the colon, as lsblk prints it
+        io.print(f"{name:<12} {major:>3}:{minor:<3} {rm:>2} {size:>5} {ro:>2} {kind:<4} {mnt}")
     return 0
 
 
