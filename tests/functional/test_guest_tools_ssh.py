@@ -294,3 +294,24 @@ def test_vi_basics_over_the_pty(server: Server, pty: Pty) -> None:
     pty.send(":q!\r")
     pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")
     assert "# x" not in server.guest.disk.read_text("/etc/hosts")
+
+
+def test_follow_modes_end_on_ctrl_c(server: Server, pty: Pty) -> None:
+    assert server.guest.http_ok("/")[0] == 200  # the log exists once Apache served a page
+    pty.send("tail -f /var/log/apache2/access.log\r")
+    pty.expect(b'"GET / HTTP/1.1" 200')
+    assert server.guest.http_ok("/followed")[0] == 404
+    pty.expect(b'"GET /followed HTTP/1.1" 404')
+    pty.send("\x03")
+    pty.expect(b"^C")
+    pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")
+    pty.send("journalctl -f -u cron\r")
+    pty.expect(b"Started cron.service")
+    pty.send("sudo systemctl restart cron\r")  # typed while following: stays queued
+    time.sleep(0.3)
+    server.guest.system.stop_service("cron", modeled=False)
+    pty.expect(b"Stopped cron.service - Regular background program processing daemon.")
+    pty.send("\x03")
+    pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")
+    pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")  # the queued restart ran after the interrupt
+    assert server.guest.system.is_active("cron")
