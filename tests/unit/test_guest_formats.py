@@ -476,3 +476,28 @@ def test_release_and_architecture_honesty(release: str, arch: str, machine: str,
     mod_php = "libapache2-mod-" + php
     assert lines(system, f"dpkg-query -W -f '${{Architecture}}' {mod_php}") == [deb]
     assert lines(system, "apache2ctl -v")[0] == f"Server version: Apache/{apache} (Ubuntu)"
+
+
+def test_custom_unit_processes_and_journal() -> None:
+    system = System(Disk.ubuntu(), ScaledClock.starting_now(FAST))
+    system.power_on(system.now())
+    system.disk.write("/opt/app/worker.py", "print('hi')\n", parents=True)
+    system.disk.write("/etc/systemd/system/worker.service",
+                      "[Unit]\nDescription=Stem cell worker\n\n[Service]\n"
+                      "ExecStart=/usr/bin/python3 /opt/app/worker.py\nUser=www-data\n\n"
+                      "[Install]\nWantedBy=multi-user.target\n")
+    assert run(system, "sudo systemctl start worker")[0] == 0
+    rows = [r for r in lines(system, "ps -ef") if r.endswith("/opt/app/worker.py")]
+    assert len(rows) == 1 and rows[0].split()[0] == "www-data" and rows[0].split()[2] == "1"
+    status = lines(system, "systemctl status worker")
+    assert status[0] == "● worker.service - Stem cell worker"
+    assert status[1] == "     Loaded: loaded (/etc/systemd/system/worker.service; disabled; " \
+                        "preset: enabled)"
+    assert any(r.startswith("   Main PID: ") and r.endswith(" (python3)") for r in status)
+    assert lines(system, "journalctl -u worker -o cat") == [
+        "Starting worker.service - Stem cell worker...",
+        "Started worker.service - Stem cell worker."]
+    assert run(system, "sudo systemctl stop worker")[0] == 0
+    assert run(system, "pgrep -f worker.py")[0] == 1
+    assert lines(system, "journalctl -u worker -o cat -n 1") == [
+        "Stopped worker.service - Stem cell worker."]

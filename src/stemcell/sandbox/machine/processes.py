@@ -116,15 +116,16 @@ class ProcessTable:
             self.procs[pid] = proc
             return proc
 
-    def start_unit(self, unit: str, command: str | None, now: float) -> None:
-        """Processes of ``unit`` once it is active (its ExecStart for custom units)."""
+    def start_unit(self, unit: str, command: str | None, now: float, user: str = "root") -> None:
+        """Processes of ``unit`` once it is active (its ExecStart, as its User=, for
+        custom units)."""
         if unit in _BASE_UNITS and any(p.unit == unit for p in self.list()):
             return
         specs = SERVICE_PROCESSES.get(unit)
         if specs is None:
             if not command:
                 return
-            specs = [("root", command, 30000, 12000)]
+            specs = [(user, command, 30000, 12000)]
         parent: Process | None = None
         for user, cmd, vsz, rss in specs:
             proc = self.spawn(cmd, user=user, ppid=parent.pid if parent else 1, unit=unit,

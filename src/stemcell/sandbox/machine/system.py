@@ -193,7 +193,8 @@ class System:
         self.failed.discard(unit)
         now = self.now()
         self.services[unit] = now
-        self.processes.start_unit(unit, self.exec_start(unit), now)
+        self.processes.start_unit(unit, self.exec_start(unit), now,
+                                  self._unit_key(unit, "User") or "root")
         desc = self.unit_description(unit)
         named = f"{unit} - {desc}" if desc else unit
         self.journal.append(unit, f"Starting {named}...", ident="systemd", pid=1, when=now)
