@@ -185,6 +185,8 @@ def test_pgrep_pkill_kill(web: System) -> None:
 def test_df(web: System, cmd: str, fixture: str, numeric: list[str]) -> None:
     for out in (sample(fixture), lines(web, cmd)):
         assert out[0].split() == sample(fixture)[0].split()
+        if cmd == "df -h":
+            assert " Size  Used Avail Use% Mounted on" in out[0]
         assert_right_aligned(out[0], out[1:], numeric)
         assert_left_aligned(out[0], out[1:], ["Filesystem", "Mounted on"])
         assert [r.split()[0] for r in out[1:]][:1] == ["/dev/root"]

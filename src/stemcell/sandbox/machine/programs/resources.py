@@ -92,6 +92,10 @@ def df(sh: Shell, argv: list[str], io: IO) -> int:
     ncols = len(head)
     widths = [max(len(r[c]) for r in rows) for c in range(ncols)]
     widths[0] = max(widths[0], 14 if not hum else 15)
+    if hum:  # coreutils keeps -h size columns at least 5 wide ("  Size  Used Avail")
+        first = 2 if typed else 1
+        for c in range(first, first + 3):
+            widths[c] = max(widths[c], 5)
     left = {0, 1} if typed else {0}
     for r in rows:
         cells = []
@@ -168,7 +172,7 @@ def memory(system: System) -> dict[str, int]:
     used = 150000 + sum(p.rss_kb for p in procs) // 3
     cache = min(420000, 300000 + system.disk.used_bytes() // 1024)
     free = max(0, MEM_TOTAL_KB - used - cache)
-    return {"total": MEM_TOTAL_KB, "used": used, "free": free, "shared": 1020,
+    return {"total": MEM_TOTAL_KB, "used": used, "free": free, "shared": 1300,
             "buff_cache": cache, "available": free + int(cache * 0.8)}
 
 
