@@ -254,6 +254,7 @@ def test_ss_listeners(web: System) -> None:
         assert re.fullmatch(r"users:\(\(\"[\w-]+\",pid=\d+,fd=\d+\).*\)", fields[5])
     local = {r.split()[3] for r in got[1:]}
     assert {"0.0.0.0:22", "[::]:22", "*:80"} <= local
+    assert "*:443" not in local  # ports.conf's Listen 443 needs mod_ssl
     plain = lines(web, "ss -tln")  # without root: no process column
     assert all(len(r.split()) == 5 for r in plain[1:])
     udp = lines(web, "ss -tulpn")

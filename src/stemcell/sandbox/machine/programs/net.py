@@ -291,6 +291,36 @@ def wget(sh: Shell, argv: list[str], io: IO) -> int:
     return status
 
 
+def apache_ports(sh: Shell) -> list[int]:
+    """The ports Apache listens on: `Listen` lines, skipping `<IfModule m>` blocks whose
+    module is not enabled (Debian's ports.conf wraps 443 in <IfModule ssl_module>)."""
+    disk = sh.system.disk
+    ports: list[int] = []
+    skipping = 0
+    for _path, raw in apache_server.config_lines(disk):
+        words = raw.strip().split()
+        if not words:
+            continue
+        key = words[0].lower()
+        if key == "<ifmodule":
+            name = words[1].rstrip(">") if len(words) > 1 else ""
+            negate = name.startswith("!")
+            mod = name.lstrip("!").removesuffix("_module").removeprefix("mod_")
+            mod = mod.removesuffix(".c")
+            on = apache_server.enabled(disk, "mod", mod)
+            if skipping or on == negate:
+                skipping += 1
+            continue
+        if key == "</ifmodule>":
+            skipping = max(0, skipping - 1)
+            continue
+        if key == "listen" and not skipping and len(words) > 1:
+            port = words[1].rsplit(":", 1)[-1]
+            if port.isdigit() and int(port) not in ports:
+                ports.append(int(port))
+    return sorted(ports) or [80]
+
+
 def _listeners(sh: Shell) -> list[tuple[str, str, str, str]]:
     """Listening sockets: (netid, local address, peer, process) as ss prints them."""
     system = sh.system
@@ -317,7 +347,7 @@ def _listeners(sh: Shell) -> list[tuple[str, str, str, str]]:
         rows.append(("tcp", "[::]:22", "[::]:*", f'users:(("sshd",pid={pid},fd=4))'))
     if system.is_active("apache2"):
         pid = pids.get("apache2.service", 0)
-        for port in sorted(set(apache_server.read_config(system.disk).listen or [80])):
+        for port in apache_ports(sh):
             rows.append(("tcp", f"*:{port}", "*:*",
                          f'users:(("apache2",pid={pid},fd=4),("apache2",pid={pid + 1},fd=4),'
                          f'("apache2",pid={pid + 2},fd=4))'))
