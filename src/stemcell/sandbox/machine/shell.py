@@ -194,7 +194,6 @@ class Shell:
         sub.cancel = self.cancel
         sub.timeline = self.timeline
         sub.terminal = self.terminal
-        sub.interactive = self.interactive
         return sub
 
     # --- helpers for commands ------------------------------------------------------

@@ -99,8 +99,8 @@ def _table(sh: Shell, argv: list[str]) -> list[Process]:
     system = sh.system
     procs = system.processes.list()
     me = Process(system.processes.next_pid(), procs[-1].pid if procs else 1, sh.user,
-                 " ".join(argv), system.now(), tty="pts/0" if sh.interactive else "?",
-                 stat="R+" if sh.interactive else "R", vsz_kb=11320, rss_kb=4480)
+                 " ".join(argv), system.now(), tty="pts/0" if sh.terminal else "?",
+                 stat="R+" if sh.terminal else "R", vsz_kb=11320, rss_kb=4480)
     return [*procs, me]
 
 
@@ -194,7 +194,7 @@ def ps(sh: Shell, argv: list[str], io: IO) -> int:
         rows = [p for p in rows if p.user in users]
     elif not every and not ({"a", "x"} <= bsd):
         # Without selection: this terminal's processes (ps alone, ps u, ps -f).
-        tty = "pts/0" if sh.interactive else "?"
+        tty = "pts/0" if sh.terminal else "?"
         rows = [p for p in rows if p.tty == tty and p.user == sh.user
                 and (p.tty != "?" or p is rows[-1] or p.command.endswith("bash"))]
     if fmt is not None:
