@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -136,6 +137,9 @@ def test_testinfra_files_users_sudo(host: testinfra.host.Host) -> None:
     assert host.user("www-data").shell == "/usr/sbin/nologin"
     assert not host.user("mallory").exists
     assert host.group("sudo").exists
+    logins = host.check_output("journalctl -u ssh -o cat --no-pager")
+    assert re.search(r"Accepted publickey for ubuntu from 127\.0\.0\.1 port \d+ ssh2: "
+                     r"ED25519 SHA256:[\w+/]{43}", logins)
     with host.sudo():
         assert host.check_output("whoami") == "root"
         assert host.file("/etc/shadow").mode == 0o640

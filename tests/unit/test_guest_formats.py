@@ -290,6 +290,8 @@ def test_journalctl(web: System) -> None:
     got = lines(web, "journalctl -u apache2 --no-pager")
     shape(pattern, got)
     assert got[-1].endswith("systemd[1]: Started apache2.service - The Apache HTTP Server.")
+    assert re.search(r" apachectl\[\d+\]: AH00558: apache2: Could not reliably determine the "
+                     r"server's fully qualified domain name, using 172\.31\.5\.6\.", got[-2])
     assert len(lines(web, "journalctl -n 3 --no-pager")) == 3
     assert lines(web, "journalctl -u nosuch --no-pager") == ["-- No entries --"]
     assert lines(web, "journalctl -b -u ssh -o cat")[-1].startswith("Started ssh.service")

@@ -4,6 +4,7 @@ the guest's disk, exec requests and interactive shells running the interpreter."
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import queue
 import socket
@@ -58,8 +59,9 @@ def authorized(system: System, username: str, key: paramiko.PKey) -> bool:
 
 
 class _Server(paramiko.ServerInterface):
-    def __init__(self, system: System) -> None:
+    def __init__(self, system: System, peer: tuple[str, int] = ("127.0.0.1", 0)) -> None:
         self.system = system
+        self.peer = peer
         self.requests: dict[int, dict[str, Any]] = {}
         self.ready: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
@@ -79,8 +81,23 @@ class _Server(paramiko.ServerInterface):
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         if authorized(self.system, username, key):
+            self._journal_login(username, key)
             return AUTH_SUCCESSFUL
         return AUTH_FAILED
+
+    def _journal_login(self, username: str, key: paramiko.PKey) -> None:
+        # OpenSSH 9.6's auth log lines (the fingerprint of a public key is not a secret).
+        digest = hashlib.sha256(key.asbytes()).digest()
+        fp = "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+        kind = {"ssh-ed25519": "ED25519", "ssh-rsa": "RSA"}.get(key.get_name(), "ECDSA")
+        system = self.system
+        pid = system.processes.next_pid()
+        system.journal.append("ssh.service", f"Accepted publickey for {username} from "
+                              f"{self.peer[0]} port {self.peer[1]} ssh2: {kind} {fp}",
+                              ident="sshd", pid=pid, when=system.now())
+        system.journal.append("ssh.service", f"pam_unix(sshd:session): session opened for "
+                              f"user {username}(uid=1000) by {username}(uid=0)",
+                              ident="sshd", pid=pid, when=system.now())
 
     def check_auth_none(self, username: str) -> int:
         return AUTH_FAILED
@@ -155,7 +172,11 @@ class SshServer:
         transport.add_server_key(self._host_key())
         transport.set_subsystem_handler("sftp", SftpSubsystem, DiskSftp, self.system,
                                         LOGIN_USER)
-        server = _Server(self.system)
+        try:
+            peer = conn.getpeername()[:2]
+        except OSError:
+            peer = ("127.0.0.1", 0)
+        server = _Server(self.system, (str(peer[0]), int(peer[1])))
         with self._lock:
             self._transports.add(transport)
         try:

@@ -198,6 +198,15 @@ class System:
         desc = self.unit_description(unit)
         named = f"{unit} - {desc}" if desc else unit
         self.journal.append(unit, f"Starting {named}...", ident="systemd", pid=1, when=now)
+        if unit == "apache2.service" and not any(
+                line.strip().lower().startswith("servername ")
+                for _, line in apache_server.config_lines(self.disk)):
+            # What apachectl prints on every Ubuntu start without a global ServerName.
+            self.journal.append(unit, "AH00558: apache2: Could not reliably determine the "
+                                f"server's fully qualified domain name, using {self.private_ip}"
+                                ". Set the 'ServerName' directive globally to suppress this "
+                                "message", ident="apachectl",
+                                pid=self.processes.next_pid(), when=now)
         self.journal.append(unit, f"Started {named}.", ident="systemd", pid=1, when=now)
         self._changed(unit, True)
 
