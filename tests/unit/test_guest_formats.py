@@ -134,6 +134,11 @@ def test_ps_selection_forms(web: System) -> None:
     assert first[0] == "init" and first[2] == "1" and first[4] == "root"
     assert re.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d \d{4}",
                         " ".join(first[5:10]))
+    by_mem = lines(web, "ps aux --sort=-%mem")[1:]
+    mems = [float(r.split()[3]) for r in by_mem]
+    assert mems == sorted(mems, reverse=True)
+    by_pid = [int(r.split()[0]) for r in lines(web, "ps -eo pid,comm --sort pid")[1:]]
+    assert by_pid == sorted(by_pid)
     code, _, err = run(web, "ps -o nosuchkey")
     assert code == 1 and "unknown user-defined format specifier" in err
 
