@@ -319,3 +319,17 @@ def test_follow_modes_end_on_ctrl_c(server: Server, pty: Pty) -> None:
     pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")
     pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")  # the queued restart ran after the interrupt
     assert server.guest.system.is_active("cron")
+
+
+def test_sessions_in_ps_and_uptime(server: Server, pty: Pty) -> None:
+    second = Pty(server)
+    try:
+        second.expect(b"ubuntu@ip-172-31-5-6:~$ ")
+        second.send("ps; uptime\r")
+        out = second.expect(b"ubuntu@ip-172-31-5-6:~$ ").decode()
+        assert re.search(r"\n +\d+ pts/1 +00:00:00 bash\r\n +\d+ pts/1 +00:00:00 ps\r\n", out)
+        assert re.search(r"up .+,  2 users,  load average", out)
+        pty.send("ps -ef | grep -c 'sshd: ubuntu@pts/'\r")
+        assert pty.expect(b"ubuntu@ip-172-31-5-6:~$ ").decode().splitlines()[-1] == "2"
+    finally:
+        second.close()

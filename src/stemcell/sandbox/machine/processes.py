@@ -150,6 +150,11 @@ class ProcessTable:
         with self._lock:
             return sorted(self.procs.values(), key=lambda p: p.pid)
 
+    def logins(self) -> int:
+        """Users logged in on a terminal (login shells), as uptime and top count them."""
+        with self._lock:
+            return sum(1 for p in self.procs.values() if p.command == "-bash")
+
     def next_pid(self) -> int:
         """Reserve a pid for a short-lived process (a command the shell runs)."""
         with self._lock:

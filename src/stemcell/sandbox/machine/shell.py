@@ -45,6 +45,8 @@ Stdin = bytes | Callable[[], bytes]
 class Terminal(Protocol):
     """The PTY of an interactive SSH session, for full-screen programs (nano, vi)."""
 
+    name: str  # the device as ps shows it: pts/0, pts/1, ...
+
     def read(self, timeout: float) -> bytes | None:
         """Keystrokes typed since the last read (b"" if none in ``timeout``); None once
         the session is gone."""

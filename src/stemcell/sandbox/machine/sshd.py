@@ -215,12 +215,17 @@ class SshServer:
             self._sessions.add(cancel)
         # The session's processes, as `ps` shows an OpenSSH login on Ubuntu 24.04.
         table = self.system.processes
-        tty = "pts/0" if slot.get("pty") else "?"
+        tty = "?"
+        if slot.get("pty"):
+            with self._lock:  # the lowest free pts number, as the kernel hands them out
+                used = {p.tty for p in table.list()}
+                tty = next(f"pts/{n}" for n in range(len(used) + 1) if f"pts/{n}" not in used)
+                slot["tty"] = tty
         now = self.system.now()
         sshd = next((p.pid for p in table.list() if p.unit == "ssh.service"), 1)
         priv = table.spawn(f"sshd: {LOGIN_USER} [priv]", user="root", ppid=sshd, started=now,
                            vsz_kb=14428, rss_kb=8960)
-        conn = table.spawn(f"sshd: {LOGIN_USER}@{'pts/0' if tty != '?' else 'notty'}",
+        conn = table.spawn(f"sshd: {LOGIN_USER}@{tty if tty != '?' else 'notty'}",
                            user=LOGIN_USER, ppid=priv.pid, started=now, vsz_kb=14688,
                            rss_kb=6656, stat="S")
         login = table.spawn("-bash" if "shell" in slot else f"bash -c {slot.get('exec', '')}",
@@ -231,7 +236,7 @@ class SshServer:
                 self._exec(chan, slot["exec"], bool(slot.get("pty")), slot["env"], cancel)
             else:
                 Interactive(self.system, chan, slot["env"], cancel,
-                            slot.get("size") or [80, 24]).run()
+                            slot.get("size") or [80, 24], tty).run()
         except (OSError, EOFError, paramiko.SSHException):
             pass
         finally:
@@ -296,7 +301,8 @@ class Interactive:
     """A login shell on a pty: prompt, echo, line editing, Ctrl-C, Ctrl-D, exit."""
 
     def __init__(self, system: System, chan: paramiko.Channel, env: dict[str, str],
-                 cancel: threading.Event, size: list[int] | None = None) -> None:
+                 cancel: threading.Event, size: list[int] | None = None,
+                 tty: str = "pts/0") -> None:
         self.system = system
         self.chan = chan
         self.cancel = cancel
@@ -307,7 +313,7 @@ class Interactive:
         self._buf = bytearray()
         self._eof = False
         self._interrupt = self.shell.cancel
-        self.terminal = PtyTerminal(chan, size or [80, 24], self._buf)
+        self.terminal = PtyTerminal(chan, size or [80, 24], self._buf, tty)
         self.shell.terminal = self.terminal
 
     def send(self, text: str | bytes) -> None:
@@ -478,8 +484,10 @@ class PtyTerminal:
     """The session's PTY as a full-screen program sees it (shell.Terminal): while raw,
     the Ctrl-C watcher hands every keystroke over instead of interpreting it."""
 
-    def __init__(self, chan: paramiko.Channel, size: list[int], typed_ahead: bytearray) -> None:
+    def __init__(self, chan: paramiko.Channel, size: list[int], typed_ahead: bytearray,
+                 name: str = "pts/0") -> None:
         self.chan = chan
+        self.name = name
         self._size = size
         self._typed_ahead = typed_ahead
         self._queue: queue.Queue[bytes | None] = queue.Queue()

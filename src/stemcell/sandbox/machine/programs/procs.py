@@ -99,7 +99,7 @@ def _table(sh: Shell, argv: list[str]) -> list[Process]:
     system = sh.system
     procs = system.processes.list()
     me = Process(system.processes.next_pid(), procs[-1].pid if procs else 1, sh.user,
-                 " ".join(argv), system.now(), tty="pts/0" if sh.terminal else "?",
+                 " ".join(argv), system.now(), tty=sh.terminal.name if sh.terminal else "?",
                  stat="R+" if sh.terminal else "R", vsz_kb=11320, rss_kb=4480)
     return [*procs, me]
 
@@ -199,7 +199,7 @@ def ps(sh: Shell, argv: list[str], io: IO) -> int:
         rows = [p for p in rows if p.user in users]
     elif not every and not ({"a", "x"} <= bsd):
         # Without selection: this terminal's processes (ps alone, ps u, ps -f).
-        tty = "pts/0" if sh.terminal else "?"
+        tty = sh.terminal.name if sh.terminal else "?"
         rows = [p for p in rows if p.tty == tty and p.user == sh.user
                 and (p.tty != "?" or p is rows[-1] or p.command.endswith("bash"))]
     if sort_spec:
@@ -295,10 +295,11 @@ def top(sh: Shell, argv: list[str], io: IO) -> int:
     now = system.now()
     rows = _table(sh, argv)
     up = system.uptime()
-    users = 1
+    users = system.processes.logins()
     clock = time.strftime("%H:%M:%S", time.gmtime(now))
     mem = memory(system)
-    io.print(f"top - {clock} up {_up(up)},  {users} user,  load average: 0.00, 0.00, 0.00")
+    io.print(f"top - {clock} up {_up(up)},  {users} user{'s' if users != 1 else ''},  "
+             "load average: 0.00, 0.00, 0.00")
     running = 1
     io.print(f"Tasks: {len(rows):>3} total, {running:>3} running, {len(rows) - running:>3} "
              "sleeping,   0 stopped,   0 zombie")

@@ -178,7 +178,11 @@ def sleep(sh: Shell, argv: list[str], io: IO) -> int:
 def uptime(sh: Shell, argv: list[str], io: IO) -> int:
     up = sh.system.uptime()
     clock = time.strftime("%H:%M:%S", time.gmtime(sh.system.now()))
-    io.print(f" {clock} up {int(up // 60)} min,  1 user,  load average: 0.08, 0.03, 0.01")
+    users = sh.system.processes.logins()
+    minutes = int(up // 60)
+    since = f"{minutes} min" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}"
+    io.print(f" {clock} up {since},  {users} user{'s' if users != 1 else ''},  "
+             "load average: 0.08, 0.03, 0.01")
     return 0
 
 
