@@ -52,6 +52,7 @@ def _load() -> None:
         net,
         procs,
         resources,
+        sed,
         sysinfo,
         systemd,
         textutils,

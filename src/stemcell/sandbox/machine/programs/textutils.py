@@ -1,4 +1,4 @@
-"""Text commands: cat, tee, head, tail, wc, grep, sed."""
+"""Text commands: cat, tee, head, tail, wc, grep, cut, sort, uniq, xargs (sed: sed.py)."""
 
 from __future__ import annotations
 
@@ -215,107 +215,6 @@ def grep(sh: Shell, argv: list[str], io: IO) -> int:
         if quiet and total:
             return 0
     return 0 if total else 1
-
-
-def _sed_address(spec: str) -> tuple[str, str]:
-    m = re.match(r"^(\$|\d+|/(?:[^/\\]|\\.)*/)?(?:,(\$|\d+|/(?:[^/\\]|\\.)*/))?", spec)
-    assert m is not None
-    return spec[:m.end()], spec[m.end():]
-
-
-def _match_addr(addr: str, n: int, last: bool, line: str) -> bool:
-    if addr == "$":
-        return last
-    if addr.isdigit():
-        return n == int(addr)
-    return bool(re.search(addr[1:-1], line))
-
-
-def _sed(script: str, text: str, quiet: bool) -> str:
-    cmds = []
-    for part in [p.strip() for p in re.split(r";\s*(?![^/]*/[gI]*$)", script) if p.strip()]:
-        addr, rest = _sed_address(part)
-        lo, _, hi = addr.partition(",")
-        cmds.append((lo, hi, rest.strip()))
-    lines = text.splitlines()
-    out: list[str] = []
-    active = [False] * len(cmds)
-    for i, line in enumerate(lines):
-        n = i + 1
-        last = i == len(lines) - 1
-        deleted = False
-        for k, (lo, hi, op) in enumerate(cmds):
-            if lo and hi:
-                if not active[k] and _match_addr(lo, n, last, line):
-                    active[k] = True
-                    sel = True
-                elif active[k]:
-                    sel = True
-                    if _match_addr(hi, n, last, line):
-                        active[k] = False
-                else:
-                    sel = False
-            else:
-                sel = not lo or _match_addr(lo, n, last, line)
-            if not sel:
-                continue
-            if op == "p":
-                out.append(line)
-            elif op == "d":
-                deleted = True
-                break
-            elif op.startswith("s") and len(op) > 1:
-                delim = op[1]
-                pieces = re.split(rf"(?<!\\){re.escape(delim)}", op[2:])
-                if len(pieces) < 3:
-                    raise CmdError(f"-e expression #1, char {len(op)}: unterminated `s' command")
-                pat, rep, fl = pieces[0], pieces[1], pieces[2]
-                rep = re.sub(r"\\(\d)", r"\\\1", rep).replace("&", r"\g<0>")
-                line = re.sub(pat, rep, line, count=0 if "g" in fl else 1,
-                              flags=re.I if "I" in fl else 0)
-                if "p" in fl:
-                    out.append(line)
-            elif op == "q":
-                if not quiet:
-                    out.append(line)
-                return "".join(x + "\n" for x in out)
-            else:
-                raise CmdError(f"-e expression #1, char 1: unknown command: `{op[:1]}'")
-        if not deleted and not quiet:
-            out.append(line)
-    return "".join(x + "\n" for x in out)
-
-
-@command("sed")
-def sed(sh: Shell, argv: list[str], io: IO) -> int:
-    o = parse(argv[1:], short="niEr", valued="e", long=("quiet", "in-place"))
-    args = list(o.args)
-    script = o.get("e")
-    if script is None:
-        if not args:
-            io.eprint("Usage: sed [OPTION]... {script-only-if-no-other-script} [input-file]...")
-            return 1
-        script = args.pop(0)
-    quiet = o.has("n", "quiet")
-    disk = sh.system.disk
-    if o.has("i", "in-place"):
-        for f in args:
-            full = sh.path(f)
-            if not disk.is_file(full):
-                io.eprint(f"sed: can't read {f}: No such file or directory")
-                return 2
-            if not disk.can_write(full, sh.user):
-                io.eprint(f"sed: couldn't open temporary file {f}: Permission denied")
-                return 4
-            with sh.system.lock:
-                disk.write(full, _sed(script, disk.read_text(full), quiet))
-        return 0
-    got = _inputs(sh, args, io, "sed")
-    if got is None:
-        return 2
-    for _, data in got:
-        io.out(_sed(script, data.decode("utf-8", "replace"), quiet).encode())
-    return 0
 
 
 def _walk_files(sh: Shell, roots: list[str], io: IO) -> list[str]:
