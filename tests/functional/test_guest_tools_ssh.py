@@ -321,14 +321,31 @@ def test_follow_modes_end_on_ctrl_c(server: Server, pty: Pty) -> None:
     assert server.guest.system.is_active("cron")
 
 
+def test_top_full_screen_until_q(pty: Pty) -> None:
+    pty.send("top\r")
+    screen = pty.expect(b"    PID USER      PR  NI    VIRT    RES    SHR S  %CPU  %MEM     "
+                        b"TIME+ COMMAND")
+    assert b"\x1b[?1049h" in screen and b"Tasks:" in screen
+    pty.send("q")
+    pty.expect(b"\x1b[?1049l")
+    pty.expect(b"ubuntu@ip-172-31-5-6:~$ ")
+
+
 def test_sessions_in_ps_and_uptime(server: Server, pty: Pty) -> None:
+    # Earlier tests' sessions end asynchronously once their clients close.
+    wait_for(lambda: server.guest.system.processes.logins() == 1)
     second = Pty(server)
     try:
         second.expect(b"ubuntu@ip-172-31-5-6:~$ ")
         second.send("ps; uptime\r")
         out = second.expect(b"ubuntu@ip-172-31-5-6:~$ ").decode()
-        assert re.search(r"\n +\d+ pts/1 +00:00:00 bash\r\n +\d+ pts/1 +00:00:00 ps\r\n", out)
+        mine = re.search(r"\n +\d+ (pts/\d+) +00:00:00 bash\r\n +\d+ (pts/\d+) +00:00:00 ps\r\n",
+                         out)
+        assert mine and mine.group(1) == mine.group(2)
         assert re.search(r"up .+,  2 users,  load average", out)
+        pty.send("ps\r")
+        first = pty.expect(b"ubuntu@ip-172-31-5-6:~$ ").decode()
+        assert f" {mine.group(1)} " not in first  # each session has its own terminal
         pty.send("ps -ef | grep -c 'sshd: ubuntu@pts/'\r")
         assert pty.expect(b"ubuntu@ip-172-31-5-6:~$ ").decode().splitlines()[-1] == "2"
     finally:

@@ -288,9 +288,37 @@ _USAGE = ("Usage:\n ps [options]\n\n Try 'ps --help <simple|list|output|threads|
 @command("top")
 def top(sh: Shell, argv: list[str], io: IO) -> int:
     flags = "".join(a.lstrip("-") for a in argv[1:] if a.startswith("-"))
-    if "b" not in flags:
-        raise CmdError("the interactive top is not simulated in the sandbox; use top -bn1 "
-                       "(it would run on AWS)", 1)
+    if "b" in flags:
+        _top_frame(sh, argv, io)
+        return 0
+    term = sh.terminal
+    if term is None:
+        io.eprint("top: failed tty get")
+        return 1
+    # Full screen: a frame every 3 s (top's default delay, in wall time) until q or ^C.
+    term.raw(True)
+    term.write(b"\x1b[?1049h")
+    try:
+        while True:
+            buf: list[bytes] = []
+            _top_frame(sh, argv, IO(b"", buf.append))
+            cols, rows = term.size()
+            frame = b"".join(buf).decode().splitlines()[:rows]
+            term.write(("\x1b[H\x1b[2J" + "\r\n".join(ln[:cols] for ln in frame)).encode())
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline:
+                sh.check_cancel()
+                data = term.read(0.2)
+                if data is None:
+                    return 129
+                if b"q" in data or b"\x03" in data:
+                    return 0
+    finally:
+        term.write(b"\x1b[?1049l")
+        term.raw(False)
+
+
+def _top_frame(sh: Shell, argv: list[str], io: IO) -> None:
     system = sh.system
     now = system.now()
     rows = _table(sh, argv)
@@ -321,7 +349,6 @@ def top(sh: Shell, argv: list[str], io: IO) -> int:
         io.print(f"{p.pid:>7} {user:<8} {pr:>3} {ni:>3} {p.vsz_kb:>7} {p.rss_kb:>6} "
                  f"{shr:>6} {p.stat[0]} {0.0:>5.1f} {100 * p.rss_kb / MEM_TOTAL_KB:>5.1f} "
                  f"{tplus:>9} {p.comm}")
-    return 0
 
 
 def _up(seconds: float) -> str:
