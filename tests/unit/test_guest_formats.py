@@ -173,6 +173,9 @@ def test_pgrep_pkill_kill(web: System) -> None:
     system = System(Disk.ubuntu(), ScaledClock.starting_now(FAST))
     run(system, "sudo apt-get update -qq && sudo apt-get install -y -qq apache2")
     pid = lines(system, "pgrep -o apache2")[0]
+    assert run(system, f"sudo kill -HUP {pid} && sudo kill -0 {pid}")[0] == 0  # a reload
+    assert run(system, "systemctl is-active apache2")[1] == "active\n"
+    assert run(system, "kill -BOGUS 1")[2] == "bash: kill: BOGUS: invalid signal specification\n"
     assert run(system, f"sudo kill {pid}")[0] == 0
     assert run(system, "systemctl is-active apache2")[1] == "inactive\n"
     assert run(system, "pgrep apache2")[0] == 1

@@ -18,7 +18,7 @@ from stemcell.sandbox.machine.programs.resources import MEM_TOTAL_KB, memory
 from stemcell.sandbox.machine.shell import IO, CmdError, Shell
 
 _SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15,
-            "CONT": 18, "STOP": 19}
+            "CONT": 18, "STOP": 19, "0": 0}
 
 
 @dataclass(frozen=True)
@@ -358,8 +358,8 @@ def _up(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def _match(sh: Shell, argv: list[str]) -> tuple[list[Process], str, bool]:
-    """pgrep/pkill selection: (processes, listing mode, quiet)."""
+def _match(sh: Shell, argv: list[str]) -> tuple[list[Process], str, int]:
+    """pgrep/pkill selection: (processes, listing mode, signal number for pkill)."""
     args = argv[1:]
     full = exact = False
     mode = ""
@@ -392,7 +392,9 @@ def _match(sh: Shell, argv: list[str]) -> tuple[list[Process], str, bool]:
         elif pattern is None:
             pattern = a
         i += 1
-    _ = sig
+    signal = _signal_number(sig) if sig else 15
+    if signal is None:
+        raise CmdError(f"Unknown signal \"{sig}\".", 2)
     if pattern is None and users is None:
         raise CmdError(f"no matching criteria specified\nTry `{argv[0]} --help' for more "
                        "information.", 2)
@@ -407,7 +409,7 @@ def _match(sh: Shell, argv: list[str]) -> tuple[list[Process], str, bool]:
         hit = (rx.fullmatch(hay) if exact else rx.search(hay)) if pattern is not None else True
         if hit and (users is None or p.user in users):
             found.append(p)
-    return found, mode, False
+    return found, mode, signal
 
 
 @command("pgrep")
@@ -431,19 +433,33 @@ def pgrep(sh: Shell, argv: list[str], io: IO) -> int:
 
 @command("pkill")
 def pkill(sh: Shell, argv: list[str], io: IO) -> int:
-    found, _, _ = _match(sh, argv)
+    found, _, signal = _match(sh, argv)
     status = 1
     for p in found:
-        if _signal(sh, p, io, "pkill") == 0:
+        if _signal(sh, p, io, "pkill", signal) == 0:
             status = 0
     return status
 
 
-def _signal(sh: Shell, p: Process, io: IO, who: str) -> int:
+def _signal_number(spec: str) -> int | None:
+    spec = spec.upper().removeprefix("SIG")
+    if spec.isdigit():
+        return int(spec) if int(spec) <= 64 else None
+    return _SIGNALS.get(spec)
+
+
+# Signals that end a process; the others (HUP, USR1, USR2, CONT, STOP, 0) leave it running
+# (apache2 and sshd reload on HUP, as their units' ExecReload does).
+_FATAL = {2, 3, 9, 15}
+
+
+def _signal(sh: Shell, p: Process, io: IO, who: str, signal: int = 15) -> int:
     if sh.user != ROOT and p.user != sh.user:
         io.eprint(f"{who}: killing pid {p.pid} failed: Operation not permitted"
                   if who == "pkill" else f"{sh.name}: kill: ({p.pid}) - Operation not permitted")
         return 1
+    if signal not in _FATAL:
+        return 0
     system = sh.system
     if p.unit and p.ppid in (0, 1) and p.unit in system.services:
         # The main process of a service died: systemd sees the unit go down.
@@ -461,14 +477,15 @@ def kill(sh: Shell, argv: list[str], io: IO) -> int:
                  " 6) SIGABRT\t 7) SIGBUS\t 8) SIGFPE\t 9) SIGKILL\t10) SIGUSR1\n"
                  "11) SIGSEGV\t12) SIGUSR2\t13) SIGPIPE\t14) SIGALRM\t15) SIGTERM")
         return 0
-    if args and args[0] == "-s" and len(args) > 1:
-        args = args[2:]
-    elif args and args[0].startswith("-") and args[0] != "--":
-        sig = args[0][1:].upper().removeprefix("SIG")
-        if sig not in _SIGNALS and not sig.isdigit():
-            io.eprint(f"{sh.name}: kill: {args[0][1:]}: invalid signal specification")
+    signal = 15
+    if args and args[0].startswith("-") and args[0] != "--":
+        named = args[1] if args[0] in ("-s", "-n") and len(args) > 1 else args[0][1:]
+        number = _signal_number(named)
+        if number is None:
+            io.eprint(f"{sh.name}: kill: {named}: invalid signal specification")
             return 1
-        args = args[1:]
+        signal = number
+        args = args[2:] if args[0] in ("-s", "-n") else args[1:]
     if not args:
         io.eprint("kill: usage: kill [-s sigspec | -n signum | -sigspec] pid | jobspec ... "
                   "or kill -l [sigspec]")
@@ -484,5 +501,5 @@ def kill(sh: Shell, argv: list[str], io: IO) -> int:
             io.eprint(f"{sh.name}: kill: ({a}) - No such process")
             status = 1
             continue
-        status = _signal(sh, p, io, "kill") or status
+        status = _signal(sh, p, io, "kill", signal) or status
     return status
