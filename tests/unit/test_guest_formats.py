@@ -513,3 +513,20 @@ def test_custom_unit_processes_and_journal() -> None:
     assert run(system, "pgrep -f worker.py")[0] == 1
     assert lines(system, "journalctl -u worker -o cat -n 1") == [
         "Stopped worker.service - Stem cell worker."]
+
+
+def test_journal_rotates_and_followers_keep_their_place() -> None:
+    from stemcell.sandbox.machine.processes import MAX_ENTRIES, Journal
+
+    journal = Journal()
+    for n in range(MAX_ENTRIES + 1):
+        journal.append("cron.service", f"line {n}", when=float(n))
+    kept = journal.snapshot()
+    assert len(kept) <= MAX_ENTRIES and kept[-1].message == f"line {MAX_ENTRIES}"
+    fresh, total = journal.since(journal.total - 2)
+    assert [e.message for e in fresh] == [f"line {MAX_ENTRIES - 1}", f"line {MAX_ENTRIES}"]
+    assert total == MAX_ENTRIES + 1
+    assert not journal.wait_beyond(total, 0.01)
+    journal.append("cron.service", "new")
+    assert journal.wait_beyond(total, 0.01)
+    assert [e.message for e in journal.since(total)[0]] == ["new"]

@@ -161,6 +161,9 @@ class ProcessTable:
             return next(self._pids)
 
 
+MAX_ENTRIES = 20000
+
+
 @dataclass
 class JournalEntry:
     time: float
@@ -176,6 +179,7 @@ class Journal:
 
     entries: list[JournalEntry] = field(default_factory=list)
     boots: list[float] = field(default_factory=list)  # start time of each boot
+    total: int = 0  # entries ever appended (rotation drops old ones from ``entries``)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _changed: threading.Condition = field(init=False)
 
@@ -188,13 +192,24 @@ class Journal:
                              ident or unit.removesuffix(".service"), pid, line)
         with self._changed:
             self.entries.append(entry)
+            self.total += 1
+            if len(self.entries) > MAX_ENTRIES:
+                # journald rotates (SystemMaxUse): the oldest entries go.
+                del self.entries[:len(self.entries) - MAX_ENTRIES // 2]
             self._changed.notify_all()
 
     def snapshot(self) -> list[JournalEntry]:
         with self._lock:
             return list(self.entries)
 
-    def wait_beyond(self, count: int, timeout: float) -> bool:
-        """Wait until there are more than ``count`` entries (journalctl -f)."""
+    def since(self, total: int) -> tuple[list[JournalEntry], int]:
+        """Entries appended after the journal had ``total`` (as far as still kept), and
+        the new total: what journalctl -f prints next."""
+        with self._lock:
+            fresh = self.total - total
+            return (list(self.entries[-fresh:]) if fresh > 0 else []), self.total
+
+    def wait_beyond(self, total: int, timeout: float) -> bool:
+        """Wait until more than ``total`` entries were ever appended (journalctl -f)."""
         with self._changed:
-            return self._changed.wait_for(lambda: len(self.entries) > count, timeout)
+            return self._changed.wait_for(lambda: self.total > total, timeout)

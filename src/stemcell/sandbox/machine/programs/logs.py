@@ -127,8 +127,7 @@ def journalctl(sh: Shell, argv: list[str], io: IO) -> int:
                                                0 < boot <= len(boots)):
         io.eprint("Data from the specified boot is not available: No such boot ID in journal")
         return 1
-    entries = system.journal.snapshot()
-    seen = len(entries)
+    entries, seen = system.journal.since(0)
     chosen = [e for e in entries if keep(e)]
     if follow and lines is None:
         lines = 10
@@ -148,11 +147,10 @@ def journalctl(sh: Shell, argv: list[str], io: IO) -> int:
         if _interrupted(sh):
             raise ShellExit(130)
         if system.journal.wait_beyond(seen, FOLLOW_POLL):
-            entries = system.journal.snapshot()
-            for e in entries[seen:]:
+            fresh, seen = system.journal.since(seen)
+            for e in fresh:
                 if keep(e):
                     io.print(_line(e, host, output))
-            seen = len(entries)
 
 
 def follow_file(sh: Shell, path: str, shown: int, io: IO) -> int:
