@@ -402,6 +402,24 @@ def test_stat_readlink_find(web: System) -> None:
                                                         "777 ubuntu 't/b' -> 'a'"]
 
 
+LS_L = r"[-dl][-rwxsStT]{9} +\d+ \S+ +\S+ +\d+ [A-Z][a-z]{2} [ \d]\d ( \d{4}|\d\d:\d\d) .+"
+
+
+def test_ls_long(web: System) -> None:
+    for out in (sample("ls_l.txt"), lines(web, "ls -l /etc/apache2")):
+        assert re.fullmatch(r"total \d+", out[0])
+        shape(LS_L, out[1:])
+        starts = {r.index(" " + " ".join(r.split()[5:8]) + " ") for r in out[1:]}
+        assert len(starts) == 1  # columns padded to the widest: the dates line up
+    home = lines(web, "ls -la ~")
+    assert [r.split()[-1] for r in home[1:3]] == [".", ".."]
+    assert lines(web, "ls -l /etc/apache2/sites-enabled")[1].endswith(
+        "000-default.conf -> ../sites-available/000-default.conf")
+    assert lines(web, "ls -ld /tmp")[0].startswith("drwxrwxrwt ")
+    assert run(web, "ls /nope") == (2, "", "ls: cannot access '/nope': No such file or "
+                                           "directory\n")
+
+
 def test_text_tools(web: System) -> None:
     web.disk.write("/tmp/team.txt", "alice 30 eng\nbob 25 ops\ncarol 35 eng\n")
     counts = lines(web, "awk '{print $3}' /tmp/team.txt | sort | uniq -c")
