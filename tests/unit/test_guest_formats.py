@@ -394,6 +394,12 @@ def test_stat_readlink_find(web: System) -> None:
     web.disk.nodes["/tmp/old.log"].mtime = web.now() - 3 * 86400
     assert lines(web, "find /tmp -name '*.log' -mtime +2") == ["/tmp/old.log"]
     assert lines(web, "find /tmp -name '*.log' -mtime -2") == []
+    run(web, "mkdir -p d/e && touch d/e/f d/g")
+    assert lines(web, "find d -depth") == ["d/e/f", "d/e", "d/g", "d"]
+    assert run(web, "find d -delete && ls d")[2] == "ls: cannot access 'd': No such file or " \
+                                                    "directory\n"
+    assert run(web, "find /etc -maxdepth 1 -name hostname -delete")[2] == \
+        "find: cannot delete ‘/etc/hostname’: Permission denied\n"
     code, _out, err = run(web, "find /root /etc/hostname")
     assert code == 1 and "find: ‘/root’: Permission denied" in err
     run(web, "mkdir t && echo hi > t/a && ln -s a t/b && chmod u=rwx,g=rx,o= t/a && "

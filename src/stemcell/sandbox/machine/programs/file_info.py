@@ -321,8 +321,10 @@ def find(sh: Shell, argv: list[str], io: IO) -> int:
         i += 1
     disk = sh.system.disk
     now = sh.system.now()
+    depth_first = any(kind in ("-delete", "-depth") for g in groups for _, kind, _ in g)
     status = 0
     out_buf: list[str] = []
+    failed: list[str] = []
     batch: dict[int, list[str]] = {}
 
     def test(kind: str, arg: list[str], shown: str, path: str, node: Node, depth: int) -> bool:
@@ -388,6 +390,17 @@ def find(sh: Shell, argv: list[str], io: IO) -> int:
                            f"{time.strftime('%b %d %H:%M', time.gmtime(node.mtime))} {shown}\n")
             return True
         if kind == "-delete":
+            parent = disk.get(posixpath.dirname(path))
+            if sh.user != ROOT and (parent is None or not disk._allowed(parent, sh.user, 0o2)):
+                flush()
+                io.eprint(f"find: cannot delete ‘{shown}’: Permission denied")
+                failed.append(shown)
+                return False
+            if node.kind == "dir" and disk.listdir(path):
+                flush()
+                io.eprint(f"find: cannot delete ‘{shown}’: Directory not empty")
+                failed.append(shown)
+                return False
             with sh.system.lock:
                 disk.remove(path, recursive=node.kind == "dir")
             return True
@@ -420,6 +433,32 @@ def find(sh: Shell, argv: list[str], io: IO) -> int:
                 return True
         return False
 
+    def visit(path: str, shown: str, depth: int) -> None:
+        """Walk in directory order; with -depth (implied by -delete) a directory's
+        entries come before the directory itself, as find does."""
+        nonlocal status
+        node = disk.nodes.get(path)
+        if node is None:
+            return
+        if not depth_first:
+            test_one(path, shown, node, depth)
+        if node.kind == "dir" and (maxdepth is None or depth < maxdepth):
+            if sh.user != ROOT and not disk._allowed(node, sh.user, 0o4):
+                flush()
+                io.eprint(f"find: ‘{shown}’: Permission denied")
+                status = 1
+            else:
+                for name in disk.listdir(path):
+                    visit(posixpath.join(path, name),
+                          posixpath.join(shown, name) if shown != "/" else "/" + name,
+                          depth + 1)
+        if depth_first and disk.nodes.get(path) is not None:
+            test_one(path, shown, node, depth)
+
+    def test_one(path: str, shown: str, node: Node, depth: int) -> None:
+        if depth >= mindepth and matches(shown, path, node, depth) and not actions:
+            out_buf.append(shown + "\n")
+
     for root in roots:
         full = sh.path(root)
         top = disk.get(full, follow=False)
@@ -429,27 +468,9 @@ def find(sh: Shell, argv: list[str], io: IO) -> int:
             continue
         if top.kind == "link" and disk.is_dir(full) and root.endswith("/"):
             full = disk.resolve(full)
-        stack: list[tuple[str, str, int]] = [(full, root, 0)]
-        while stack:
-            path, shown, depth = stack.pop()
-            node = disk.nodes.get(path)
-            if node is None:
-                continue
-            if depth >= mindepth and matches(shown, path, node, depth) and not actions:
-                out_buf.append(shown + "\n")
-            if node.kind == "dir" and (maxdepth is None or depth < maxdepth) and \
-                    disk.nodes.get(path) is not None:
-                if sh.user != ROOT and not disk._allowed(node, sh.user, 0o4):
-                    flush()
-                    io.eprint(f"find: ‘{shown}’: Permission denied")
-                    status = 1
-                    continue
-                for name in reversed(disk.listdir(path)):
-                    child = posixpath.join(path, name)
-                    stack.append((child, posixpath.join(shown, name) if shown != "/" else
-                                  "/" + name, depth + 1))
+        visit(full, root, 0)
         flush()
     for cmd in batch.values():
         code = sh.invoke(cmd, IO(b"", io.out, io.err))
         status = status or (1 if code else 0)
-    return status
+    return 1 if failed else status
