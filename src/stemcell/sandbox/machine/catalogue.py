@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import posixpath
 from dataclasses import dataclass, field
@@ -62,10 +63,19 @@ class Catalogue:
     suite: str
     base: dict[str, str]
     packages: dict[str, PackageInfo]
+    arch: str = "amd64"  # dpkg's architecture of the image
+    security: str = "http://security.ubuntu.com/ubuntu"
 
     @classmethod
     def default(cls) -> Catalogue:
         return _load(DATA / "packages.yaml")
+
+    @classmethod
+    def for_image(cls, release: str = "24.04", arch: str = "x86_64") -> Catalogue:
+        """The archive an image of ``release`` on ``arch`` installs from: jammy carries
+        its own versions (and pre-t64 library names, php8.1, python3.10); arm64 comes
+        from ports.ubuntu.com with arm64 .debs."""
+        return _for_image(DATA / "packages.yaml", release, arch)
 
     def get(self, name: str) -> PackageInfo:
         try:
@@ -92,7 +102,7 @@ class Catalogue:
         return order
 
     def url(self, info: PackageInfo) -> str:
-        return f"{self.mirror} {self.suite}/{info.section} amd64 {info.name} {info.arch}"
+        return f"{self.mirror} {self.suite}/{info.section} {self.arch} {info.name} {info.arch}"
 
     def apply(self, disk: Disk, info: PackageInfo) -> Effects:
         """Unpack and configure ``info`` onto ``disk`` (what dpkg does, as root)."""
@@ -132,7 +142,32 @@ class Catalogue:
         return fx
 
 
+# Unit files as the packages ship them (apache2 2.4.58-1ubuntu8's debian/apache2.service).
+_UNIT_FILES = {
+    "apache2.service": (
+        "[Unit]\nDescription=The Apache HTTP Server\n"
+        "After=network.target remote-fs.target nss-lookup.target\n"
+        "Documentation=https://httpd.apache.org/docs/2.4/\n\n"
+        "[Service]\nType=forking\nEnvironment=APACHE_STARTED_BY_SYSTEMD=true\n"
+        "ExecStart=/usr/sbin/apachectl start\nExecStop=/usr/sbin/apachectl graceful-stop\n"
+        "ExecReload=/usr/sbin/apachectl graceful\nKillMode=mixed\nPrivateTmp=true\n"
+        "Restart=on-abort\nOOMPolicy=continue\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"),
+    "apache-htcacheclean.service": (
+        "[Unit]\nDescription=Disk Cache Cleaning Daemon for Apache HTTP Server\n"
+        "After=apache2.service\nDocumentation=https://httpd.apache.org/docs/2.4/programs/"
+        "htcacheclean.html\n\n[Service]\nType=forking\nUser=www-data\n"
+        "Environment=HTCACHECLEAN_SIZE=300M\nEnvironment=HTCACHECLEAN_DAEMON_INTERVAL=120\n"
+        "Environment=HTCACHECLEAN_PATH=/var/cache/apache2/mod_cache_disk\n"
+        "ExecStart=/usr/bin/htcacheclean -d $HTCACHECLEAN_DAEMON_INTERVAL -p "
+        "$HTCACHECLEAN_PATH -l $HTCACHECLEAN_SIZE -n\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"),
+}
+
+
 def _unit_file(unit: str) -> str:
+    if unit in _UNIT_FILES:
+        return _UNIT_FILES[unit]
     name = unit.removesuffix(".service")
     return (f"[Unit]\nDescription={name} (simulated unit)\nAfter=network.target\n\n"
             f"[Service]\nType=forking\nExecStart=/usr/sbin/{name} start\n\n"
@@ -169,3 +204,47 @@ def _load(path: Path) -> Catalogue:
                 raise ValueError(f"{path}: {info.name} depends on unknown package {dep}")
     base = {k: str(v) for k, v in raw["base"].items()}
     return Catalogue(mirror=raw["mirror"], suite=raw["suite"], base=base, packages=pkgs)
+
+
+_DEB_ARCH = {"x86_64": "amd64", "amd64": "amd64", "arm64": "arm64", "aarch64": "arm64"}
+_CODENAMES = {"24.04": "noble", "22.04": "jammy"}
+
+
+def _renamed(text: str, rename: dict[str, str]) -> str:
+    for old, new in rename.items():
+        text = text.replace(old, new)
+    return text
+
+
+@functools.cache
+def _for_image(path: Path, release: str, arch: str) -> Catalogue:
+    noble = _load(path)
+    deb_arch = _DEB_ARCH.get(arch, "amd64")
+    codename = _CODENAMES.get(release, "noble")
+    raw: dict[str, Any] = yaml.safe_load(path.read_text())
+    spec: dict[str, Any] = raw.get("releases", {}).get(codename, {})
+    rename = {str(k): str(v) for k, v in spec.get("rename", {}).items()}
+    versions = {str(k): str(v) for k, v in spec.get("versions", {}).items()}
+    base_versions = {str(k): str(v) for k, v in spec.get("base", {}).items()}
+
+    def pkg(info: PackageInfo) -> PackageInfo:
+        name = _renamed(info.name, rename)
+        return dataclasses.replace(
+            info, name=name, version=versions.get(name, info.version),
+            arch=info.arch if info.arch == "all" else deb_arch,
+            depends=tuple(_renamed(d, rename) for d in info.depends),
+            bins=tuple(_renamed(b, rename) for b in info.bins),
+            files={_renamed(k, rename): v for k, v in info.files.items()},
+            links={_renamed(k, rename): _renamed(v, rename) for k, v in info.links.items()},
+            apache_modules=tuple(_renamed(m, rename) for m in info.apache_modules),
+            apache_enable=tuple(_renamed(m, rename) for m in info.apache_enable))
+
+    packages = {p.name: p for p in (pkg(i) for i in noble.packages.values())}
+    base = {_renamed(k, rename): v for k, v in noble.base.items()}
+    base = {k: base_versions.get(k, v) for k, v in base.items()}
+    mirror = noble.mirror if deb_arch == "amd64" else \
+        str(raw.get("ports_mirror", "http://us-east-1.ec2.ports.ubuntu.com/ubuntu-ports"))
+    security = "http://security.ubuntu.com/ubuntu" if deb_arch == "amd64" else \
+        "http://ports.ubuntu.com/ubuntu-ports"
+    return Catalogue(mirror=mirror, suite=codename, base=base, packages=packages,
+                     arch=deb_arch, security=security)

@@ -17,8 +17,15 @@ _BINS = {
     "/usr/bin": "apt apt-get bash cat chmod chown cloud-init cp curl date dpkg dpkg-query echo env "
                 "false grep gzip head hostname id ln ls mkdir mv printf pwd python3 python3.12 "
                 "rm sed sh sleep ss ssh ssh-keygen sudo systemctl tail tar tee test touch true "
-                "uname uptime wc wget which whoami lsb_release printenv env egrep fgrep chgrp",
+                "uname uptime wc wget which whoami lsb_release printenv env egrep fgrep chgrp "
+                "ps top pgrep pkill kill free df du lsblk nproc ip journalctl awk mawk cut sort "
+                "uniq xargs find stat readlink realpath basename dirname md5sum sha256sum "
+                "sha1sum getent gunzip zcat hostnamectl nano vi vim vim.tiny rnano "
+                "scp sftp",
     "/usr/sbin": "service sshd",
+    "/usr/lib/systemd": "systemd systemd-journald systemd-networkd systemd-resolved "
+                        "systemd-logind systemd-udevd",
+    "/usr/lib/openssh": "sftp-server",
 }
 
 _ENABLED_UNITS = ["ssh.service", "cloud-init-local.service", "cloud-init.service",
@@ -46,7 +53,10 @@ def fresh_ubuntu(release: str = "24.04", arch: str = "x86_64") -> Disk:
         f'PRETTY_NAME="Ubuntu {pretty}"\nNAME="Ubuntu"\nVERSION_ID="{release}"\n'
         f'VERSION="{pretty.replace(" LTS", "")} LTS ({name})"\nVERSION_CODENAME={codename}\n'
         f'ID=ubuntu\nID_LIKE=debian\nHOME_URL="https://www.ubuntu.com/"\n'
-        f'SUPPORT_URL="https://help.ubuntu.com/"\nUBUNTU_CODENAME={codename}\n'))
+        f'SUPPORT_URL="https://help.ubuntu.com/"\n'
+        f'BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"\n'
+        f'PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"\n'
+        f'UBUNTU_CODENAME={codename}\n' + ("LOGO=ubuntu-logo\n" if codename == "noble" else "")))
     disk.write("/etc/lsb-release", (
         f"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE={release}\nDISTRIB_CODENAME={codename}\n"
         f'DISTRIB_DESCRIPTION="Ubuntu {pretty}"\n'))
@@ -55,13 +65,18 @@ def fresh_ubuntu(release: str = "24.04", arch: str = "x86_64") -> Disk:
     disk.write("/etc/passwd", (
         "root:x:0:0:root:/root:/bin/bash\n"
         "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
+        "systemd-network:x:998:998:systemd Network Management:/:/usr/sbin/nologin\n"
+        "systemd-resolve:x:991:991:systemd Resolver:/:/usr/sbin/nologin\n"
+        "messagebus:x:101:101::/nonexistent:/usr/sbin/nologin\n"
         "syslog:x:102:102::/nonexistent:/usr/sbin/nologin\n"
         "ubuntu:x:1000:1000:Ubuntu:/home/ubuntu:/bin/bash\n"))
     disk.write("/etc/shadow", "root:*:19900:0:99999:7:::\nubuntu:!:19900:0:99999:7:::\n",
                mode=0o640, group="shadow")
     disk.write("/etc/group", (
-        "root:x:0:\nadm:x:4:syslog,ubuntu\nsudo:x:27:ubuntu\nwww-data:x:33:\n"
-        "syslog:x:102:\nshadow:x:42:\nubuntu:x:1000:\n"))
+        "root:x:0:\nadm:x:4:syslog,ubuntu\ncdrom:x:24:ubuntu\nsudo:x:27:ubuntu\n"
+        "dip:x:30:ubuntu\nwww-data:x:33:\nshadow:x:42:\nmessagebus:x:101:\n"
+        "syslog:x:102:\nlxd:x:105:ubuntu\nsystemd-resolve:x:991:\n"
+        "systemd-network:x:998:\nubuntu:x:1000:\n"))
     disk.write("/etc/sudoers.d/90-cloud-init-users",
                "# Created by cloud-init v. 24.4.1 on first boot\n"
                "ubuntu ALL=(ALL) NOPASSWD:ALL\n", mode=0o440)
@@ -81,12 +96,17 @@ def fresh_ubuntu(release: str = "24.04", arch: str = "x86_64") -> Disk:
                owner=UBUNTU)
     disk.write("/home/ubuntu/.profile", "# ~/.profile: executed by the command interpreter.\n",
                owner=UBUNTU)
+    python = "python3.10" if release == "22.04" else "python3.12"
     for folder, names in _BINS.items():
-        for b in names.split():
-            disk.write(f"{folder}/{b}", ELF, mode=0o755)
+        for b in names.replace("python3.12", python).split():
+            disk.write(f"{folder}/{b}", ELF, mode=0o755, parents=True)
     disk.symlink("usr/bin", "/bin", force=True)
     disk.symlink("usr/sbin", "/sbin", force=True)
-    cat = Catalogue.default()
+    # systemd is pid 1 (testinfra's service module checks `readlink -f /sbin/init`).
+    disk.symlink("../lib/systemd/systemd", "/usr/sbin/init", force=True)
+    disk.mkdir("/run/systemd/system")
+    disk.symlink("usr/lib", "/lib", force=True)
+    cat = Catalogue.for_image(release, arch)
     disk.packages.update(cat.base)
     for unit in _ENABLED_UNITS:
         disk.units[unit] = True

@@ -187,7 +187,7 @@ class Guest:
         system = self.system
         model = self.model
         t0 = self.marks["booting"]
-        system.booted_at = t0
+        system.power_on(t0)
         # One timeline for the whole boot: stages, services and the user script.
         self._timeline = Timeline(self.clock, t0)
         for line in (f"Linux version {KERNEL} (buildd@lcy02-amd64-086) (x86_64-linux-gnu-gcc-13 "

@@ -15,6 +15,7 @@ import re
 import shlex
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from stemcell.engine.redact import redact
 from stemcell.sandbox.machine import syntax as sx
@@ -39,6 +40,28 @@ class CmdError(Exception):
 
 
 Stdin = bytes | Callable[[], bytes]
+
+
+class Terminal(Protocol):
+    """The PTY of an interactive SSH session, for full-screen programs (nano, vi)."""
+
+    name: str  # the device as ps shows it: pts/0, pts/1, ...
+
+    def read(self, timeout: float) -> bytes | None:
+        """Keystrokes typed since the last read (b"" if none in ``timeout``); None once
+        the session is gone."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        ...
+
+    def size(self) -> tuple[int, int]:
+        """(columns, rows)"""
+        ...
+
+    def raw(self, on: bool) -> None:
+        """Raw mode: every byte goes to the program (Ctrl-C included), no echo."""
+        ...
 
 
 def _discard(_: bytes) -> None:
@@ -114,6 +137,7 @@ class Shell:
         # Set for cloud-init's user scripts: the whole boot shares one timeline.
         self.timeline: Timeline | None = None
         self.interactive = False
+        self.terminal: Terminal | None = None  # set for a PTY login shell
         self._users: list[tuple[str, str, dict[str, str]]] = []  # shells below `sudo -i`
         self.line = 0
 
@@ -171,6 +195,7 @@ class Shell:
         sub.errexit, sub.xtrace, sub.pipefail = self.errexit, self.xtrace, self.pipefail
         sub.cancel = self.cancel
         sub.timeline = self.timeline
+        sub.terminal = self.terminal
         return sub
 
     # --- helpers for commands ------------------------------------------------------
@@ -445,13 +470,62 @@ class Shell:
                     self.env[key] = self.expand_text(word)
                 return self.env[key]
             return "" if empty else self.expand_text(word)
-        if name.startswith("#"):
-            return str(len(self.env.get(name[1:], "")))
+        if name.startswith("#") and len(name) > 1:
+            return str(len(self.var(name[1:])))
+        m = re.fullmatch(r"([A-Za-z_]\w*|[0-9@*])(\^\^|,,|\^|,|%%|%|##|#|//|/|:)(.*)", name,
+                         re.S)
+        if m:
+            return self._operator(m.group(1), m.group(2), m.group(3))
         if name not in self.env:
             if self.nounset:
                 raise CmdError(f"{name}: unbound variable", 1)
             return ""
         return self.env[name]
+
+    def _operator(self, key: str, op: str, arg: str) -> str:
+        """${x^^} ${x,,} ${x%pat} ${x%%pat} ${x#pat} ${x##pat} ${x/a/b} ${x//a/b} ${x:o:n}"""
+        val = self.var(key)
+        if op in ("^^", ",,", "^", ","):
+            if op == "^^":
+                return val.upper()
+            if op == ",,":
+                return val.lower()
+            return (val[:1].upper() if op == "^" else val[:1].lower()) + val[1:]
+        if op == ":":
+            start_s, _, length_s = arg.partition(":")
+            try:
+                start = int(self.arith(start_s or "0"))
+                if start < 0:
+                    start = max(0, len(val) + start)
+                if not _:
+                    return val[start:]
+                length = int(self.arith(length_s or "0"))
+            except CmdError:
+                raise CmdError(f"{arg}: bad substitution") from None
+            return val[start:start + length] if length >= 0 else val[start:length]
+        pattern = self.expand_text(arg)
+        if op in ("/", "//"):
+            pat, _, repl = pattern.partition("/")
+            anchor = ""
+            if pat.startswith(("#", "%")):
+                anchor, pat = pat[0], pat[1:]
+            rx = _glob_regex(pat, greedy=True)
+            if anchor == "#":
+                rx = "^" + rx
+            elif anchor == "%":
+                rx = rx + "$"
+            return re.sub(rx, lambda _m: repl, val, count=0 if op == "//" else 1)
+        if op in ("#", "##"):
+            ends = range(len(val) + 1) if op == "#" else range(len(val), -1, -1)
+            for i in ends:
+                if fnmatch.fnmatchcase(val[:i], pattern):
+                    return val[i:]
+            return val
+        starts = range(len(val), -1, -1) if op == "%" else range(len(val) + 1)
+        for i in starts:
+            if fnmatch.fnmatchcase(val[i:], pattern):
+                return val[:i]
+        return val
 
     def command_output(self, src: str) -> str:
         buf = Buffer()
@@ -587,10 +661,19 @@ class Shell:
         return sorted(bases)
 
 
+def _glob_regex(pattern: str, *, greedy: bool) -> str:
+    """A shell glob as a regex fragment (no anchors), for ${x/pat/repl}."""
+    out = []
+    for c in pattern:
+        out.append(".*" if c == "*" and greedy else ".*?" if c == "*" else
+                   "." if c == "?" else re.escape(c))
+    return "".join(out)
+
+
 _BUILTINS = {"cd", "export", "set", "exit", "true", "false", "echo", "printf", "test", "[",
              "pwd", "source", ".", "unset", "read", "shift", "local", "return", ":", "type",
              "command", "sudo", "umask", "wait", "trap", "exec", "history", "logout",
-             "declare", "readonly", "hash"}
+             "declare", "readonly", "hash", "kill"}
 
 
 class _Redirected:

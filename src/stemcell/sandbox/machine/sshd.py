@@ -4,7 +4,9 @@ the guest's disk, exec requests and interactive shells running the interpreter."
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
+import queue
 import socket
 import threading
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from paramiko.common import (
     OPEN_SUCCEEDED,
 )
 
+from stemcell.sandbox.machine.sftp_disk import DiskSftp, SftpSubsystem
 from stemcell.sandbox.machine.shell import IO, Shell, ShellExit
 from stemcell.sandbox.machine.syntax import ParseError, parse
 
@@ -56,8 +59,9 @@ def authorized(system: System, username: str, key: paramiko.PKey) -> bool:
 
 
 class _Server(paramiko.ServerInterface):
-    def __init__(self, system: System) -> None:
+    def __init__(self, system: System, peer: tuple[str, int] = ("127.0.0.1", 0)) -> None:
         self.system = system
+        self.peer = peer
         self.requests: dict[int, dict[str, Any]] = {}
         self.ready: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
@@ -77,8 +81,23 @@ class _Server(paramiko.ServerInterface):
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         if authorized(self.system, username, key):
+            self._journal_login(username, key)
             return AUTH_SUCCESSFUL
         return AUTH_FAILED
+
+    def _journal_login(self, username: str, key: paramiko.PKey) -> None:
+        # OpenSSH 9.6's auth log lines (the fingerprint of a public key is not a secret).
+        digest = hashlib.sha256(key.asbytes()).digest()
+        fp = "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+        kind = {"ssh-ed25519": "ED25519", "ssh-rsa": "RSA"}.get(key.get_name(), "ECDSA")
+        system = self.system
+        pid = system.processes.next_pid()
+        system.journal.append("ssh.service", f"Accepted publickey for {username} from "
+                              f"{self.peer[0]} port {self.peer[1]} ssh2: {kind} {fp}",
+                              ident="sshd", pid=pid, when=system.now())
+        system.journal.append("ssh.service", f"pam_unix(sshd:session): session opened for "
+                              f"user {username}(uid=1000) by {username}(uid=0)",
+                              ident="sshd", pid=pid, when=system.now())
 
     def check_auth_none(self, username: str) -> int:
         return AUTH_FAILED
@@ -89,7 +108,9 @@ class _Server(paramiko.ServerInterface):
     def check_channel_pty_request(self, channel: paramiko.Channel, term: bytes, width: int,
                                   height: int, pixelwidth: int, pixelheight: int,
                                   modes: bytes) -> bool:
-        self._slot(channel)["pty"] = True
+        slot = self._slot(channel)
+        slot["pty"] = True
+        slot["size"] = [width or 80, height or 24]
         return True
 
     def check_channel_env_request(self, channel: paramiko.Channel, name: bytes,
@@ -97,7 +118,12 @@ class _Server(paramiko.ServerInterface):
         self._slot(channel)["env"][_s(name)] = _s(value)
         return True
 
-    def check_channel_window_change_request(self, *args: Any) -> bool:
+    def check_channel_window_change_request(self, channel: paramiko.Channel, width: int,
+                                            height: int, pixelwidth: int,
+                                            pixelheight: int) -> bool:
+        size = self._slot(channel).get("size")
+        if isinstance(size, list):
+            size[:] = [width or 80, height or 24]
         return True
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
@@ -113,7 +139,14 @@ class _Server(paramiko.ServerInterface):
         return True
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
-        return False  # no sftp in the sandbox
+        # sshd_config's `Subsystem sftp`: paramiko starts the handler registered on the
+        # transport (SshServer.serve) in its own thread.
+        if name != "sftp":
+            return False
+        slot = self._slot(channel)
+        slot["subsystem"] = name
+        self.ready[channel.get_id()].set()
+        return super().check_channel_subsystem_request(channel, name)
 
 
 def _s(b: bytes | str) -> str:
@@ -137,7 +170,13 @@ class SshServer:
         transport.set_log_channel(LOG_CHANNEL)
         transport.local_version = "SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5"
         transport.add_server_key(self._host_key())
-        server = _Server(self.system)
+        transport.set_subsystem_handler("sftp", SftpSubsystem, DiskSftp, self.system,
+                                        LOGIN_USER)
+        try:
+            peer = conn.getpeername()[:2]
+        except OSError:
+            peer = ("127.0.0.1", 0)
+        server = _Server(self.system, (str(peer[0]), int(peer[1])))
         with self._lock:
             self._transports.add(transport)
         try:
@@ -169,17 +208,40 @@ class SshServer:
         if not server.ready[chan.get_id()].wait(10):
             chan.close()
             return
+        if "subsystem" in slot:
+            return  # the SFTP server thread owns this channel
         cancel = threading.Event()
         with self._lock:
             self._sessions.add(cancel)
+        # The session's processes, as `ps` shows an OpenSSH login on Ubuntu 24.04.
+        table = self.system.processes
+        tty = "?"
+        if slot.get("pty"):
+            with self._lock:  # the lowest free pts number, as the kernel hands them out
+                used = {p.tty for p in table.list()}
+                tty = next(f"pts/{n}" for n in range(len(used) + 1) if f"pts/{n}" not in used)
+                slot["tty"] = tty
+        now = self.system.now()
+        sshd = next((p.pid for p in table.list() if p.unit == "ssh.service"), 1)
+        priv = table.spawn(f"sshd: {LOGIN_USER} [priv]", user="root", ppid=sshd, started=now,
+                           vsz_kb=14428, rss_kb=8960)
+        conn = table.spawn(f"sshd: {LOGIN_USER}@{tty if tty != '?' else 'notty'}",
+                           user=LOGIN_USER, ppid=priv.pid, started=now, vsz_kb=14688,
+                           rss_kb=6656, stat="S")
+        login = table.spawn("-bash" if "shell" in slot else f"bash -c {slot.get('exec', '')}",
+                            user=LOGIN_USER, ppid=conn.pid, started=now, vsz_kb=8780,
+                            rss_kb=5504, tty=tty, stat="Ss" if tty == "?" else "Ss+")
         try:
             if "exec" in slot:
                 self._exec(chan, slot["exec"], bool(slot.get("pty")), slot["env"], cancel)
             else:
-                Interactive(self.system, chan, slot["env"], cancel).run()
+                Interactive(self.system, chan, slot["env"], cancel,
+                            slot.get("size") or [80, 24], tty).run()
         except (OSError, EOFError, paramiko.SSHException):
             pass
         finally:
+            for proc in (login, conn, priv):
+                table.kill(proc.pid)
             with self._lock:
                 self._sessions.discard(cancel)
             try:
@@ -239,7 +301,8 @@ class Interactive:
     """A login shell on a pty: prompt, echo, line editing, Ctrl-C, Ctrl-D, exit."""
 
     def __init__(self, system: System, chan: paramiko.Channel, env: dict[str, str],
-                 cancel: threading.Event) -> None:
+                 cancel: threading.Event, size: list[int] | None = None,
+                 tty: str = "pts/0") -> None:
         self.system = system
         self.chan = chan
         self.cancel = cancel
@@ -250,6 +313,8 @@ class Interactive:
         self._buf = bytearray()
         self._eof = False
         self._interrupt = self.shell.cancel
+        self.terminal = PtyTerminal(chan, size or [80, 24], self._buf, tty)
+        self.shell.terminal = self.terminal
 
     def send(self, text: str | bytes) -> None:
         data = text.encode() if isinstance(text, str) else text
@@ -268,8 +333,12 @@ class Interactive:
     def banner(self) -> str:
         from stemcell.sandbox.machine.system import KERNEL
 
-        pretty = "Ubuntu 24.04.1 LTS"
-        return (f"Welcome to {pretty} (GNU/Linux {KERNEL} x86_64)\n\n"
+        disk = self.system.disk
+        pretty = next((ln.split("=", 1)[1].strip('"') for ln in disk.read_text(
+            "/etc/os-release").splitlines() if ln.startswith("PRETTY_NAME=")),
+            "Ubuntu 24.04.1 LTS") if disk.is_file("/etc/os-release") else "Ubuntu"
+        machine = "aarch64" if disk.arch in ("arm64", "aarch64") else "x86_64"
+        return (f"Welcome to {pretty} (GNU/Linux {KERNEL} {machine})\n\n"
                 " * Documentation:  https://help.ubuntu.com\n"
                 " * Management:     https://landscape.canonical.com\n\n"
                 f"  System information as of {_now(self.system)}\n\n"
@@ -348,7 +417,11 @@ class Interactive:
                 return
             if not data:
                 self._eof = True  # the client closed its input; lines typed ahead still run
+                self.terminal.closed()
                 return
+            if self.terminal.is_raw:
+                self.terminal.feed(data)
+                continue
             if 3 in data:
                 self._interrupt.set()
                 self.send("^C")
@@ -356,6 +429,7 @@ class Interactive:
                 self._buf.extend(data)
         if self.cancel.is_set():
             self._interrupt.set()  # the guest is going down: stop the running command
+            self.terminal.closed()
 
     def run(self) -> None:
         self.send(self.banner())
@@ -404,6 +478,48 @@ class Interactive:
                 self._interrupt.clear()
                 self.send("\r\n")
         self.chan.send_exit_status(self.shell.status)
+
+
+class PtyTerminal:
+    """The session's PTY as a full-screen program sees it (shell.Terminal): while raw,
+    the Ctrl-C watcher hands every keystroke over instead of interpreting it."""
+
+    def __init__(self, chan: paramiko.Channel, size: list[int], typed_ahead: bytearray,
+                 name: str = "pts/0") -> None:
+        self.chan = chan
+        self.name = name
+        self._size = size
+        self._typed_ahead = typed_ahead
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self.is_raw = False
+        self._gone = False
+
+    def raw(self, on: bool) -> None:
+        if on and self._typed_ahead:
+            # Keys sent right after the command line arrived with it.
+            self._queue.put(bytes(self._typed_ahead))
+            self._typed_ahead.clear()
+        self.is_raw = on
+
+    def feed(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def closed(self) -> None:
+        self._gone = True
+        self._queue.put(None)
+
+    def read(self, timeout: float) -> bytes | None:
+        try:
+            data = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None if self._gone else b""
+        return data
+
+    def write(self, data: bytes) -> None:
+        self.chan.sendall(data)
+
+    def size(self) -> tuple[int, int]:
+        return self._size[0], self._size[1]
 
 
 def _now(system: System) -> str:

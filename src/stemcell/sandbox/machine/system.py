@@ -15,6 +15,7 @@ from stemcell.sandbox.machine import apache_server
 from stemcell.sandbox.machine.boot_model import BootModel
 from stemcell.sandbox.machine.catalogue import Catalogue
 from stemcell.sandbox.machine.disk import Disk
+from stemcell.sandbox.machine.processes import Journal, ProcessTable
 
 KERNEL = "6.8.0-1019-aws"
 
@@ -66,7 +67,7 @@ class System:
         self.disk = disk
         self.clock = clock
         self.model = model or BootModel.default()
-        self.catalogue = catalogue or Catalogue.default()
+        self.catalogue = catalogue or Catalogue.for_image(disk.release, disk.arch)
         self.instance_id = instance_id
         self.hostname = hostname
         self.private_ip = private_ip
@@ -89,6 +90,21 @@ class System:
         # The running command's way of spending modeled time (per thread), so a
         # service start inside `apt-get install` is on that command's timeline.
         self._local = threading.local()
+        # What `ps` and `journalctl` read (processes.py): filled at boot and as services
+        # start and stop.
+        self.processes = ProcessTable()
+        self.processes.boot(clock.now())
+        self.journal = Journal()
+
+    def power_on(self, at: float) -> None:
+        """A new boot: pid 1 and the base processes again; journald marks the boot."""
+        self.booted_at = at
+        self.processes.boot(at)
+        self.journal.boots.append(at)
+        self.journal.append("", f"Linux version {KERNEL} (buildd@lcy02-amd64-086) "
+                            "#19-Ubuntu SMP", ident="kernel", when=at)
+        self.journal.append("", "systemd 255.4-1ubuntu8.4 running in system mode",
+                            ident="systemd", pid=1, when=at)
 
     # --- time ----------------------------------------------------------------------
 
@@ -175,7 +191,23 @@ class System:
         if modeled:
             self.sleep(self.model.service_start)
         self.failed.discard(unit)
-        self.services[unit] = self.now()
+        now = self.now()
+        self.services[unit] = now
+        self.processes.start_unit(unit, self.exec_start(unit), now,
+                                  self._unit_key(unit, "User") or "root")
+        desc = self.unit_description(unit)
+        named = f"{unit} - {desc}" if desc else unit
+        self.journal.append(unit, f"Starting {named}...", ident="systemd", pid=1, when=now)
+        if unit == "apache2.service" and not any(
+                line.strip().lower().startswith("servername ")
+                for _, line in apache_server.config_lines(self.disk)):
+            # What apachectl prints on every Ubuntu start without a global ServerName.
+            self.journal.append(unit, "AH00558: apache2: Could not reliably determine the "
+                                f"server's fully qualified domain name, using {self.private_ip}"
+                                ". Set the 'ServerName' directive globally to suppress this "
+                                "message", ident="apachectl",
+                                pid=self.processes.next_pid(), when=now)
+        self.journal.append(unit, f"Started {named}.", ident="systemd", pid=1, when=now)
         self._changed(unit, True)
 
     def stop_service(self, unit: str, *, modeled: bool = True) -> None:
@@ -187,6 +219,14 @@ class System:
         if modeled:
             self.sleep(self.model.service_stop)
         del self.services[unit]
+        self.processes.stop_unit(unit)
+        desc = self.unit_description(unit)
+        named = f"{unit} - {desc}" if desc else unit
+        now = self.now()
+        self.journal.append(unit, f"Stopping {named}...", ident="systemd", pid=1, when=now)
+        self.journal.append(unit, f"{unit}: Deactivated successfully.", ident="systemd",
+                            pid=1, when=now)
+        self.journal.append(unit, f"Stopped {named}.", ident="systemd", pid=1, when=now)
         self._changed(unit, False)
 
     def restart_service(self, unit: str) -> None:
@@ -215,7 +255,27 @@ class System:
         for cb in list(self.on_service_change):
             cb(unit, active)
 
+    def exec_start(self, unit: str) -> str | None:
+        """The ExecStart command line of a unit file on the disk, if any."""
+        return self._unit_key(unit, "ExecStart")
+
+    def unit_description(self, unit: str) -> str | None:
+        return self._unit_key(unit, "Description") or \
+            UNIT_DESCRIPTIONS.get(self.unit_name(unit))
+
+    def _unit_key(self, unit: str, key: str) -> str | None:
+        path = self.unit_file(self.unit_name(unit))
+        if path is None:
+            return None
+        for line in self.disk.read_text(path).splitlines():
+            k, _, value = line.partition("=")
+            if k.strip() == key and value.strip():
+                return value.strip().lstrip("-@:+!") if key == "ExecStart" else value.strip()
+        return None
+
     def _log_journal(self, unit: str, lines: list[str]) -> None:
+        for ln in lines:
+            self.journal.append(unit, ln, when=self.now())
         stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(self.now()))
         text = "".join(f"{stamp} {self.hostname} {unit.removesuffix('.service')}[1234]: {ln}\n"
                        for ln in lines)
@@ -232,6 +292,29 @@ class System:
         name = unit.removesuffix(".service")
         return [ln for ln in text.splitlines() if f" {name}[" in ln][-5:]
 
+
+# Descriptions of the image's own units (their unit files are not modeled).
+UNIT_DESCRIPTIONS = {
+    "apache2.service": "The Apache HTTP Server",
+    "ssh.service": "OpenBSD Secure Shell server",
+    "cron.service": "Regular background program processing daemon",
+    "rsyslog.service": "System Logging Service",
+    "systemd-networkd.service": "Network Configuration",
+    "systemd-resolved.service": "Network Name Resolution",
+    "systemd-journald.service": "Journal Service",
+    "systemd-logind.service": "User Login Management",
+    "systemd-udevd.service": "Rule-based Manager for Device Events and Files",
+    "cloud-init-local.service": "Cloud-init: Local Stage (pre-network)",
+    "cloud-init.service": "Cloud-init: Network Stage",
+    "cloud-config.service": "Cloud-init: Config Stage",
+    "cloud-final.service": "Cloud-init: Final Stage",
+    "snapd.service": "Snap Daemon",
+    "unattended-upgrades.service": "Unattended Upgrades Shutdown",
+    "dbus.service": "D-Bus System Message Bus",
+    "getty@tty1.service": "Getty on tty1",
+    "serial-getty@ttyS0.service": "Serial Getty on ttyS0",
+    "apache-htcacheclean.service": "Disk Cache Cleaning Daemon for Apache HTTP Server",
+}
 
 _UNIT_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
 

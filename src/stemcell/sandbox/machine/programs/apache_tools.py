@@ -79,7 +79,9 @@ def apache2ctl(sh: Shell, argv: list[str], io: IO) -> int:
             io.print(f" {mod}_module (shared)")
         return 0
     if verb in ("-v", "-V"):
-        io.print("Server version: Apache/2.4.58 (Ubuntu)\nServer built:   2024-10-02T12:40:51")
+        version = sh.system.disk.packages.get("apache2", "2.4.58").split("-")[0]
+        io.print(f"Server version: Apache/{version} (Ubuntu)\nServer built:   "
+                 "2024-10-02T12:40:51")
         return 0
     if verb in ("start", "stop", "restart", "graceful", "graceful-stop"):
         if sh.user != ROOT:

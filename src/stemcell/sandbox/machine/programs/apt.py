@@ -32,7 +32,8 @@ def size_str(nbytes: float) -> str:
 
 def _suite(info: PackageInfo, base: str) -> str:
     # Packages rebuilt after release (ubuntuN.M / ubuntu0.24.04.x) live in -updates.
-    return f"{base}-updates" if re.search(r"ubuntu\d+\.\d|0\.24\.04", info.version) else base
+    return f"{base}-updates" if re.search(r"ubuntu\d+\.\d|0\.2\d\.04|~2\d\.04",
+                                          info.version) else base
 
 
 def _locked(io: IO) -> int:
@@ -53,13 +54,12 @@ def _update(sh: Shell, io: IO, quiet: int) -> int:
         ("Hit", f"{mirror} {suite} InRelease", 0),
         ("Get", f"{mirror} {suite}-updates InRelease", 126_000),
         ("Get", f"{mirror} {suite}-backports InRelease", 126_000),
-        ("Get", f"http://security.ubuntu.com/ubuntu {suite}-security InRelease", 126_000),
-        ("Get", f"{mirror} {suite}/universe amd64 Packages", 15_000_000),
+        ("Get", f"{cat.security} {suite}-security InRelease", 126_000),
+        ("Get", f"{mirror} {suite}/universe {cat.arch} Packages", 15_000_000),
         ("Get", f"{mirror} {suite}/universe Translation-en", 5_982_000),
-        ("Get", f"{mirror} {suite}-updates/main amd64 Packages", 4_553_000),
-        ("Get", f"{mirror} {suite}-updates/universe amd64 Packages", 1_082_000),
-        ("Get", f"http://security.ubuntu.com/ubuntu {suite}-security/main amd64 Packages",
-         2_834_000),
+        ("Get", f"{mirror} {suite}-updates/main {cat.arch} Packages", 4_553_000),
+        ("Get", f"{mirror} {suite}-updates/universe {cat.arch} Packages", 1_082_000),
+        ("Get", f"{cat.security} {suite}-security/main {cat.arch} Packages", 2_834_000),
     ]
     total = sum(b for *_, b in indexes)
     scale = model.apt_update_bytes / total
@@ -135,7 +135,7 @@ def _install(sh: Shell, io: IO, names: list[str], yes: bool, quiet: int,
     for i, p in enumerate(plan, 1):
         sh.sleep(model.download_seconds(p.download))
         if quiet < 2:
-            io.print(f"Get:{i} {cat.mirror} {_suite(p, cat.suite)}/{p.section} amd64 {p.name} "
+            io.print(f"Get:{i} {cat.mirror} {_suite(p, cat.suite)}/{p.section} {cat.arch} {p.name} "
                      f"{p.arch} {p.version} [{size_str(p.download)}B]")
     secs = model.download_seconds(download)
     if quiet < 2:
@@ -175,7 +175,7 @@ def _install(sh: Shell, io: IO, names: list[str], yes: bool, quiet: int,
                 system.restart_service(unit)
         disk.write("/var/log/apt/history.log",
                    f"\nStart-Date: {_stamp(sh)}\nCommandline: apt-get install {' '.join(names)}"
-                   f"\nInstall: {', '.join(f'{p.name}:amd64 ({p.version})' for p in plan)}"
+                   f"\nInstall: {', '.join(f'{p.name}:{cat.arch} ({p.version})' for p in plan)}"
                    f"\nEnd-Date: {_stamp(sh)}\n", append=True, parents=True)
     return 0
 
@@ -183,7 +183,7 @@ def _install(sh: Shell, io: IO, names: list[str], yes: bool, quiet: int,
 def _dpkg_name(p: PackageInfo) -> str:
     # dpkg qualifies only Multi-Arch: same packages (the shared libraries) with the arch.
     multi = p.name.startswith("lib") and not p.name.startswith("libapache2")
-    return f"{p.name}:amd64" if multi and p.arch != "all" else p.name
+    return f"{p.name}:{p.arch}" if multi and p.arch != "all" else p.name
 
 
 def _stamp(sh: Shell) -> str:
@@ -212,7 +212,8 @@ def apt_get(sh: Shell, argv: list[str], io: IO) -> int:
     quiet = sum(1 for a in argv[1:] if a.startswith("-q")) + argv[1:].count("-qq")
     quiet = 2 if any(a == "-qq" for a in argv[1:]) else min(quiet, 1)
     if not o.args:
-        io.print("apt 2.7.14build2 (amd64)\nUsage: apt-get [options] command")
+        io.print(f"apt {sh.system.disk.packages.get('apt', '2.7.14build2')} "
+                 f"({sh.system.catalogue.arch})\nUsage: apt-get [options] command")
         return 1
     verb, *rest = o.args
     yes = o.has("y", "yes", "assume-yes")
@@ -250,7 +251,7 @@ def apt_get(sh: Shell, argv: list[str], io: IO) -> int:
 def _status_block(sh: Shell, name: str) -> str:
     version = sh.system.disk.packages[name]
     info = sh.system.catalogue.packages.get(name)
-    arch = info.arch if info else "amd64"
+    arch = info.arch if info else sh.system.catalogue.arch
     size = info.installed_kb if info else 100
     return (f"Package: {name}\nStatus: install ok installed\nPriority: optional\n"
             f"Installed-Size: {size}\nMaintainer: Ubuntu Developers "
@@ -290,7 +291,7 @@ def dpkg_query(sh: Shell, argv: list[str], io: IO) -> int:
                 info = sh.system.catalogue.packages.get(m)
                 fields = {"Package": m, "Version": pkgs[m], "Status": "install ok installed",
                           "db:Status-Abbrev": "ii ", "binary:Package": m,
-                          "Architecture": info.arch if info else "amd64",
+                          "Architecture": info.arch if info else sh.system.catalogue.arch,
                           "Installed-Size": str(info.installed_kb if info else 100)}
                 text = _fill(fmt, fields)
                 text = text.replace("\\n", "\n").replace("\\t", "\t")
@@ -318,7 +319,7 @@ def _dpkg_list(sh: Shell, names: list[str], io: IO) -> int:
             status = 1
         for m in matches:
             info = sh.system.catalogue.packages.get(m)
-            arch = info.arch if info else "amd64"
+            arch = info.arch if info else sh.system.catalogue.arch
             io.print(f"ii  {m:<23} {pkgs[m]:<28} {arch:<12} {m} (simulated)")
     return status
 
@@ -331,7 +332,7 @@ def dpkg(sh: Shell, argv: list[str], io: IO) -> int:
     if args and args[0] in ("-s", "--status", "-L", "--listfiles"):
         return dpkg_query(sh, ["dpkg-query", *args], io)
     if args and args[0] == "--print-architecture":
-        io.print("amd64")
+        io.print(sh.system.catalogue.arch)
         return 0
     io.eprint(f"not simulated in the sandbox: dpkg {' '.join(args[:1])} (it would run on AWS)")
     return 127

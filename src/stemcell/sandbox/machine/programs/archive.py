@@ -124,6 +124,14 @@ def unzip(sh: Shell, argv: list[str], io: IO) -> int:
 @command("tar")
 def tar(sh: Shell, argv: list[str], io: IO) -> int:
     args = argv[1:]
+    if args and args[0] == "--version":
+        io.print("tar (GNU tar) 1.35\nCopyright (C) 2023 Free Software Foundation, Inc.\n"
+                 "License GPLv3+: GNU GPL version 3 or later "
+                 "<https://gnu.org/licenses/gpl.html>.\n"
+                 "This is free software: you are free to change and redistribute it.\n"
+                 "There is NO WARRANTY, to the extent permitted by law.\n\n"
+                 "Written by John Gilmore and Jay Fenlason.")
+        return 0
     # Old-style bundled first argument: `tar xzf file`.
     if args and not args[0].startswith("-") and set(args[0]) <= set("xctzjvfpJ"):
         args = ["-" + args[0], *args[1:]]
@@ -206,4 +214,87 @@ def tar(sh: Shell, argv: list[str], io: IO) -> int:
                 continue
             if verbose:
                 io.print(m.name)
+    return status
+
+
+@command("gzip", "gunzip", "zcat")
+def gzip_(sh: Shell, argv: list[str], io: IO) -> int:
+    """gzip 1.12: replaces FILE with FILE.gz (mode and owner kept); -d/gunzip undoes it;
+    -c/zcat writes to stdout; -k keeps the input; -l lists sizes."""
+    import gzip as _gzip
+
+    o = parse(argv[1:], short="dckflrvq123456789t", long=("decompress", "stdout", "keep",
+                                                          "force", "list", "version"))
+    if o.has("version"):
+        io.print("gzip 1.12\nCopyright (C) 2018 Free Software Foundation, Inc.")
+        return 0
+    decompress = o.has("d", "decompress") or argv[0] in ("gunzip", "zcat")
+    to_stdout = o.has("c", "stdout") or argv[0] == "zcat"
+    disk = sh.system.disk
+    if not o.args:
+        data = io.stdin
+        try:
+            io.out(_gzip.decompress(data) if decompress else _gzip.compress(data, mtime=0))
+        except (OSError, EOFError):
+            io.eprint(f"{argv[0]}: stdin: not in gzip format")
+            return 1
+        return 0
+    status = 0
+    for name in o.args:
+        full = sh.path(name)
+        node = disk.get(full)
+        if node is None:
+            io.eprint(f"{argv[0]}: {name}: No such file or directory")
+            status = 1
+            continue
+        if node.kind == "dir":
+            io.eprint(f"{argv[0]}: {name} is a directory -- ignored")
+            status = 2
+            continue
+        if decompress and not name.endswith((".gz", ".tgz")):
+            io.eprint(f"{argv[0]}: {name}: unknown suffix -- ignored")
+            status = 2
+            continue
+        if not decompress and name.endswith(".gz") and not to_stdout:
+            io.eprint(f"gzip: {name} already has .gz suffix -- unchanged")
+            status = 2
+            continue
+        if not disk.can_read(full, sh.user):
+            io.eprint(f"{argv[0]}: {name}: Permission denied")
+            status = 1
+            continue
+        try:
+            data = _gzip.decompress(node.data) if decompress else \
+                _gzip.compress(node.data, mtime=int(node.mtime))
+        except (OSError, EOFError):
+            io.eprint(f"{argv[0]}: {name}: not in gzip format")
+            status = 1
+            continue
+        if o.has("l", "list"):
+            raw = _gzip.decompress(node.data) if name.endswith(".gz") else node.data
+            io.print("         compressed        uncompressed  ratio uncompressed_name")
+            ratio = 100 * (1 - len(node.data) / len(raw)) if raw else 0.0
+            io.print(f"{len(node.data):>19} {len(raw):>19} {ratio:5.1f}% "
+                     f"{name.removesuffix('.gz')}")
+            continue
+        if to_stdout:
+            io.out(data)
+            continue
+        out = full[:-3] if full.endswith(".gz") else (
+            full[:-4] + ".tar" if full.endswith(".tgz") else full + ".gz")
+        if decompress is False:
+            out = full + ".gz"
+        if disk.exists(out) and not o.has("f", "force"):
+            io.eprint(f"{argv[0]}: {out} already exists; not overwritten")
+            status = 2
+            continue
+        if not disk.can_write(out, sh.user) or not disk.can_write(full, sh.user):
+            io.eprint(f"{argv[0]}: {out}: Permission denied")
+            status = 1
+            continue
+        with sh.system.lock:
+            disk.write(out, data, mode=node.mode, owner=node.owner, group=node.group)
+            disk.nodes[disk.resolve(out)].mtime = node.mtime
+            if not o.has("k", "keep"):
+                disk.remove(full)
     return status

@@ -6,7 +6,7 @@ import posixpath
 import re
 import time
 
-from stemcell.sandbox.machine.disk import ROOT, Node
+from stemcell.sandbox.machine.disk import ROOT, Disk, Node
 from stemcell.sandbox.machine.programs import command
 from stemcell.sandbox.machine.programs.args import parse
 from stemcell.sandbox.machine.programs.builtins import mode_string
@@ -318,50 +318,104 @@ def ln(sh: Shell, argv: list[str], io: IO) -> int:
     return 0
 
 
+def _nlink(disk: Disk, path: str, node: Node) -> int:
+    if node.kind != "dir":
+        return 1
+    real = disk.resolve(path)
+    return 2 + sum(1 for n in disk.listdir(real)
+                   if (child := disk.nodes.get(posixpath.join(real, n))) is not None
+                   and child.kind == "dir")
+
+
+def _long_rows(disk: Disk, entries: list[tuple[str, str]], now: float) -> list[str]:
+    """coreutils 9.4 `ls -l` rows: link count, owner, group and size right- or
+    left-aligned to the widest in the listing; recent dates with the time, older
+    (or future) ones with the year."""
+    cells = []
+    for name, full in entries:
+        node = disk.get(full, follow=False)
+        assert node is not None
+        size = len(node.data) if node.kind == "file" else (4096 if node.kind == "dir"
+                                                           else len(node.target))
+        age = now - node.mtime
+        fmt = "%b %e %H:%M" if 0 <= age < 182 * 86400 or abs(age) < 3600 else "%b %e  %Y"
+        when = time.strftime(fmt, time.gmtime(node.mtime))
+        suffix = f" -> {node.target}" if node.kind == "link" else ""
+        cells.append((mode_string(node.mode, node.kind), str(_nlink(disk, full, node)),
+                      node.owner, node.group, str(size), when, name + suffix))
+    if not cells:
+        return []
+    w = [max(len(c[i]) for c in cells) for i in range(5)]
+    return [f"{m} {n:>{w[1]}} {o:<{w[2]}} {g:<{w[3]}} {z:>{w[4]}} {d} {name}"
+            for m, n, o, g, z, d, name in cells]
+
+
+def _blocks(disk: Disk, full: str) -> int:
+    node = disk.get(full, follow=False)
+    if node is None or node.kind == "link":
+        return 0
+    if node.kind == "dir":
+        return 4
+    return 4 * ((len(node.data) + 4095) // 4096)
+
+
 @command("ls")
 def ls(sh: Shell, argv: list[str], io: IO) -> int:
-    o = parse(argv[1:], short="lahdR1tF", long=("all", "color"), strict=False)
+    o = parse(argv[1:], short="lahdR1tFA", long=("all", "color", "almost-all"), strict=False)
     disk = sh.system.disk
     targets = o.args or ["."]
     status = 0
     long_ = o.has("l")
     show_all = o.has("a", "all")
+    almost = o.has("A", "almost-all")
+    now = sh.system.now()
 
-    def line(name: str, full: str) -> str:
-        node = disk.get(full, follow=False)
-        assert node is not None
-        if not long_:
-            return name
-        size = len(node.data) if node.kind == "file" else (4096 if node.kind == "dir"
-                                                           else len(node.target))
-        when = time.strftime("%b %d %H:%M", time.gmtime(node.mtime))
-        suffix = f" -> {node.target}" if node.kind == "link" else ""
-        return (f"{mode_string(node.mode, node.kind)} 1 {node.owner:<8} {node.group:<8} "
-                f"{size:>6} {when} {name}{suffix}")
+    def emit(entries: list[tuple[str, str]]) -> None:
+        if long_:
+            for row in _long_rows(disk, entries, now):
+                io.print(row)
+        else:
+            for name, _ in entries:
+                io.print(name)
 
-    for idx, t in enumerate(targets):
+    files = []
+    dirs = []
+    for t in targets:
         full = sh.path(t)
         node = disk.get(full)
         if node is None:
+            if disk.get(full, follow=False) is not None:  # a dangling symlink
+                files.append((t, full))
+                continue
             io.eprint(f"ls: cannot access '{t}': No such file or directory")
             status = 2
             continue
-        if node.kind != "dir" or o.has("d"):
-            io.print(line(t, full))
-            continue
+        link = disk.get(full, follow=False)
+        # `ls -l LINK` describes the link itself (coreutils follows it without -l).
+        as_link = long_ and link is not None and link.kind == "link" and not t.endswith("/")
+        if node.kind != "dir" or o.has("d") or as_link:
+            files.append((t, full))
+        else:
+            dirs.append((t, full))
+    emit(files)
+    for idx, (t, full) in enumerate(dirs):
+        node = disk.get(full)
+        assert node is not None
         if sh.user != ROOT and not disk._allowed(node, sh.user, 0o4):
             io.eprint(f"ls: cannot open directory '{t}': Permission denied")
             status = 2
             continue
         if len(targets) > 1:
-            io.print(("\n" if idx else "") + f"{t}:")
-        names = disk.listdir(full)
-        names = [".", "..", *names] if show_all else [n for n in names if not n.startswith(".")]
-        if long_:
-            io.print(f"total {len(names) * 4}")
+            io.print(("\n" if idx or files else "") + f"{t}:")
         real = disk.resolve(full)
-        for n in names:
-            p = real if n == "." else (posixpath.dirname(real) if n == ".." else
-                                       posixpath.join(real, n))
-            io.print(line(n, p))
+        names = disk.listdir(full)
+        if show_all:
+            names = [".", "..", *names]
+        elif not almost:
+            names = [n for n in names if not n.startswith(".")]
+        entries = [(n, real if n == "." else (posixpath.dirname(real) if n == ".." else
+                                               posixpath.join(real, n))) for n in names]
+        if long_:
+            io.print(f"total {sum(_blocks(disk, p) for _, p in entries)}")
+        emit(entries)
     return status

@@ -9,6 +9,7 @@ Everything else fails like an unreachable network.
 
 from __future__ import annotations
 
+import http
 import posixpath
 import secrets
 import time
@@ -20,6 +21,7 @@ from stemcell.engine.redact import redact
 from stemcell.sandbox.machine import apache_server
 from stemcell.sandbox.machine.programs import command
 from stemcell.sandbox.machine.programs.args import parse
+from stemcell.sandbox.machine.programs.resources import human as human_size
 from stemcell.sandbox.machine.shell import IO, CmdError, Shell
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -113,7 +115,17 @@ def fetch(sh: Shell, url: str, *, method: str = "GET", headers: dict[str, str] |
     return code, hdrs, body
 
 
+def reason(code: int) -> str:
+    """The standard reason phrase (Apache and curl print them: "HTTP/1.1 404 Not Found")."""
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
 def _write_out(sh: Shell, dest: str, data: bytes, prog: str) -> None:
+    if dest == "/dev/null":
+        return
     disk = sh.system.disk
     full = sh.path(dest)
     if disk.is_dir(full):
@@ -147,6 +159,8 @@ def curl(sh: Shell, argv: list[str], io: IO) -> int:
         headers[k.strip()] = v.strip()
     status = 0
     for url in o.args:
+        if "://" not in url:
+            url = "http://" + url  # curl's default protocol
         try:
             code, hdrs, body = fetch(sh, url, method=method, headers=headers,
                                      timeout=float(o.get("m", "max-time") or 30))
@@ -161,12 +175,32 @@ def curl(sh: Shell, argv: list[str], io: IO) -> int:
                 io.eprint(f"curl: (22) The requested URL returned error: {code}")
             status = 22
             continue
+        status_line = f"HTTP/1.1 {code} {reason(code)}".rstrip()
+        if o.has("v", "verbose"):
+            parts = urllib.parse.urlsplit(url)
+            host = parts.hostname or ""
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            addr = "127.0.0.1" if host == "localhost" else host
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            sent = {"Host": parts.netloc, "User-Agent": "curl/8.5.0", "Accept": "*/*",
+                    **headers}
+            io.eprint(f"*   Trying {addr}:{port}...\n* Connected to {host} ({addr}) port "
+                      f"{port}\n> {method} {target} HTTP/1.1")
+            for k, v in sent.items():
+                io.eprint(f"> {k}: {v}")
+            io.eprint("> \n< " + status_line)
+            for k, v in hdrs.items():
+                io.eprint(f"< {k}: {v}")
+            io.eprint("< ")
         if o.has("I", "head", "i", "include"):
-            io.print(f"HTTP/1.1 {code}\r")
+            io.print(f"{status_line}\r")
             for k, v in hdrs.items():
                 io.print(f"{k}: {v}\r")
             io.print("\r")
         if method == "HEAD":
+            if o.has("v", "verbose"):
+                io.eprint(f"* Connection #0 to host {urllib.parse.urlsplit(url).hostname} "
+                          "left intact")
             continue
         dest = o.get("o", "output")
         if o.has("O", "remote-name"):
@@ -187,6 +221,9 @@ def curl(sh: Shell, argv: list[str], io: IO) -> int:
                           f"--:--:-- --:--:-- {n * 10:>5}")
         else:
             io.out(body)
+        if o.has("v", "verbose"):
+            io.eprint(f"* Connection #0 to host {urllib.parse.urlsplit(url).hostname} left "
+                      "intact")
         w = o.get("w", "write-out")
         if w:
             io.print(w.replace("%{http_code}", str(code)).replace("\\n", "\n"), end="")
@@ -204,22 +241,30 @@ def wget(sh: Shell, argv: list[str], io: IO) -> int:
     quiet = o.has("q", "quiet")
     status = 0
     for url in o.args:
+        if "://" not in url:
+            url = "http://" + url  # wget's default scheme
         shown = redact(url)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sh.system.now()))
         if not quiet:
             io.eprint(f"--{stamp}--  {shown}")
+        parts = urllib.parse.urlsplit(url)
+        if not quiet and (parts.hostname or "") in LOOPBACK:
+            host: str = parts.hostname or ""
+            addr = "127.0.0.1" if host == "localhost" else host
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            io.eprint(f"Resolving {host} ({host})... {addr}\n"
+                      f"Connecting to {host} ({host})|{addr}|:{port}... connected.")
         try:
             code, _hdrs, body = fetch(sh, url)
         except FetchError as exc:
             if not quiet:
-                host = urllib.parse.urlsplit(url).hostname
-                io.eprint(f"Connecting to {host}... failed: {exc}.")
+                io.eprint(f"Connecting to {parts.hostname}... failed: {exc}.")
             status = 4
             continue
         if code >= 400:
             if not quiet:
-                io.eprint(f"HTTP request sent, awaiting response... {code} ERROR\n"
-                          f"{stamp} ERROR {code}.")
+                io.eprint(f"HTTP request sent, awaiting response... {code} {reason(code)}\n"
+                          f"{stamp} ERROR {code}: {reason(code)}.")
             status = 8
             continue
         dest = o.get("O", "output-document") or \
@@ -237,33 +282,181 @@ def wget(sh: Shell, argv: list[str], io: IO) -> int:
                 status = 3
                 continue
         if not quiet:
-            io.eprint(f"HTTP request sent, awaiting response... {code} OK\n"
-                      f"Length: {len(body)}\nSaving to: ‘{dest}’\n\n"
+            ctype = next((v for k, v in _hdrs.items() if k.lower() == "content-type"),
+                         "text/html")
+            io.eprint(f"HTTP request sent, awaiting response... {code} {reason(code)}\n"
+                      f"Length: {len(body)} ({human_size(len(body))}) [{ctype}]\n"
+                      f"Saving to: ‘{dest}’\n\n"
                       f"{stamp} - ‘{dest}’ saved [{len(body)}/{len(body)}]\n")
     return status
 
 
+def apache_ports(sh: Shell) -> list[int]:
+    """The ports Apache listens on: `Listen` lines, skipping `<IfModule m>` blocks whose
+    module is not enabled (Debian's ports.conf wraps 443 in <IfModule ssl_module>)."""
+    disk = sh.system.disk
+    ports: list[int] = []
+    skipping = 0
+    for _path, raw in apache_server.config_lines(disk):
+        words = raw.strip().split()
+        if not words:
+            continue
+        key = words[0].lower()
+        if key == "<ifmodule":
+            name = words[1].rstrip(">") if len(words) > 1 else ""
+            negate = name.startswith("!")
+            mod = name.lstrip("!").removesuffix("_module").removeprefix("mod_")
+            mod = mod.removesuffix(".c")
+            on = apache_server.enabled(disk, "mod", mod)
+            if skipping or on == negate:
+                skipping += 1
+            continue
+        if key == "</ifmodule>":
+            skipping = max(0, skipping - 1)
+            continue
+        if key == "listen" and not skipping and len(words) > 1:
+            port = words[1].rsplit(":", 1)[-1]
+            if port.isdigit() and int(port) not in ports:
+                ports.append(int(port))
+    return sorted(ports) or [80]
+
+
+def _listeners(sh: Shell) -> list[tuple[str, str, str, str]]:
+    """Listening sockets: (netid, local address, peer, process) as ss prints them."""
+    system = sh.system
+    pids = {p.unit: p.pid for p in reversed(system.processes.list()) if p.unit}
+    rows: list[tuple[str, str, str, str]] = []
+    resolved = pids.get("systemd-resolved.service", 0)
+    if resolved:
+        rows.append(("udp", "127.0.0.54:53", "0.0.0.0:*",
+                     f'users:(("systemd-resolve",pid={resolved},fd=16))'))
+        rows.append(("udp", "127.0.0.53%lo:53", "0.0.0.0:*",
+                     f'users:(("systemd-resolve",pid={resolved},fd=14))'))
+    networkd = pids.get("systemd-networkd.service", 0)
+    if networkd:
+        rows.append(("udp", f"{system.private_ip}%ens5:68", "0.0.0.0:*",
+                     f'users:(("systemd-network",pid={networkd},fd=23))'))
+    if resolved:
+        rows.append(("tcp", "127.0.0.53%lo:53", "0.0.0.0:*",
+                     f'users:(("systemd-resolve",pid={resolved},fd=15))'))
+        rows.append(("tcp", "127.0.0.54:53", "0.0.0.0:*",
+                     f'users:(("systemd-resolve",pid={resolved},fd=17))'))
+    if system.is_active("ssh"):
+        pid = pids.get("ssh.service", 0)
+        rows.append(("tcp", "0.0.0.0:22", "0.0.0.0:*", f'users:(("sshd",pid={pid},fd=3))'))
+        rows.append(("tcp", "[::]:22", "[::]:*", f'users:(("sshd",pid={pid},fd=4))'))
+    if system.is_active("apache2"):
+        pid = pids.get("apache2.service", 0)
+        for port in apache_ports(sh):
+            rows.append(("tcp", f"*:{port}", "*:*",
+                         f'users:(("apache2",pid={pid},fd=4),("apache2",pid={pid + 1},fd=4),'
+                         f'("apache2",pid={pid + 2},fd=4))'))
+    return rows
+
+
 @command("ss")
 def ss(sh: Shell, argv: list[str], io: IO) -> int:
-    flags = "".join(a[1:] for a in argv[1:] if a.startswith("-") and not a.startswith("--"))
-    system = sh.system
-    show_proc = "p" in flags
-    rows: list[tuple[str, str]] = []
-    if system.is_active("ssh"):
-        rows.append(("0.0.0.0:22", 'users:(("sshd",pid=800,fd=3))'))
-        rows.append(("[::]:22", 'users:(("sshd",pid=800,fd=4))'))
-    rows.append(("127.0.0.53%lo:53", 'users:(("systemd-resolve",pid=520,fd=14))'))
-    rows.append(("127.0.0.54:53", 'users:(("systemd-resolve",pid=520,fd=16))'))
-    if system.is_active("apache2"):
-        for port in sorted(set(apache_server.read_config(system.disk).listen or [80])):
-            rows.append((f"*:{port}", 'users:(("apache2",pid=1234,fd=4))'))
-    io.print("State  Recv-Q Send-Q Local Address:Port  Peer Address:Port" +
-             ("Process" if show_proc else ""))
-    for local, proc in rows:
-        peer = "0.0.0.0:*" if not local.startswith(("[", "*")) else "*:*"
-        io.print(f"LISTEN 0      4096   {local:>18} {peer:>18}" + (f" {proc}" if show_proc
-                                                                     else ""))
+    o = parse(argv[1:], short="tulnpaHe4", long=(
+        "tcp", "udp", "listening", "numeric", "processes", "all", "no-header", "unix"))
+    tcp = o.has("t", "tcp")
+    udp = o.has("u", "udp")
+    if o.has("unix"):
+        raise CmdError("unix sockets are not simulated in the sandbox (it would run on AWS)",
+                       127)
+    if not tcp and not udp:
+        tcp = udp = True
+    listening = o.has("l", "listening")
+    if not listening and not o.has("a", "all"):
+        # Without -l ss shows established connections only; the guest keeps none of its own.
+        io.print("Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process"
+                 if tcp and udp else "State Recv-Q Send-Q Local Address:Port Peer Address:Port"
+                 " Process")
+        return 0
+    show_proc = o.has("p", "processes")
+    if show_proc and sh.user != "root":
+        show_proc = False  # ss shows other users' processes only to root
+    rows = [r for r in _listeners(sh) if (r[0] == "tcp" and tcp) or (r[0] == "udp" and udp)]
+    both = tcp and udp
+    table = [(["Netid"] if both else []) + ["State", "Recv-Q", "Send-Q", "Local Address:Port",
+                                            "Peer Address:Port", "Process"]]
+    for netid, local, peer, proc in rows:
+        state = "LISTEN" if netid == "tcp" else "UNCONN"
+        send = "4096" if netid == "tcp" and "apache2" not in proc else (
+            "511" if netid == "tcp" else "0")
+        table.append(([netid] if both else []) + [state, "0", send, local, peer,
+                                                   proc if show_proc else ""])
+    # iproute2 6.1 right-aligns both address columns and glues "Process" to the peer
+    # header ("Peer Address:PortProcess"), as Ubuntu 24.04's ss prints it.
+    widths = [max(len(r[c]) for r in table) for c in range(len(table[0]))]
+    lp = len(table[0]) - 3
+    for i, r in enumerate(table):
+        if i == 0 and o.has("H", "no-header"):
+            continue
+        cells = [text.rjust(widths[c]) if c in (lp, lp + 1) else text.ljust(widths[c])
+                 for c, text in enumerate(r[:-1])]
+        if i == 0:
+            cells[lp] = r[lp].ljust(widths[lp])
+            io.print(" ".join(cells[:lp + 1]) + " " + r[lp + 1].rjust(widths[lp + 1]) + r[-1])
+            continue
+        io.print((" ".join(cells) + " " + r[-1]).rstrip())
     return 0
+
+
+@command("ip")
+def ip(sh: Shell, argv: list[str], io: IO) -> int:
+    args = [a for a in argv[1:] if a not in ("-4", "-6", "-c", "-color")]
+    brief = False
+    if args and args[0] in ("-br", "-brief"):
+        brief = True
+        args = args[1:]
+    obj = args[0] if args else ""
+    system = sh.system
+    ip_ = system.private_ip
+    octets = [int(x) for x in ip_.split(".")]
+    mac = "0a:" + ":".join(f"{(o * 7 + i * 13) % 256:02x}" for i, o in enumerate(octets)) + ":01"
+    if obj in ("a", "addr", "address", "ad"):
+        if brief:
+            io.print(f"lo               UNKNOWN        127.0.0.1/8 ::1/128 \n"
+                     f"ens5             UP             {ip_}/20 fe80::8ff:fe00:1/64 ")
+            return 0
+        io.print("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group "
+                 "default qlen 1000\n"
+                 "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
+                 "    inet 127.0.0.1/8 scope host lo\n"
+                 "       valid_lft forever preferred_lft forever\n"
+                 "    inet6 ::1/128 scope host noprefixroute \n"
+                 "       valid_lft forever preferred_lft forever\n"
+                 "2: ens5: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9001 qdisc mq state UP group "
+                 "default qlen 1000\n"
+                 f"    link/ether {mac} brd ff:ff:ff:ff:ff:ff\n"
+                 "    altname enp0s5\n"
+                 f"    inet {ip_}/20 metric 100 brd {octets[0]}.{octets[1]}.{octets[2] | 15}.255 "
+                 "scope global dynamic ens5\n"
+                 "       valid_lft 3412sec preferred_lft 3412sec\n"
+                 "    inet6 fe80::8ff:fe00:1/64 scope link \n"
+                 "       valid_lft forever preferred_lft forever")
+        return 0
+    if obj in ("r", "route", "ro"):
+        net = f"{octets[0]}.{octets[1]}.{octets[2] & ~15}.0"
+        gw = f"{octets[0]}.{octets[1]}.{octets[2] & ~15}.1"
+        dns = f"{octets[0]}.{octets[1]}.0.2"
+        io.print(f"default via {gw} dev ens5 proto dhcp src {ip_} metric 100 \n"
+                 f"{dns} via {gw} dev ens5 proto dhcp src {ip_} metric 100 \n"
+                 f"{net}/20 dev ens5 proto kernel scope link src {ip_} metric 100 \n"
+                 f"{gw} dev ens5 proto dhcp scope link src {ip_} metric 100 ")
+        return 0
+    if obj in ("l", "link"):
+        io.print("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode "
+                 "DEFAULT group default qlen 1000\n"
+                 "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
+                 "2: ens5: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9001 qdisc mq state UP mode "
+                 "DEFAULT group default qlen 1000\n"
+                 f"    link/ether {mac} brd ff:ff:ff:ff:ff:ff\n    altname enp0s5")
+        return 0
+    if not obj:
+        io.eprint("Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }")
+        return 255
+    raise CmdError(f"ip {obj} is not simulated in the sandbox (it would run on AWS)", 127)
 
 
 @command("hostname")

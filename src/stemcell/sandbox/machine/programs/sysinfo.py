@@ -3,26 +3,67 @@
 from __future__ import annotations
 
 import time
+import zlib
 
-from stemcell.sandbox.machine.disk import ROOT
 from stemcell.sandbox.machine.programs import command
+from stemcell.sandbox.machine.programs.args import parse
 from stemcell.sandbox.machine.shell import IO, CmdError, Shell
 from stemcell.sandbox.machine.system import KERNEL
 
-_IDS = {ROOT: (0, "root", "root"), "ubuntu": (1000, "ubuntu",
-        "ubuntu,4(adm),24(cdrom),27(sudo),30(dip),105(lxd)"), "www-data": (33, "www-data",
-                                                                            "www-data")}
+
+def _ids(sh: Shell, user: str) -> tuple[int, int, list[tuple[int, str]]] | None:
+    """(uid, gid, [(gid, group)...] primary first) from the disk's passwd and group."""
+    disk = sh.system.disk
+    passwd = {ln.split(":")[0]: ln.split(":") for ln in
+              disk.read_text("/etc/passwd").splitlines() if ln.count(":") >= 3}
+    if user.isdigit():
+        user = next((n for n, f in passwd.items() if f[2] == user), user)
+    row = passwd.get(user)
+    if row is None:
+        return None
+    uid, gid = int(row[2]), int(row[3])
+    groups: list[tuple[int, str]] = []
+    for ln in disk.read_text("/etc/group").splitlines():
+        f = ln.split(":")
+        if len(f) < 4 or not f[2].isdigit():
+            continue
+        if int(f[2]) == gid:
+            groups.insert(0, (gid, f[0]))
+        elif user in f[3].split(","):
+            groups.append((int(f[2]), f[0]))
+    if not groups or groups[0][0] != gid:
+        groups.insert(0, (gid, str(gid)))
+    return uid, gid, groups
 
 
 @command("id")
 def id_(sh: Shell, argv: list[str], io: IO) -> int:
-    uid, name, groups = _IDS.get(sh.user, (1001, sh.user, sh.user))
-    if "-u" in argv:
-        io.print(name if "-n" in argv else str(uid))
-        return 0
-    first, *rest = groups.split(",")
-    extra = "".join("," + g for g in rest)
-    io.print(f"uid={uid}({name}) gid={uid}({name}) groups={uid}({first}){extra}")
+    o = parse(argv[1:], short="ugGnrza", long=("user", "group", "groups", "name", "real"))
+    if len(o.args) > 1:
+        raise CmdError(f"extra operand ‘{o.args[1]}’\nTry 'id --help' for more information.")
+    user = o.args[0] if o.args else sh.user
+    got = _ids(sh, user)
+    if got is None:
+        raise CmdError(f"‘{user}’: no such user")
+    uid, gid, groups = got
+    name = o.has("n", "name")
+    picks = [k for k in ("u", "g", "G") if o.has(k, {"u": "user", "g": "group",
+                                                       "G": "groups"}[k])]
+    if len(picks) > 1:
+        raise CmdError("cannot print \"only\" of more than one choice", 1)
+    if name and not picks:
+        raise CmdError("cannot print only names or real IDs in default format", 1)
+    uname = next(iter(ln.split(":")[0] for ln in sh.system.disk.read_text(
+        "/etc/passwd").splitlines() if ln.split(":")[2:3] == [str(uid)]), str(uid))
+    if picks == ["u"]:
+        io.print(uname if name else str(uid))
+    elif picks == ["g"]:
+        io.print(groups[0][1] if name else str(gid))
+    elif picks == ["G"]:
+        io.print(" ".join(g if name else str(n) for n, g in groups))
+    else:
+        listed = ",".join(f"{n}({g})" for n, g in groups)
+        io.print(f"uid={uid}({uname}) gid={gid}({groups[0][1]}) groups={listed}")
     return 0
 
 
@@ -35,7 +76,7 @@ def whoami(sh: Shell, argv: list[str], io: IO) -> int:
 @command("uname")
 def uname(sh: Shell, argv: list[str], io: IO) -> int:
     system = sh.system
-    arch = "aarch64" if system.disk.arch == "arm64" else "x86_64"
+    arch = arch_names(sh)[0]
     flags = "".join(a[1:] for a in argv[1:] if a.startswith("-")) or "s"
     build = "#19-Ubuntu SMP Wed Oct  9 16:48:22 UTC 2024"
     if "a" in flags:
@@ -104,9 +145,10 @@ def which(sh: Shell, argv: list[str], io: IO) -> int:
     return status
 
 
-@command("python3", "python3.12")
+@command("python3", "python3.12", "python3.10")
 def python3(sh: Shell, argv: list[str], io: IO) -> int:
-    version = sh.system.disk.packages.get("python3.12", "3.12.3").split("-")[0]
+    pkgs = sh.system.disk.packages
+    version = (pkgs.get("python3.12") or pkgs.get("python3.10") or "3.12.3").split("-")[0]
     if len(argv) > 1 and argv[1] in ("--version", "-V"):
         io.print(f"Python {version}")
         return 0
@@ -136,17 +178,74 @@ def sleep(sh: Shell, argv: list[str], io: IO) -> int:
 def uptime(sh: Shell, argv: list[str], io: IO) -> int:
     up = sh.system.uptime()
     clock = time.strftime("%H:%M:%S", time.gmtime(sh.system.now()))
-    io.print(f" {clock} up {int(up // 60)} min,  1 user,  load average: 0.08, 0.03, 0.01")
+    users = sh.system.processes.logins()
+    minutes = int(up // 60)
+    since = f"{minutes} min" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}"
+    io.print(f" {clock} up {since},  {users} user{'s' if users != 1 else ''},  "
+             "load average: 0.08, 0.03, 0.01")
     return 0
+
+
+def arch_names(sh: Shell) -> tuple[str, str]:
+    """(uname -m, dpkg architecture) of the guest's image."""
+    return ("aarch64", "arm64") if sh.system.disk.arch in ("arm64", "aarch64") else \
+        ("x86_64", "amd64")
 
 
 @command("lsb_release")
 def lsb_release(sh: Shell, argv: list[str], io: IO) -> int:
+    o = parse(argv[1:], short="aidrcsv", long=("all", "id", "description", "release",
+                                                 "codename", "short"))
     text = sh.system.disk.read_text("/etc/lsb-release")
     fields = dict(ln.split("=", 1) for ln in text.splitlines() if "=" in ln)
-    io.eprint("No LSB modules are available.")
-    desc = fields.get("DISTRIB_DESCRIPTION", "").strip('"')
-    io.print(f"Distributor ID:\t{fields.get('DISTRIB_ID', 'Ubuntu')}\nDescription:\t{desc}\n"
-             f"Release:\t{fields.get('DISTRIB_RELEASE', '')}\n"
-             f"Codename:\t{fields.get('DISTRIB_CODENAME', '')}")
+    values = [("i", "Distributor ID", fields.get("DISTRIB_ID", "Ubuntu")),
+              ("d", "Description", fields.get("DISTRIB_DESCRIPTION", "").strip('"')),
+              ("r", "Release", fields.get("DISTRIB_RELEASE", "")),
+              ("c", "Codename", fields.get("DISTRIB_CODENAME", ""))]
+    long_names = {"i": "id", "d": "description", "r": "release", "c": "codename"}
+    every = o.has("a", "all")
+    chosen = [v for v in values if every or o.has(v[0], long_names[v[0]])]
+    # lsb_release prints its modules line (to stderr) unless only -s fields are asked.
+    if not o.has("s", "short") or every or not chosen:
+        io.eprint("No LSB modules are available.")
+    if not chosen:
+        return 0
+    if o.has("s", "short"):
+        io.print("\n".join(v for _, _, v in chosen) if not every else
+                 " ".join(v for _, _, v in chosen))
+    else:
+        io.print("\n".join(f"{label}:\t{v}" for _, label, v in chosen))
+    return 0
+
+
+@command("hostnamectl")
+def hostnamectl(sh: Shell, argv: list[str], io: IO) -> int:
+    args = [a for a in argv[1:] if not a.startswith("-")]
+    system = sh.system
+    if args and args[0] not in ("status", "hostname"):
+        if sh.user != "root":
+            raise CmdError("Could not set hostname: Access denied", 1)
+        raise CmdError(f"hostnamectl {args[0]} is not simulated in the sandbox (it would run "
+                       "on AWS)", 127)
+    if args and args[0] == "hostname":
+        io.print(system.hostname)
+        return 0
+    pretty = next((ln.split("=", 1)[1].strip('"') for ln in system.disk.read_text(
+        "/etc/os-release").splitlines() if ln.startswith("PRETTY_NAME=")), "Ubuntu")
+    machine = f"{zlib.crc32(system.instance_id.encode()):08x}" * 4
+    boot = f"{zlib.crc32(str(system.booted_at).encode()):08x}" * 4
+    uname_m, _ = arch_names(sh)
+    io.print(f" Static hostname: {system.hostname}\n"
+             "       Icon name: computer-vm\n"
+             "         Chassis: vm 🖴\n"
+             f"      Machine ID: {machine}\n"
+             f"         Boot ID: {boot}\n"
+             "  Virtualization: amazon\n"
+             f"Operating System: {pretty}\n"
+             f"          Kernel: Linux {KERNEL}\n"
+             f"    Architecture: {'arm64' if uname_m == 'aarch64' else 'x86-64'}\n"
+             " Hardware Vendor: Amazon EC2\n"
+             f"  Hardware Model: {'t4g.micro' if uname_m == 'aarch64' else 't3.micro'}\n"
+             "Firmware Version: 1.0\n"
+             "   Firmware Date: Mon 2017-10-16")
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import posixpath
 import time
-import zlib
 
 from stemcell.sandbox.machine.disk import ROOT
 from stemcell.sandbox.machine.programs import command
@@ -22,10 +21,6 @@ _MUTATING = {"start", "stop", "restart", "reload", "enable", "disable", "daemon-
              "try-restart", "reload-or-restart", "mask", "unmask"}
 
 
-def _pid(unit: str) -> int:
-    return 700 + zlib.crc32(unit.encode()) % 2000
-
-
 def _ago(seconds: float) -> str:
     if seconds < 60:
         return f"{int(seconds)}s ago"
@@ -35,16 +30,20 @@ def _ago(seconds: float) -> str:
 
 
 def _status(sh: Shell, unit: str, io: IO) -> int:
+    """systemctl status in systemd 255's layout; processes and log lines from the
+    guest's process table and journal."""
     system = sh.system
     if not system.unit_known(unit):
         io.eprint(f"Unit {unit} could not be found.")
         return 4
-    desc, docs = _DESCRIPTIONS.get(unit, (unit.removesuffix(".service"), ""))
+    desc = system.unit_description(unit) or unit.removesuffix(".service")
+    docs = _DESCRIPTIONS.get(unit, ("", ""))[1]
     enabled = "enabled" if system.disk.units.get(unit) else "disabled"
     active = system.is_active(unit)
-    dot = "●"
-    io.print(f"{dot} {unit} - {desc}")
-    io.print(f"     Loaded: loaded (/usr/lib/systemd/system/{unit}; {enabled}; preset: enabled)")
+    path = system.unit_file(unit) or f"/usr/lib/systemd/system/{unit}"
+    io.print(f"{'●' if active or unit in system.failed else '○'} {unit} - {desc}")
+    io.print(f"     Loaded: loaded ({path}; {enabled}; preset: enabled)")
+    procs = [p for p in system.processes.list() if p.unit == unit]
     if active:
         since = system.services[system.unit_name(unit)]
         stamp = time.strftime("%a %Y-%m-%d %H:%M:%S UTC", time.gmtime(since))
@@ -55,12 +54,104 @@ def _status(sh: Shell, unit: str, io: IO) -> int:
         io.print("     Active: inactive (dead)")
     if docs:
         io.print(f"       Docs: {docs}")
-    if active:
-        name = unit.removesuffix(".service").replace("ssh", "sshd")
-        io.print(f"   Main PID: {_pid(unit)} ({name})")
-    for line in system.journal_tail(unit):
-        io.print(line)
+    if active and procs:
+        main = procs[0]
+        io.print(f"   Main PID: {main.pid} ({main.comm})")
+        io.print(f"      Tasks: {len(procs)} (limit: 1130)")
+        mem = sum(p.rss_kb for p in procs) / 1024
+        io.print(f"     Memory: {mem:.1f}M (peak: {mem * 1.1:.1f}M)")
+        io.print(f"        CPU: {sum(p.cpu_seconds for p in procs) * 1000 + 40:.0f}ms")
+        io.print(f"     CGroup: /system.slice/{unit}")
+        for i, p in enumerate(procs):
+            branch = "└─" if i == len(procs) - 1 else "├─"
+            io.print(f"             {branch}{p.pid} {p.command}")
+    tail = [e for e in system.journal.snapshot() if e.unit == unit][-10:]
+    if tail:
+        io.print()
+        for e in tail:
+            stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(e.time))
+            io.print(f"{stamp} {system.hostname} {e.ident}{f'[{e.pid}]' if e.pid else ''}: "
+                     f"{e.message}")
     return 0 if active else 3
+
+
+def _unit_rows(sh: Shell) -> list[tuple[str, str, str, str]]:
+    """Loaded units as list-units shows them: (unit, active, sub, description)."""
+    system = sh.system
+    running = set(system.services) | {p.unit for p in system.processes.list() if p.unit}
+    rows = []
+    for unit in sorted(running):
+        rows.append((unit, "active", "running", system.unit_description(unit) or unit))
+    if system.cloud_init.status in ("done", "error"):
+        for unit in ("cloud-config.service", "cloud-final.service", "cloud-init-local.service",
+                     "cloud-init.service"):
+            rows.append((unit, "active", "exited", system.unit_description(unit) or unit))
+    for unit in sorted(system.failed):
+        rows.append((unit, "failed", "failed", system.unit_description(unit) or unit))
+    return sorted(rows)
+
+
+def _list_units(sh: Shell, argv: list[str], io: IO) -> int:
+    types: set[str] = set()
+    states: set[str] = set()
+    for a in argv:
+        if a.startswith("--type=") or a.startswith("-t="):
+            types.update(a.split("=", 1)[1].split(","))
+        if a.startswith("--state="):
+            states.update(a.split("=", 1)[1].split(","))
+    rows = [r for r in _unit_rows(sh)
+            if (not types or r[0].rsplit(".", 1)[-1] in types)
+            and (not states or r[1] in states or r[2] in states)]
+    width = max([len("UNIT")] + [len(r[0]) for r in rows])
+    plain = "--plain" in argv
+    lead = "" if plain else "  "
+    if "--no-legend" not in argv:
+        io.print(f"{lead}{'UNIT':<{width}} LOAD   ACTIVE SUB     DESCRIPTION")
+    for unit, active, sub, desc in rows:
+        mark = "● " if active == "failed" and not plain else lead
+        io.print(f"{mark}{unit:<{width}} loaded {active:<6} {sub:<7} {desc}")
+    if "--no-legend" not in argv:
+        io.print("\nLegend: LOAD   → Reflects whether the unit definition was properly loaded."
+                 "\n        ACTIVE → The high-level unit activation state, i.e. "
+                 "generalization of SUB.\n        SUB    → The low-level unit activation state,"
+                 " values depend on unit type.\n")
+        io.print(f"{len(rows)} loaded units listed. Pass --all to see loaded but inactive "
+                 "units, too.\nTo show all installed unit files use 'systemctl "
+                 "list-unit-files'.")
+    return 0
+
+
+def _list_unit_files(sh: Shell, argv: list[str], io: IO) -> int:
+    system = sh.system
+    names = set(system.disk.units)
+    for folder in ("/usr/lib/systemd/system", "/etc/systemd/system"):
+        if system.disk.is_dir(folder):
+            names.update(n for n in system.disk.listdir(folder) if "." in n)
+    names.discard("multi-user.target.wants")
+    rows = sorted(names)
+    width = max(len("UNIT FILE"), *(len(n) for n in rows)) if rows else len("UNIT FILE")
+    io.print(f"{'UNIT FILE':<{width}} STATE           PRESET")
+    for n in rows:
+        state = "enabled" if system.disk.units.get(n) else "disabled"
+        io.print(f"{n:<{width}} {state:<15} enabled")
+    io.print(f"\n{len(rows)} unit files listed.")
+    return 0
+
+
+def _cat(sh: Shell, units: list[str], io: IO) -> int:
+    system = sh.system
+    status = 0
+    for i, u in enumerate(units):
+        path = system.unit_file(u)
+        if path is None:
+            io.eprint(f"No files found for {u}.")
+            status = 1
+            continue
+        if i:
+            io.print()
+        io.print(f"# {path}")
+        io.out(system.disk.read(path))
+    return status
 
 
 @command("systemctl")
@@ -68,12 +159,13 @@ def systemctl(sh: Shell, argv: list[str], io: IO) -> int:
     args = [a for a in argv[1:] if not a.startswith("-")]
     flags = {a for a in argv[1:] if a.startswith("-")}
     quiet = "-q" in flags or "--quiet" in flags
-    if not args:
-        io.print("  UNIT                      LOAD   ACTIVE SUB     DESCRIPTION")
-        for unit in sorted(sh.system.services):
-            io.print(f"  {unit:<25} loaded active running {_DESCRIPTIONS.get(unit, (unit,))[0]}")
-        return 0
+    if not args or args[0] == "list-units":
+        return _list_units(sh, argv, io)
+    if args[0] == "list-unit-files":
+        return _list_unit_files(sh, argv, io)
     verb, *names = args
+    if verb == "cat":
+        return _cat(sh, [sh.system.unit_name(n) for n in names], io)
     system = sh.system
     units = [system.unit_name(n) for n in names]
     if verb in _MUTATING and sh.user != ROOT:
