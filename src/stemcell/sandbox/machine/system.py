@@ -15,6 +15,7 @@ from stemcell.sandbox.machine import apache_server
 from stemcell.sandbox.machine.boot_model import BootModel
 from stemcell.sandbox.machine.catalogue import Catalogue
 from stemcell.sandbox.machine.disk import Disk
+from stemcell.sandbox.machine.processes import Journal, ProcessTable
 
 KERNEL = "6.8.0-1019-aws"
 
@@ -89,6 +90,9 @@ class System:
         # The running command's way of spending modeled time (per thread), so a
         # service start inside `apt-get install` is on that command's timeline.
         self._local = threading.local()
+        # What runs (ps) and what it logged (journalctl): see processes.py.
+        self.processes = ProcessTable()
+        self.journal = Journal(self.now)
 
     # --- time ----------------------------------------------------------------------
 
@@ -216,6 +220,8 @@ class System:
             cb(unit, active)
 
     def _log_journal(self, unit: str, lines: list[str]) -> None:
+        for ln in lines:
+            self.journal.append(unit, ln)
         stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(self.now()))
         text = "".join(f"{stamp} {self.hostname} {unit.removesuffix('.service')}[1234]: {ln}\n"
                        for ln in lines)
