@@ -80,7 +80,7 @@ class Process:
 
 
 class ProcessTable:
-    """The programs a guest runs, by pid. Thread-safe; ``list()`` is a snapshot."""
+    """The programs a guest runs, by pid. Thread-safe; ``running()`` is a snapshot."""
 
     # Ubuntu's first user processes get pids in the hundreds after boot.
     FIRST_PID = 1000
@@ -105,15 +105,15 @@ class ProcessTable:
         with self._lock:
             return self._procs.get(pid)
 
-    def list(self) -> list[Process]:
+    def running(self) -> list[Process]:
         with self._lock:
             return sorted(self._procs.values(), key=lambda p: p.pid)
 
     def by_unit(self, unit: str) -> list[Process]:
-        return [p for p in self.list() if p.unit == unit]
+        return [p for p in self.running() if p.unit == unit]
 
     def __iter__(self) -> Iterator[Process]:
-        return iter(self.list())
+        return iter(self.running())
 
     def __len__(self) -> int:
         with self._lock:
