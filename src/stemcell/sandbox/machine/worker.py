@@ -1,0 +1,853 @@
+"""A guest's worker, host side: one isolated process per guest that runs the
+guest's programs (WSGI apps, ``python3 FILE``/``-c``, Python services), never
+stemcell's own process.
+
+The worker starts lazily (first program) and is reused; ``worker_sandbox.py``
+walls it off (namespaces, no host files but a read-only Python), and
+``worker_guest.py`` is what runs inside. Files go both ways: the guest's disk is
+pushed into the worker before each program runs (and every half second while a
+service runs), and what programs wrote comes back to the disk, checked against
+the permissions of the guest user the program runs as. A worker that crashes or
+hangs costs the one request (502/504) and is restarted at the next; it never
+takes the sandbox down.
+
+Every frame from the worker is hostile input: bounded JSON, paths normalised and
+kept to the guest's folders, applied to the guest's own disk model only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import json
+import logging
+import os
+import posixpath
+import queue
+import shlex
+import struct
+import subprocess
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stemcell.sandbox.machine import worker_guest, worker_sandbox
+from stemcell.sandbox.machine.disk import ROOT, DiskError, Node, norm
+from stemcell.sandbox.machine.system import System
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 64 * 1024 * 1024
+START_TIMEOUT = 60.0  # wall seconds for the worker to say it is ready (a loaded machine)
+REQUEST_TIMEOUT = 30.0  # wall seconds per WSGI request (mod_wsgi's request-timeout)
+SYNC_INTERVAL = 0.5  # wall seconds between file syncs while a service runs
+MAX_PROCS = 96  # processes in one guest's pid namespace before it counts as a fork bomb
+# Resource limits of a program (setrlimit(2)); services and the WSGI daemon have no
+# CPU limit (they live long), the per-request timeout bounds a request instead.
+PROGRAM_LIMITS: dict[str, int] = {"as": 1 << 30, "cpu": 300, "fsize": 256 << 20,
+                                  "nproc": 256, "nofile": 1024}
+# Folders of the guest left out of the worker's view (big, and no program's business).
+SKIPPED = ("/var/log/journal", "/var/lib/apt", "/var/lib/dpkg", "/var/cache")
+# Whose reading decides whether a file is shown to guest programs at all: a file
+# only root may read (host keys, /etc/shadow, /root) stays out of the worker.
+VIEWERS = ("www-data", "ubuntu")
+PYTHONS = ("python3", "python3.12", "python3.11", "python3.10", "python")
+
+
+class WorkerError(Exception):
+    """The worker could not do it: ``kind`` is "timeout", "crashed" or "start"."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class WsgiReply:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    errors: list[str] = field(default_factory=list)
+
+
+class WsgiAppError(Exception):
+    """The app failed: ``kind`` is "not-found", "load" or "exception"; text for the log."""
+
+    def __init__(self, kind: str, text: str, errors: list[str]) -> None:
+        super().__init__(text)
+        self.kind = kind
+        self.errors = errors
+
+
+def is_python(argv: list[str]) -> bool:
+    return bool(argv) and posixpath.basename(argv[0]) in PYTHONS
+
+
+def _frame(msg: dict[str, Any]) -> bytes:
+    data = json.dumps(msg, separators=(",", ":")).encode()
+    return struct.pack(">I", len(data)) + data
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: object) -> bytes:
+    if not isinstance(text, str):
+        return b""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+@dataclass
+class _Service:
+    unit: str
+    ident: str
+    user: str
+    pid: int  # in the guest's process table
+    out: bytearray = field(default_factory=bytearray)
+    err: bytearray = field(default_factory=bytearray)
+
+
+class GuestWorker:
+    """One guest's worker process: spawn, protocol, file sync, lifecycle."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.isolation = worker_sandbox.isolation()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._private: str = ""  # unisolated only: where the guest's folders live
+        self._write_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._pending: dict[str, queue.Queue[dict[str, Any]]] = {}
+        self._pending_lock = threading.Lock()
+        self._services: dict[str, _Service] = {}
+        self._by_ident: dict[str, _Service] = {}
+        self._pushed: dict[str, tuple[str, object, int, str]] = {}
+        self._pushed_version = -1
+        self._sync_lock = threading.Lock()
+        self._writers: dict[str, int] = {}  # guest users of running programs (count)
+        self._recent_writers: set[str] = set()
+        self._closed = False
+        self._sync_thread: threading.Thread | None = None
+        self.on_wsgi_stderr: Callable[[str], None] | None = None
+        self.starts = 0  # how many times a worker process was started (tests, bench)
+        self.last_start_seconds = 0.0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        with self._start_lock:
+            if self._closed:
+                raise WorkerError("start", "the guest is going down")
+            proc = self._proc
+            if proc is not None and proc.poll() is None:
+                return proc
+            return self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        t0 = time.monotonic()
+        script = worker_guest.__file__
+        iso = self.isolation
+        if iso.isolated:
+            argv = worker_sandbox.bwrap_command(hostname=self.system.hostname, script=script)
+            root = ""
+            max_procs = MAX_PROCS
+        else:
+            import tempfile
+
+            if not self._private:
+                self._private = tempfile.mkdtemp(prefix="stemcell-guest-")
+            argv = worker_sandbox.unisolated_command(script)
+            root = self._private
+            max_procs = 0
+            note = f"guest {self.system.instance_id}: {iso.reason}"
+            log.warning(note)
+            self.system.journal.append("stemcell-worker", f"UNISOLATED: {iso.reason}")
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/root"} \
+            if not iso.isolated else {}
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, close_fds=True,
+                                start_new_session=True)
+        self._proc = proc
+        self._pushed = {}
+        self._pushed_version = -1
+        ready: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, args=(proc, ready), daemon=True,
+                         name=f"worker-{self.system.instance_id}").start()
+        threading.Thread(target=self._drain_stderr, args=(proc,), daemon=True).start()
+        self._send(proc, {"op": "hello", "tops": list(worker_sandbox.GUEST_TOPS),
+                          "root": root, "limits": {"as": PROGRAM_LIMITS["as"],
+                                                   "fsize": PROGRAM_LIMITS["fsize"],
+                                                   "nproc": PROGRAM_LIMITS["nproc"],
+                                                   "nofile": PROGRAM_LIMITS["nofile"]},
+                          "max_procs": max_procs})
+        try:
+            msg = ready.get(timeout=START_TIMEOUT)
+        except queue.Empty:
+            self._kill(proc)
+            raise WorkerError("start", "the guest's worker did not start") from None
+        if msg.get("event") != "ready":
+            self._kill(proc)
+            raise WorkerError("start", "the guest's worker could not start: "
+                              + str(msg.get("text", ""))[:500])
+        self.starts += 1
+        self.last_start_seconds = time.monotonic() - t0
+        return proc
+
+    def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw[:2000].decode("utf-8", "replace").rstrip()
+            if line:
+                self.system.journal.append("stemcell-worker", line)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[bytes]) -> None:
+        try:
+            os.killpg(proc.pid, 9)
+        except OSError:
+            pass
+        try:
+            proc.kill()
+            proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+    def close(self) -> None:
+        """Stop everything the worker runs (guest shutdown or termination)."""
+        with self._start_lock:
+            self._closed = True
+            proc = self._proc
+            self._proc = None
+        for svc in list(self._services.values()):
+            self.system.processes.exit(svc.pid)
+        self._services.clear()
+        self._by_ident.clear()
+        if proc is not None:
+            self._kill(proc)
+        if self._private:
+            import shutil
+
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = ""
+
+    def reopen(self) -> None:
+        """After a stop: the next program may start a worker again (next boot)."""
+        self._closed = False
+
+    # --- protocol ------------------------------------------------------------------------
+
+    def _send(self, proc: subprocess.Popen[bytes], msg: dict[str, Any]) -> None:
+        assert proc.stdin is not None
+        data = _frame(msg)
+        with self._write_lock:
+            try:
+                proc.stdin.write(data)
+                proc.stdin.flush()
+            except (OSError, ValueError) as exc:
+                raise WorkerError("crashed", "the guest's worker went away") from exc
+
+    def _read(self, proc: subprocess.Popen[bytes], ready: queue.Queue[dict[str, Any]]) -> None:
+        assert proc.stdout is not None
+        stream = proc.stdout
+        while True:
+            try:
+                head = stream.read(4)
+                if len(head) < 4:
+                    break
+                (size,) = struct.unpack(">I", head)
+                if size > MAX_FRAME:
+                    break
+                body = stream.read(size)
+                if len(body) < size:
+                    break
+                msg = json.loads(body)
+            except (OSError, ValueError):
+                break
+            if not isinstance(msg, dict):
+                break
+            self._dispatch(msg, ready)
+        # The worker is gone: every waiter learns it, every service has ended.
+        self._kill(proc)
+        ready.put({"event": "gone"})
+        with self._pending_lock:
+            waiters = list(self._pending.values())
+        for q in waiters:
+            q.put({"gone": True})
+        for svc in list(self._services.values()):
+            if svc.ident in self._by_ident:
+                self._service_exit(svc, -9)
+
+    def _dispatch(self, msg: dict[str, Any], ready: queue.Queue[dict[str, Any]]) -> None:
+        event = msg.get("event")
+        if event == "ready":
+            ready.put(msg)
+            return
+        if event == "wsgi-stderr":
+            line = _unb64(msg.get("data")).decode("utf-8", "replace").rstrip()
+            if line and self.on_wsgi_stderr is not None:
+                self.on_wsgi_stderr(line)
+            return
+        ident = str(msg.get("id", ""))
+        svc = self._by_ident.get(ident)
+        if svc is not None:
+            self._service_frame(svc, msg)
+            return
+        with self._pending_lock:
+            q = self._pending.get(ident)
+        if q is not None:
+            q.put(msg)
+
+    def _call(self, msg: dict[str, Any]) -> tuple[str, queue.Queue[dict[str, Any]]]:
+        proc = self._ensure()
+        ident = f"r{next(self._ids)}"
+        q: queue.Queue[dict[str, Any]] = queue.Queue()
+        with self._pending_lock:
+            self._pending[ident] = q
+        try:
+            self.push(proc)
+            self._send(proc, {**msg, "id": ident})
+        except BaseException:
+            self._done(ident)
+            raise
+        return ident, q
+
+    def _done(self, ident: str) -> None:
+        with self._pending_lock:
+            self._pending.pop(ident, None)
+
+    # --- files ------------------------------------------------------------------------------
+
+    def _visible(self, path: str, node: Node) -> bool:
+        """Would a guest user other than root see this file? (Else it stays out.)"""
+        disk = self.system.disk
+        parts = [p for p in path.split("/") if p]
+        for i in range(1, len(parts)):
+            anc = disk.nodes.get("/" + "/".join(parts[:i]))
+            if anc is None or anc.kind != "dir":
+                continue
+            if not any(_allowed(disk, anc, u, 0o1) for u in VIEWERS):
+                return False
+        if node.kind == "file":
+            return any(_allowed(disk, node, u, 0o4) for u in VIEWERS)
+        return True
+
+    @staticmethod
+    def _in_view(path: str) -> bool:
+        return any(path == t or path.startswith(t + "/") for t in worker_sandbox.GUEST_TOPS) \
+            and not any(path == s or path.startswith(s + "/") for s in SKIPPED)
+
+    def push(self, proc: subprocess.Popen[bytes] | None = None) -> None:
+        """Send the guest's disk changes since the last push (all of it the first time)."""
+        proc = proc or self._proc
+        if proc is None:
+            return
+        system = self.system
+        with self._sync_lock:
+            with system.lock:
+                disk = system.disk
+                if disk.version == self._pushed_version:
+                    return
+                files: list[dict[str, Any]] = []
+                current: dict[str, tuple[str, object, int, str]] = {}
+                for path, node in list(disk.nodes.items()):
+                    if not self._in_view(path) or path in worker_sandbox.GUEST_TOPS:
+                        continue
+                    if not self._visible(path, node):
+                        continue
+                    key = (node.kind, node.data if node.kind == "file" else None, node.mode,
+                           node.target)
+                    current[path] = key
+                    old = self._pushed.get(path)
+                    if old is not None and old[0] == key[0] and old[1] is key[1] and \
+                            old[2] == key[2] and old[3] == key[3]:
+                        continue
+                    entry: dict[str, Any] = {"path": path, "kind": node.kind,
+                                             "mode": node.mode}
+                    if node.kind == "file":
+                        entry["data"] = _b64(node.data)
+                    elif node.kind == "link":
+                        entry["target"] = node.target
+                    files.append(entry)
+                removed = [p for p in self._pushed if p not in current]
+                self._pushed = current
+                self._pushed_version = disk.version
+            files.sort(key=lambda e: (e["kind"] != "dir", e["path"]))
+            if files or removed:
+                self._send(proc, {"op": "put", "id": "put", "files": files,
+                                  "remove": sorted(removed, reverse=True)})
+
+    def apply(self, changes: object, users: set[str]) -> list[str]:
+        """Bring what programs wrote back to the guest's disk; returns the paths refused
+        (a program running as www-data cannot write /etc on Ubuntu either)."""
+        if not isinstance(changes, dict):
+            return []
+        refused: list[str] = []
+        system = self.system
+        with self._sync_lock, system.lock:
+            disk = system.disk
+            owner = ROOT if ROOT in users else (sorted(users)[0] if users else "")
+            for entry in changes.get("files", []) or []:
+                if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+                    continue
+                path = norm(entry["path"])
+                kind = entry.get("kind")
+                if not self._in_view(path) or path in worker_sandbox.GUEST_TOPS or \
+                        kind not in ("file", "dir", "link"):
+                    continue
+                if not users or not any(disk.can_write(path, u) for u in users):
+                    refused.append(path)
+                    self._pushed.pop(path, None)  # the next push puts the disk's back
+                    self._pushed_version = -1
+                    continue
+                mode = int(entry.get("mode", 0o644)) & 0o7777 \
+                    if isinstance(entry.get("mode"), int) else 0o644
+                try:
+                    node = disk.get(path, follow=False)
+                    if node is not None and node.kind != kind:
+                        disk.remove(path, recursive=True)
+                        node = None
+                    if kind == "dir":
+                        if node is None:
+                            disk.mkdir(path, mode=mode, owner=owner)
+                        else:
+                            node.mode = mode
+                    elif kind == "link":
+                        disk.symlink(str(entry.get("target", "")), path, force=True,
+                                     owner=owner)
+                    else:
+                        fresh = node is None
+                        disk.write(path, _unb64(entry.get("data")), mode=mode,
+                                   owner=owner if fresh else None,
+                                   group=owner if fresh else None, parents=True)
+                except DiskError:
+                    refused.append(path)
+                    continue
+                new = disk.nodes.get(path)
+                if new is not None:
+                    self._pushed[path] = (new.kind, new.data if new.kind == "file" else None,
+                                          new.mode, new.target)
+            for path in changes.get("removed", []) or []:
+                if not isinstance(path, str):
+                    continue
+                path = norm(path)
+                if not self._in_view(path) or path in worker_sandbox.GUEST_TOPS:
+                    continue
+                if path not in self._pushed and disk.get(path, follow=False) is None:
+                    continue
+                if not users or not any(disk.can_write(path, u) for u in users):
+                    refused.append(path)
+                    self._pushed.pop(path, None)
+                    self._pushed_version = -1
+                    continue
+                if disk.get(path, follow=False) is not None:
+                    try:
+                        disk.remove(path, recursive=True)
+                    except DiskError:
+                        pass
+                for p in [k for k in self._pushed if k == path or k.startswith(path + "/")]:
+                    del self._pushed[p]
+            if self._pushed_version != -1:
+                self._pushed_version = disk.version
+        return refused
+
+    def _writer(self, user: str, delta: int) -> None:
+        with self._sync_lock:
+            self._writers[user] = self._writers.get(user, 0) + delta
+            if self._writers[user] <= 0:
+                del self._writers[user]
+            self._recent_writers.add(user)
+
+    def _users(self) -> set[str]:
+        with self._sync_lock:
+            users = set(self._writers) | self._recent_writers
+            self._recent_writers = set(self._writers)
+            return users
+
+    def sync(self) -> None:
+        """Both ways, now: the disk's changes in, the programs' changes out."""
+        if not self.running:
+            return
+        try:
+            ident, q = self._call({"op": "scan"})
+        except WorkerError:
+            return
+        try:
+            msg = q.get(timeout=REQUEST_TIMEOUT)
+        except queue.Empty:
+            return
+        finally:
+            self._done(ident)
+        self.apply(msg.get("changes"), self._users())
+
+    def _sync_loop(self) -> None:
+        while self._services and not self._closed:
+            time.sleep(SYNC_INTERVAL)
+            try:
+                self.sync()
+            except Exception:  # a sync must never end the loop that keeps services in step
+                log.exception("guest worker sync")
+
+    # --- WSGI -----------------------------------------------------------------------------
+
+    def wsgi(self, script: str, python_path: list[str], environ: dict[str, Any], body: bytes,
+             *, timeout: float | None = None) -> WsgiReply:
+        """One request through the guest's WSGI daemon (mod_wsgi daemon mode, as www-data)."""
+        limit = REQUEST_TIMEOUT if timeout is None else timeout
+        safe_env = {k: v for k, v in environ.items() if isinstance(v, (str, int, float, bool))}
+        self._writer("www-data", 1)
+        try:
+            ident, q = self._call({"op": "wsgi", "script": script, "python_path": python_path,
+                                   "environ": safe_env, "body": _b64(body), "timeout": limit})
+            try:
+                msg = q.get(timeout=limit + 15)
+            except queue.Empty:
+                self._restart()
+                raise WorkerError("timeout", "the guest's worker did not answer") from None
+            finally:
+                self._done(ident)
+        finally:
+            self._writer("www-data", -1)
+        if msg.get("gone"):
+            raise WorkerError("crashed", "the guest's worker went away")
+        self.apply(msg.get("changes"), self._users() | {"www-data"})
+        errors = [str(x)[:4000] for x in msg.get("errors", []) or [] if isinstance(x, str)]
+        err = msg.get("error")
+        if err in ("timeout", "crashed"):
+            raise WorkerError(str(err), str(msg.get("text", ""))[:2000])
+        if err:
+            raise WsgiAppError(str(err), str(msg.get("text", ""))[:20000], errors)
+        headers = [(str(h[0]), str(h[1])) for h in msg.get("headers", []) or []
+                   if isinstance(h, list) and len(h) == 2]
+        return WsgiReply(str(msg.get("status", "500 Internal Server Error")), headers,
+                         _unb64(msg.get("body")), errors)
+
+    def _restart(self) -> None:
+        with self._start_lock:
+            proc = self._proc
+            self._proc = None
+        if proc is not None:
+            self._kill(proc)
+
+    # --- programs -------------------------------------------------------------------------
+
+    def run(self, argv: list[str], *, user: str, cwd: str, env: dict[str, str],
+            stdin: bytes = b"", out: Callable[[bytes], None],
+            err: Callable[[bytes], None], cancel: threading.Event | None = None,
+            limits: dict[str, int] | None = None, timeout: float | None = None) -> int:
+        """Run a program to its end, streaming its output; returns its exit status as a
+        shell reports it (128+N for a signal)."""
+        system = self.system
+        proc_entry = system.processes.spawn(user, shlex.join(argv), system.now())
+        self._writer(user, 1)
+        try:
+            ident, q = self._call({"op": "run", "argv": argv, "cwd": cwd,
+                                   "env": _program_env(env, user, system.hostname),
+                                   "stdin": _b64(stdin), "limits": limits or PROGRAM_LIMITS,
+                                   "timeout": timeout})
+            try:
+                while True:
+                    try:
+                        msg = q.get(timeout=0.2)
+                    except queue.Empty:
+                        if cancel is not None and cancel.is_set():
+                            self._signal(ident, 2)
+                            cancel = None
+                        continue
+                    if msg.get("gone"):
+                        err(b"Killed\n")
+                        return 137
+                    stream = msg.get("stream")
+                    if stream == "out":
+                        out(_unb64(msg.get("data")))
+                    elif stream == "err":
+                        err(_unb64(msg.get("data")))
+                    elif "exit" in msg:
+                        self.apply(msg.get("changes"), self._users() | {user})
+                        code = msg.get("exit")
+                        if msg.get("error"):
+                            err(f"{argv[0]}: {msg['error']}\n".encode())
+                        if not isinstance(code, int):
+                            return 1
+                        return 128 - code if code < 0 else code
+            finally:
+                self._done(ident)
+        finally:
+            self._writer(user, -1)
+            system.processes.exit(proc_entry.pid)
+
+    def _signal(self, ident: str, sig: int) -> None:
+        proc = self._proc
+        if proc is not None:
+            try:
+                self._send(proc, {"op": "signal", "target": ident, "sig": sig, "grace": 2.0})
+            except WorkerError:
+                pass
+
+    # --- services ------------------------------------------------------------------------
+
+    def start_service(self, unit: str, argv: list[str], *, user: str, cwd: str = "/",
+                      env: dict[str, str] | None = None) -> None:
+        """Start a unit's ExecStart program in the worker (systemctl start)."""
+        if unit in self._services:
+            return
+        system = self.system
+        proc_entry = system.processes.spawn(user, shlex.join(argv), system.now(), unit=unit)
+        ident = f"s{next(self._ids)}"
+        svc = _Service(unit, ident, user, proc_entry.pid)
+        self._services[unit] = svc
+        self._by_ident[ident] = svc
+        self._writer(user, 1)
+        try:
+            proc = self._ensure()
+            self.push(proc)
+            self._send(proc, {"op": "start", "id": ident, "argv": argv, "cwd": cwd,
+                              "env": _program_env(env or {}, user, system.hostname),
+                              "limits": {k: v for k, v in PROGRAM_LIMITS.items() if k != "cpu"}})
+        except WorkerError as exc:
+            self._service_exit(svc, 1, str(exc))
+            return
+        if self._sync_thread is None or not self._sync_thread.is_alive():
+            self._sync_thread = threading.Thread(target=self._sync_loop, daemon=True,
+                                                 name=f"worker-sync-{system.instance_id}")
+            self._sync_thread.start()
+
+    def stop_service(self, unit: str) -> None:
+        svc = self._services.get(unit)
+        if svc is None:
+            return
+        self._signal(svc.ident, 15)
+
+    def service_running(self, unit: str) -> bool:
+        return unit in self._services
+
+    def _service_frame(self, svc: _Service, msg: dict[str, Any]) -> None:
+        stream = msg.get("stream")
+        if stream in ("out", "err"):
+            buf = svc.out if stream == "out" else svc.err
+            buf.extend(_unb64(msg.get("data")))
+            while b"\n" in buf:
+                line, _, rest = bytes(buf).partition(b"\n")
+                buf[:] = rest
+                self.system.journal.append(svc.unit, line[:4000].decode("utf-8", "replace"),
+                                           pid=svc.pid)
+            if len(buf) > 4000:
+                self.system.journal.append(svc.unit, bytes(buf[:4000]).decode("utf-8",
+                                                                              "replace"),
+                                           pid=svc.pid)
+                buf.clear()
+        elif "exit" in msg:
+            self.apply(msg.get("changes"), self._users() | {svc.user})
+            code = msg.get("exit")
+            self._service_exit(svc, code if isinstance(code, int) else 1,
+                               str(msg.get("error", "") or ""))
+
+    def _service_exit(self, svc: _Service, code: int, error: str = "") -> None:
+        if self._by_ident.pop(svc.ident, None) is None:
+            return
+        self._services.pop(svc.unit, None)
+        self._writer(svc.user, -1)
+        system = self.system
+        system.processes.exit(svc.pid)
+        for buf in (svc.out, svc.err):
+            if buf:
+                system.journal.append(svc.unit, bytes(buf).decode("utf-8", "replace"),
+                                      pid=svc.pid)
+        if error:
+            system.journal.append(svc.unit, error, pid=svc.pid)
+        # What systemd logs when a main process ends (systemd.exec(5) exit codes).
+        if code < 0:
+            system.journal.append(svc.unit, f"{svc.unit}: Main process exited, code=killed, "
+                                  f"status={-code}/{_SIGNALS.get(-code, 'SIG' + str(-code))}")
+        else:
+            system.journal.append(svc.unit, f"{svc.unit}: Main process exited, "
+                                  f"code=exited, status={code}/"
+                                  f"{'SUCCESS' if code == 0 else 'FAILURE'}")
+        stopping = code == -15 or not system.is_active(svc.unit)
+        failed = not stopping and code != 0
+        system.journal.append(svc.unit, f"{svc.unit}: " + (
+            "Failed with result 'exit-code'." if failed else "Deactivated successfully."))
+        if system.is_active(svc.unit) and not stopping:
+            # The program ended on its own: the unit is no longer active.
+            threading.Thread(target=_unit_ended, args=(system, svc.unit, failed),
+                             daemon=True).start()
+
+
+_SIGNALS = {9: "KILL", 15: "TERM", 2: "INT", 11: "SEGV", 6: "ABRT", 24: "XCPU", 25: "XFSZ"}
+
+
+def _unit_ended(system: System, unit: str, failed: bool) -> None:
+    try:
+        system.stop_service(unit, modeled=False)
+    except Exception:  # the unit may be gone with the guest
+        return
+    if failed:
+        system.failed.add(unit)
+
+
+def _allowed(disk: Any, node: Node, user: str, bit: int) -> bool:
+    if node.owner == user:
+        return bool(node.mode & (bit << 6))
+    if disk.member(user, node.group):
+        return bool(node.mode & (bit << 3))
+    return bool(node.mode & bit)
+
+
+def _program_env(env: dict[str, str], user: str, hostname: str) -> dict[str, str]:
+    """The environment a guest program gets: the guest's own, never the host's."""
+    home = "/root" if user == ROOT else ("/var/www" if user == "www-data" else f"/home/{user}")
+    base = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": home, "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
+            "HOSTNAME": hostname}
+    for key, value in env.items():
+        if key.startswith(("STEMCELL_", "AWS_")) or not key.isidentifier():
+            continue  # the brief's scrub: nothing named like the host's secrets
+        base[key] = value
+    base["HOME"] = env.get("HOME", home) if env.get("HOME", "").startswith("/") else home
+    return base
+
+
+class Workers:
+    """Where a guest keeps its worker: created lazily on first use."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self._worker: GuestWorker | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> GuestWorker:
+        with self._lock:
+            if self._worker is None:
+                self._worker = GuestWorker(self.system)
+            return self._worker
+
+    @property
+    def started(self) -> GuestWorker | None:
+        return self._worker
+
+
+_workers: weakref.WeakKeyDictionary[System, GuestWorker] = weakref.WeakKeyDictionary()
+_workers_lock = threading.Lock()
+
+
+def worker_for(system: System) -> GuestWorker:
+    """The guest's worker (created on first use; its process starts with the first program)."""
+    with _workers_lock:
+        w = _workers.get(system)
+        if w is None:
+            w = GuestWorker(system)
+            _workers[system] = w
+        return w
+
+
+def started_worker(system: System) -> GuestWorker | None:
+    with _workers_lock:
+        return _workers.get(system)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    argv: list[str]
+    user: str
+    cwd: str
+    env: dict[str, str]
+
+
+def service_spec(system: System, unit: str) -> ServiceSpec | None:
+    """A unit's [Service] program (systemd.service(5): ExecStart=, User=,
+    WorkingDirectory=, Environment=), or None if it has no file or no ExecStart."""
+    path = system.unit_file(unit)
+    if path is None:
+        return None
+    try:
+        text = system.disk.read_text(path)
+    except DiskError:
+        return None
+    argv: list[str] = []
+    user, cwd, env = ROOT, "/", {}
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+            continue
+        if section != "Service" or "=" not in line or line.startswith(("#", ";")):
+            continue
+        key, _, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if key == "ExecStart" and value:
+            try:
+                argv = shlex.split(value.lstrip("-@:+!"))
+            except ValueError:
+                return None
+        elif key == "User" and value:
+            user = value
+        elif key == "WorkingDirectory" and value.startswith("/"):
+            cwd = value
+        elif key == "Environment":
+            try:
+                for item in shlex.split(value):
+                    k, eq, v = item.partition("=")
+                    if eq:
+                        env[k] = v
+            except ValueError:
+                pass
+    return ServiceSpec(argv, user, cwd, env) if argv else None
+
+
+def runs_in_worker(system: System, argv: list[str]) -> bool:
+    """Is this a Python program (by its interpreter or a script's #! line)?"""
+    if is_python(argv):
+        return True
+    if argv and argv[0].startswith("/") and system.disk.is_file(argv[0]):
+        first = system.disk.read(argv[0])[:200].split(b"\n", 1)[0]
+        return first.startswith(b"#!") and b"python" in first
+    return False
+
+
+def attach(system: System) -> None:
+    """Run a unit's Python ExecStart in the guest's worker while the unit is active."""
+
+    def changed(unit: str, active: bool) -> None:
+        spec = service_spec(system, unit)
+        if spec is None or not runs_in_worker(system, spec.argv):
+            return
+        argv = spec.argv if is_python(spec.argv) else ["/usr/bin/python3", *spec.argv]
+        worker = worker_for(system)
+        if active:
+            # Off the caller's thread: systemctl (or the boot) does not wait for the
+            # worker's first start, as systemd does not wait for a simple service.
+            worker.reopen()
+            threading.Thread(target=worker.start_service, args=(unit, argv),
+                             kwargs={"user": spec.user, "cwd": spec.cwd, "env": spec.env},
+                             daemon=True).start()
+        else:
+            worker.stop_service(unit)
+
+    system.on_service_change.append(changed)
+
+
+def reopen(system: System) -> None:
+    """The guest boots (again): programs may start a worker."""
+    w = started_worker(system)
+    if w is not None:
+        w.reopen()
+
+
+def shutdown(system: System) -> None:
+    """The guest goes down: every program it runs ends."""
+    w = started_worker(system)
+    if w is not None:
+        w.close()
