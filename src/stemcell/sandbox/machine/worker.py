@@ -575,7 +575,11 @@ class GuestWorker:
                     elif stream == "err":
                         err(_unb64(msg.get("data")))
                     elif "exit" in msg:
-                        self.apply(msg.get("changes"), self._users() | {user})
+                        refused = self.apply(msg.get("changes"), self._users() | {user})
+                        if refused:  # one uid inside: say what Ubuntu would have refused
+                            err(f"{argv[0]}: the guest kept no writes {user} may not make on "
+                                f"Ubuntu (Permission denied): {' '.join(refused[:5])}\n"
+                                .encode())
                         code = msg.get("exit")
                         if msg.get("error"):
                             err(f"{argv[0]}: {msg['error']}\n".encode())

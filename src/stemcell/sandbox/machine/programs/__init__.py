@@ -46,6 +46,7 @@ def _load() -> None:
         cloud_init_tool,
         files,
         net,
+        python3,
         sysinfo,
         systemd,
         textutils,
