@@ -293,8 +293,10 @@ def _limits(spec: dict[str, Any]) -> Any:
                           ("nofile", resource.RLIMIT_NOFILE)):
             value = spec.get(name)
             if value:
+                # CPU: SIGXCPU at the soft limit, SIGKILL a second later (setrlimit(2)).
+                hard = int(value) + 1 if name == "cpu" else int(value)
                 try:
-                    resource.setrlimit(key, (int(value), int(value)))
+                    resource.setrlimit(key, (int(value), hard))
                 except (ValueError, OSError):
                     pass
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
