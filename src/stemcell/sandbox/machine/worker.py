@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import concurrent.futures
 import itertools
 import json
 import logging
@@ -56,6 +57,9 @@ SKIPPED = ("/var/log/journal", "/var/lib/apt", "/var/lib/dpkg", "/var/cache")
 # only root may read (host keys, /etc/shadow, /root) stays out of the worker.
 VIEWERS = ("www-data", "ubuntu")
 PYTHONS = ("python3", "python3.12", "python3.11", "python3.10", "python")
+
+
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="guest-worker-spawn")
 
 
 class WorkerError(Exception):
@@ -177,9 +181,11 @@ class GuestWorker:
             self.system.journal.append("stemcell-worker", f"UNISOLATED: {iso.reason}")
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/root"} \
             if not iso.isolated else {}
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, close_fds=True,
-                                start_new_session=True)
+        # bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread*
+        # that forked it ends (prctl(2)): spawn from one thread that lives as long as we do.
+        proc = _SPAWNER.submit(subprocess.Popen, argv, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               close_fds=True, start_new_session=True).result()
         self._proc = proc
         self._pushed = {}
         self._pushed_version = -1
