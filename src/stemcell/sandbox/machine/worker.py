@@ -124,7 +124,6 @@ class GuestWorker:
 
     def __init__(self, system: System) -> None:
         self.system = system
-        self.isolation = worker_sandbox.isolation()
         self._proc: subprocess.Popen[bytes] | None = None
         self._private: str = ""  # unisolated only: where the guest's folders live
         self._write_lock = threading.Lock()
@@ -146,6 +145,24 @@ class GuestWorker:
         self.last_start_seconds = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def isolation(self) -> worker_sandbox.Isolation:
+        return worker_sandbox.isolation()  # probed once per process
+
+    def prestart(self) -> None:
+        """Start the worker process now, in the background (no-op if it runs)."""
+        if self.running or self._closed:
+            return
+
+        def start() -> None:
+            try:
+                self._ensure()
+            except WorkerError as exc:
+                log.warning("guest worker: %s", exc)
+
+        threading.Thread(target=start, daemon=True,
+                         name=f"worker-prestart-{self.system.instance_id}").start()
 
     @property
     def running(self) -> bool:
@@ -750,6 +767,7 @@ class Workers:
 
 _workers: weakref.WeakKeyDictionary[System, GuestWorker] = weakref.WeakKeyDictionary()
 _workers_lock = threading.Lock()
+_prewarmed = threading.Event()
 
 
 def worker_for(system: System) -> GuestWorker:
@@ -831,6 +849,12 @@ def attach(system: System) -> None:
     """Run a unit's Python ExecStart in the guest's worker while the unit is active."""
 
     def changed(unit: str, active: bool) -> None:
+        if unit == "apache2.service":
+            if active and _serves_wsgi(system):
+                # mod_wsgi starts its daemon processes with Apache, not at the first
+                # request: so does the guest's worker (in the background).
+                worker_for(system).prestart()
+            return
         spec = service_spec(system, unit)
         if spec is None or not runs_in_worker(system, spec.argv):
             return
@@ -847,6 +871,30 @@ def attach(system: System) -> None:
             worker.stop_service(unit)
 
     system.on_service_change.append(changed)
+    if not _prewarmed.is_set():
+        _prewarmed.set()
+        prewarm()
+
+
+def _serves_wsgi(system: System) -> bool:
+    from stemcell.sandbox.machine import apache_server
+
+    try:
+        cfg = apache_server.read_config(system.disk)
+    except Exception:  # a broken config is Apache's to report, not ours
+        return False
+    return "wsgi" in cfg.modules and bool(cfg.wsgi)
+
+
+def prewarm() -> None:
+    """Find what isolation this machine gives and what the Python runtime needs once,
+    in the background, so the first guest program does not pay for it."""
+    threading.Thread(target=_prewarm, daemon=True, name="guest-worker-prewarm").start()
+
+
+def _prewarm() -> None:
+    if worker_sandbox.isolation().isolated:
+        worker_sandbox.runtime()
 
 
 def reopen(system: System) -> None:
