@@ -115,6 +115,7 @@ class _Service:
     ident: str
     user: str
     pid: int  # in the guest's process table
+    stopping: bool = False
     out: bytearray = field(default_factory=bytearray)
     err: bytearray = field(default_factory=bytearray)
 
@@ -185,6 +186,8 @@ class GuestWorker:
             argv = worker_sandbox.bwrap_command(hostname=self.system.hostname, script=script)
             root = ""
             max_procs = MAX_PROCS
+            rt = worker_sandbox.runtime()
+            hidden = [*rt.binds, *rt.masked, *(link for link, _ in rt.links)]
         else:
             import tempfile
 
@@ -193,6 +196,7 @@ class GuestWorker:
             argv = worker_sandbox.unisolated_command(script)
             root = self._private
             max_procs = 0
+            hidden = []
             note = f"guest {self.system.instance_id}: {iso.reason}"
             log.warning(note)
             self.system.journal.append("stemcell-worker", f"UNISOLATED: {iso.reason}")
@@ -215,7 +219,7 @@ class GuestWorker:
                                                    "fsize": PROGRAM_LIMITS["fsize"],
                                                    "nproc": PROGRAM_LIMITS["nproc"],
                                                    "nofile": PROGRAM_LIMITS["nofile"]},
-                          "max_procs": max_procs})
+                          "max_procs": max_procs, "hidden": hidden})
         try:
             msg = ready.get(timeout=START_TIMEOUT)
         except queue.Empty:
@@ -646,6 +650,8 @@ class GuestWorker:
         except WorkerError as exc:
             self._service_exit(svc, 1, str(exc))
             return
+        if svc.stopping:  # systemctl stop came while the worker was starting
+            self._signal(ident, 15)
         if self._sync_thread is None or not self._sync_thread.is_alive():
             self._sync_thread = threading.Thread(target=self._sync_loop, daemon=True,
                                                  name=f"worker-sync-{system.instance_id}")
@@ -655,6 +661,7 @@ class GuestWorker:
         svc = self._services.get(unit)
         if svc is None:
             return
+        svc.stopping = True
         self._signal(svc.ident, 15)
 
     def service_running(self, unit: str) -> bool:

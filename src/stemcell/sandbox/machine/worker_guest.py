@@ -111,7 +111,7 @@ def _private_fds() -> tuple[int, int]:
 class Files:
     """The guest's files on the sandbox's private mounts, and what changed there."""
 
-    def __init__(self, tops: list[str], root: str = "") -> None:
+    def __init__(self, tops: list[str], root: str = "", hidden: list[str] | None = None) -> None:
         # Unisolated (no namespaces), the guest's folders live under ``root`` on the
         # host; isolated, root is "" and they are mounted where the guest has them.
         self.root = root
@@ -119,6 +119,13 @@ class Files:
         # path -> (kind, mtime_ns, size, mode, target) as last agreed with the host
         self.known: dict[str, tuple[str, int, int, int, str]] = {}
         self.devs: dict[str, int] = {}
+        # The runtime's mounts (the host's Python under /root/.pyenv, say) and the
+        # folders bwrap made to hold them: not the guest's files.
+        self.hidden: set[str] = set()
+        for path in hidden or []:
+            parts = path.strip("/").split("/")
+            for i in range(1, len(parts) + 1):
+                self.hidden.add("/" + "/".join(parts[:i]))
         for top in tops:
             try:
                 os.makedirs(root + top, exist_ok=True)
@@ -245,6 +252,8 @@ class Files:
                         continue
                     if st.st_dev != dev:
                         continue  # a read-only bind (the Python runtime): not the guest's
+                    if dent.path[cut:] in self.hidden:
+                        continue
                     stamp = self._stamp(dent.path)
                     if stamp is None:
                         continue
@@ -311,6 +320,7 @@ class Supervisor:
         self.files = files
         self.limits = limits
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.early_signals: dict[str, int] = {}
         self.lock = threading.Lock()
         self.files_lock = threading.Lock()
         self.wsgi_lock = threading.Lock()
@@ -373,6 +383,9 @@ class Supervisor:
             return
         with self.lock:
             self.children[ident] = proc
+            early = self.early_signals.pop(ident, None)
+        if early is not None:  # stopped before it had started
+            self._kill(proc, early)
         if service:
             self.chan.send({"id": ident, "started": proc.pid})
         timeout = msg.get("timeout")
@@ -402,6 +415,8 @@ class Supervisor:
     def signal(self, msg: dict[str, Any]) -> None:
         with self.lock:
             proc = self.children.get(str(msg["target"]))
+            if proc is None:
+                self.early_signals[str(msg["target"])] = int(msg.get("sig", signal.SIGTERM))
         if proc is not None:
             self._kill(proc, int(msg.get("sig", signal.SIGTERM)))
             if int(msg.get("sig", 15)) != signal.SIGKILL:
@@ -524,7 +539,8 @@ def supervise() -> int:
     hello = read_frame(fin)
     if hello is None or hello.get("op") != "hello":
         return 2
-    files = Files([str(t) for t in hello.get("tops", [])], str(hello.get("root", "")))
+    files = Files([str(t) for t in hello.get("tops", [])], str(hello.get("root", "")),
+                  [str(h) for h in hello.get("hidden", [])])
     sup = Supervisor(chan, files, dict(hello.get("limits", {})))
     max_procs = int(hello.get("max_procs", 0))
     if max_procs:  # only inside our own pid namespace: kill(-1) there hits the guest only
