@@ -210,3 +210,19 @@ def test_check_launch_refuses_unisolated_student_code(tmp_path: Path,
                                        "--user-data", str(script), "--backend", "sandbox"])
     assert result.exit_code == 2
     assert "unisolated" in result.output and "--trust-student-code" in result.output
+
+
+def test_php_has_no_way_to_the_host(guest: tuple[System, WebServer], host: Path) -> None:
+    """PHP is an evaluator inside the sandbox, not a host program: no file, process or
+    host-environment functions at all (php.py)."""
+    system, web = guest
+    code, out = sh(system, "apt-get install -y -qq libapache2-mod-php && a2enmod php8.3")
+    assert code == 0, out
+    key = host / "stemcell-home" / "runs" / "r1" / "key.pem"
+    for probe in (f"echo file_get_contents('{key}');", "echo getenv('AWS_SECRET_ACCESS_KEY');",
+                  "echo shell_exec('id');", f"include '{key}';"):
+        system.disk.write("/var/www/html/x.php", f"<?php {probe} ?>")
+        status, body = get(web, "/x.php")
+        assert "BEGIN OPENSSH" not in body and SECRET not in body and "uid=" not in body
+        assert status in (200, 500)
+    still_serving(system, web)

@@ -158,7 +158,7 @@ class GuestWorker:
 
         def start() -> None:
             try:
-                self._ensure()
+                self._send(self._ensure(), {"op": "warm"})
             except WorkerError as exc:
                 log.warning("guest worker: %s", exc)
 

@@ -563,6 +563,11 @@ def supervise() -> int:
             sup.signal(msg)
         elif op == "wsgi":
             threading.Thread(target=sup.wsgi, args=(msg,), daemon=True).start()
+        elif op == "warm":  # Apache starts with WSGI apps: start the daemon now
+            def warm() -> None:
+                with sup.wsgi_lock:
+                    sup._wsgi_child()
+            threading.Thread(target=warm, daemon=True).start()
         elif op == "ping":
             chan.send({"id": msg.get("id"), "ok": True})
     return 0
