@@ -17,10 +17,11 @@ empty file systems holding only
 
 No host environment passes (``--clearenv``), capabilities are dropped, no new
 privileges can be gained (bwrap sets ``PR_SET_NO_NEW_PRIVS``), nested user
-namespaces are disabled, the sandbox dies with its parent. Where bwrap is not
-installed, ``unshare`` from util-linux provides the same namespaces and
-worker_guest.py builds the root itself... is *not* implemented: without bwrap the
-worker runs unisolated (see ``isolation()``), and stemcell says so.
+namespaces are disabled, the sandbox dies with its parent. Without bwrap (or
+without user namespaces, or off Linux) the worker runs unisolated — a separate
+process with a scrubbed environment and limits, but the host's files in view —
+and stemcell says so (``isolation()``); an ``unshare``-based fallback is not
+implemented. See docs/security-isolation.md.
 """
 
 from __future__ import annotations
