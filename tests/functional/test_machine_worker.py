@@ -5,18 +5,26 @@ guest's disk; a worker that dies is replaced."""
 
 from __future__ import annotations
 
+import io
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import paramiko
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stemcell.engine.clock import ScaledClock
-from stemcell.sandbox.machine import IO, Disk, Shell, System, worker, worker_sandbox
+from stemcell.sandbox.machine import IO, Disk, Guest, Shell, System, worker, worker_sandbox
 from stemcell.sandbox.machine.processes import Journal, ProcessTable
 
 isolated = pytest.mark.skipif(not worker_sandbox.isolation().isolated,
                               reason="needs bubblewrap (apt-get install bubblewrap)")
 
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 UNIT = ("[Unit]\nDescription=job worker\n[Service]\n"
         "ExecStart=/usr/bin/python3 /opt/app/loop.py\nUser=www-data\n"
         "Environment=GREETING=hello\n[Install]\nWantedBy=multi-user.target\n")
@@ -154,3 +162,82 @@ def test_unisolated_worker_runs_and_says_so(m: System, monkeypatch: pytest.Monke
     code, out, _ = run(m, "python3 -c 'print(6 * 7)'")
     assert (code, out) == (0, "42\n")
     assert any("UNISOLATED" in e.line for e in m.journal.entries("stemcell-worker"))
+
+
+BUNDLE = Path(__file__).resolve().parents[2] / "profiles/bundles/python/app-worker"
+
+
+def _boot_script() -> str:
+    """The Python profile's app-worker boot script, with the bundle written in place
+    of the download (the lab fetches it from S3)."""
+    files = "".join(f"cat > /opt/stemcell/app-worker/{name} <<'BUNDLE_EOF'\n"
+                    f"{(BUNDLE / name).read_text()}BUNDLE_EOF\n"
+                    for name in ("status.wsgi", "worker.py", "stemcell-worker.conf",
+                                 "stemcell-worker.service"))
+    return ("#!/bin/bash\nset -eux\napt-get update\n"
+            "apt-get install -y apache2 libapache2-mod-wsgi-py3\na2enmod wsgi\n"
+            "mkdir -p /opt/stemcell/app-worker /var/spool/stemcell/jobs\n"
+            "chown -R www-data:www-data /var/spool/stemcell\n" + files +
+            "cp /opt/stemcell/app-worker/stemcell-worker.service "
+            "/etc/systemd/system/stemcell-worker.service\n"
+            "cp /opt/stemcell/app-worker/stemcell-worker.conf "
+            "/etc/apache2/conf-available/stemcell-worker.conf\n"
+            "systemctl daemon-reload\nsystemctl enable stemcell-worker\n"
+            "systemctl start stemcell-worker\na2enconf stemcell-worker\n"
+            "systemctl reload apache2\n")
+
+
+@isolated
+def test_app_worker_status_page_is_the_deployed_workers_answer_over_ssh_and_http() -> None:
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                            serialization.NoEncryption()).decode()
+    pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                        serialization.PublicFormat.OpenSSH).decode()
+    g = Guest("i-0feedfacefeedface", Disk.ubuntu(), ScaledClock.starting_now(200.0),
+              user_data=_boot_script(), private_ip="172.31.7.7", launch_key=pub)
+    try:
+        g.boot()
+        assert wait_for(lambda: g.phase == "ready", 120)
+        assert g.system.cloud_init.status == "done", g.system.cloud_init.errors
+
+        def status() -> tuple[int, str]:
+            try:
+                with NO_PROXY.open(f"http://127.0.0.1:{g.http_port}/worker/status",
+                                   timeout=10) as resp:
+                    return resp.status, resp.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode()
+
+        assert wait_for(lambda: status()[0] == 200)
+        _, body = status()
+        pid = int(body.split("pid: ")[1].split()[0])
+        assert body.startswith("worker: ready\n") and pid > 1
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        client.connect("127.0.0.1", port=g.ssh_port, username="ubuntu",
+                       pkey=paramiko.Ed25519Key(file_obj=io.StringIO(pem)),
+                       look_for_keys=False, allow_agent=False, timeout=10, banner_timeout=10)
+        try:
+            _, out, err = client.exec_command(
+                "python3 -c 'import socket, sys; print(socket.gethostname()); "
+                "print(\"e\", file=sys.stderr); sys.exit(7)'", timeout=60)
+            assert out.read().decode() == "ip-172-31-7-7\n"
+            assert err.read().decode() == "e\n" and out.channel.recv_exit_status() == 7
+            # A job dropped into the spool is processed by the running worker.
+            _, out, _ = client.exec_command(
+                "echo '{\"text\": \"three little words\"}' | "
+                "sudo -u www-data tee /var/spool/stemcell/jobs/j1.json", timeout=60)
+            out.channel.recv_exit_status()
+            assert wait_for(lambda: g.disk.is_file("/var/spool/stemcell/jobs/j1.done"))
+            assert '"words": 3' in g.disk.read_text("/var/spool/stemcell/jobs/j1.done")
+            assert "processed j1.json" in [e.line for e in
+                                           g.system.journal.entries("stemcell-worker.service")]
+            _, out, _ = client.exec_command("sudo systemctl stop stemcell-worker", timeout=60)
+            assert out.channel.recv_exit_status() == 0
+        finally:
+            client.close()
+        assert wait_for(lambda: status() == (503, "worker: not running\n"
+                                             "queue: /var/spool/stemcell/jobs\n"))
+    finally:
+        g.destroy()
