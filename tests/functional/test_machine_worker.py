@@ -115,6 +115,9 @@ def test_a_python_service_runs_while_its_unit_is_active(m: System) -> None:
     assert procs[0].command == "/usr/bin/python3 /opt/app/loop.py"
     lines = [e.line for e in m.journal.entries("loop.service")]
     assert "started hello www-data" in lines and "to stderr" in lines
+    status = run(m, "systemctl status loop")[1]
+    assert f"Main PID: {procs[0].pid} (python3)" in status
+    assert f"python3[{procs[0].pid}]: started hello www-data" in status
     # Files written on the guest's disk reach the running program.
     m.disk.write("/var/spool/app/quit", "")
     assert wait_for(lambda: not m.is_active("loop.service"))

@@ -55,11 +55,22 @@ def _status(sh: Shell, unit: str, io: IO) -> int:
         io.print("     Active: inactive (dead)")
     if docs:
         io.print(f"       Docs: {docs}")
-    if active:
+    running = system.processes.by_unit(unit)
+    if running:  # a program the guest's worker runs for this unit
+        main = running[0]
+        io.print(f"   Main PID: {main.pid} ({posixpath.basename(main.command.split()[0])})")
+    elif active:
         name = unit.removesuffix(".service").replace("ssh", "sshd")
         io.print(f"   Main PID: {_pid(unit)} ({name})")
-    for line in system.journal_tail(unit):
-        io.print(line)
+    # The unit's last journal lines, as systemctl status prints them (-n 10).
+    entries = system.journal.entries(unit)[-10:]
+    if entries:
+        io.print()
+    for e in entries:
+        stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(e.time))
+        ident = (running[0].command.split()[0].rsplit("/", 1)[-1] if e.pid and running
+                 else unit.removesuffix(".service"))
+        io.print(f"{stamp} {system.hostname} {ident}[{e.pid or _pid(unit)}]: {e.line}")
     return 0 if active else 3
 
 
