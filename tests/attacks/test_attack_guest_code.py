@@ -226,3 +226,14 @@ def test_php_has_no_way_to_the_host(guest: tuple[System, WebServer], host: Path)
         assert "BEGIN OPENSSH" not in body and SECRET not in body and "uid=" not in body
         assert status in (200, 500)
     still_serving(system, web)
+
+
+def test_a_program_that_stops_or_kills_its_worker_costs_only_itself(
+        guest: tuple[System, WebServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    system, web = guest
+    monkeypatch.setattr(worker, "REQUEST_TIMEOUT", 2.0)
+    for sig in ("SIGKILL", "SIGSTOP"):
+        code, _ = sh(system, f"python3 -c 'import os, signal; "
+                     f"os.kill(os.getppid(), signal.{sig})'", user="ubuntu")
+        assert code == 137  # the worker went (or was put) away; the shell says Killed
+        still_serving(system, web)

@@ -26,6 +26,7 @@ import logging
 import os
 import posixpath
 import queue
+import select
 import shlex
 import struct
 import subprocess
@@ -116,6 +117,7 @@ class _Service:
     user: str
     pid: int  # in the guest's process table
     stopping: bool = False
+    proc: subprocess.Popen[bytes] | None = None  # the worker process running it
     out: bytearray = field(default_factory=bytearray)
     err: bytearray = field(default_factory=bytearray)
 
@@ -130,13 +132,17 @@ class GuestWorker:
         self._write_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._pending: dict[str, queue.Queue[dict[str, Any]]] = {}
+        # request id -> (its answers, the worker process it was sent to)
+        self._pending: dict[str, tuple[queue.Queue[dict[str, Any]],
+                                       subprocess.Popen[bytes]]] = {}
         self._pending_lock = threading.Lock()
         self._services: dict[str, _Service] = {}
         self._by_ident: dict[str, _Service] = {}
         self._pushed: dict[str, tuple[str, object, int, str]] = {}
         self._pushed_version = -1
         self._sync_lock = threading.Lock()
+        self._push_lock = threading.Lock()
+        self._last_heard = time.monotonic()
         self._writers: dict[str, int] = {}  # guest users of running programs (count)
         self._recent_writers: set[str] = set()
         self._closed = False
@@ -207,6 +213,9 @@ class GuestWorker:
         proc = _SPAWNER.submit(subprocess.Popen, argv, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                close_fds=True, start_new_session=True).result()
+        assert proc.stdin is not None
+        os.set_blocking(proc.stdin.fileno(), False)
+        self._last_heard = time.monotonic()
         self._proc = proc
         self._pushed = {}
         self._pushed_version = -1
@@ -278,11 +287,25 @@ class GuestWorker:
 
     def _send(self, proc: subprocess.Popen[bytes], msg: dict[str, Any]) -> None:
         assert proc.stdin is not None
-        data = _frame(msg)
+        data = memoryview(_frame(msg))
+        # The worker may be stopped (SIGSTOP by its own programs) or stuck: never block
+        # on its pipe for longer than a request may take.
+        deadline = time.monotonic() + REQUEST_TIMEOUT
         with self._write_lock:
             try:
-                proc.stdin.write(data)
-                proc.stdin.flush()
+                fd = proc.stdin.fileno()
+                while data:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self._kill(proc)
+                        raise WorkerError("timeout", "the guest's worker stopped reading")
+                    _, ready, _ = select.select([], [fd], [], left)
+                    if ready:
+                        try:
+                            n = os.write(fd, data[:65536])
+                        except BlockingIOError:
+                            continue
+                        data = data[n:]
             except (OSError, ValueError) as exc:
                 raise WorkerError("crashed", "the guest's worker went away") from exc
 
@@ -310,15 +333,18 @@ class GuestWorker:
         self._kill(proc)
         ready.put({"event": "gone"})
         with self._pending_lock:
-            waiters = list(self._pending.values())
+            waiters = [q for q, owner in self._pending.values() if owner is proc]
         for q in waiters:
             q.put({"gone": True})
         for svc in list(self._services.values()):
-            if svc.ident in self._by_ident:
+            if svc.ident in self._by_ident and svc.proc is proc:
                 self._service_exit(svc, -9)
 
     def _dispatch(self, msg: dict[str, Any], ready: queue.Queue[dict[str, Any]]) -> None:
+        self._last_heard = time.monotonic()
         event = msg.get("event")
+        if event == "alive":
+            return
         if event == "ready":
             ready.put(msg)
             return
@@ -333,16 +359,16 @@ class GuestWorker:
             self._service_frame(svc, msg)
             return
         with self._pending_lock:
-            q = self._pending.get(ident)
-        if q is not None:
-            q.put(msg)
+            entry = self._pending.get(ident)
+        if entry is not None:
+            entry[0].put(msg)
 
     def _call(self, msg: dict[str, Any]) -> tuple[str, queue.Queue[dict[str, Any]]]:
         proc = self._ensure()
         ident = f"r{next(self._ids)}"
         q: queue.Queue[dict[str, Any]] = queue.Queue()
         with self._pending_lock:
-            self._pending[ident] = q
+            self._pending[ident] = (q, proc)
         try:
             self.push(proc)
             self._send(proc, {**msg, "id": ident})
@@ -382,8 +408,9 @@ class GuestWorker:
         if proc is None:
             return
         system = self.system
-        with self._sync_lock:
-            with system.lock:
+        # Lock order everywhere: push lock, then the guest's lock, then the sync lock.
+        with self._push_lock:
+            with system.lock, self._sync_lock:
                 disk = system.disk
                 if disk.version == self._pushed_version:
                     return
@@ -423,7 +450,7 @@ class GuestWorker:
             return []
         refused: list[str] = []
         system = self.system
-        with self._sync_lock, system.lock:
+        with system.lock, self._sync_lock:
             disk = system.disk
             owner = ROOT if ROOT in users else (sorted(users)[0] if users else "")
             for entry in changes.get("files", []) or []:
@@ -522,6 +549,9 @@ class GuestWorker:
     def _sync_loop(self) -> None:
         while self._services and not self._closed:
             time.sleep(SYNC_INTERVAL)
+            if self.running and self._silent():
+                self._restart()  # its services end (code=killed) with it
+                continue
             try:
                 self.sync()
             except Exception:  # a sync must never end the loop that keeps services in step
@@ -539,7 +569,7 @@ class GuestWorker:
             ident, q = self._call({"op": "wsgi", "script": script, "python_path": python_path,
                                    "environ": safe_env, "body": _b64(body), "timeout": limit})
             try:
-                msg = q.get(timeout=limit + 15)
+                msg = q.get(timeout=limit + 5)
             except queue.Empty:
                 self._restart()
                 raise WorkerError("timeout", "the guest's worker did not answer") from None
@@ -560,6 +590,10 @@ class GuestWorker:
                    if isinstance(h, list) and len(h) == 2]
         return WsgiReply(str(msg.get("status", "500 Internal Server Error")), headers,
                          _unb64(msg.get("body")), errors)
+
+    def _silent(self) -> bool:
+        """Has the worker stopped talking (it says it is alive every second)?"""
+        return time.monotonic() - self._last_heard > max(REQUEST_TIMEOUT, 5.0)
 
     def _restart(self) -> None:
         with self._start_lock:
@@ -589,6 +623,10 @@ class GuestWorker:
                     try:
                         msg = q.get(timeout=0.2)
                     except queue.Empty:
+                        if self._silent():
+                            self._restart()  # stopped or stuck: its programs go with it
+                            err(b"Killed\n")
+                            return 137
                         if cancel is not None and cancel.is_set():
                             self._signal(ident, 2)
                             cancel = None
@@ -643,6 +681,7 @@ class GuestWorker:
         self._writer(user, 1)
         try:
             proc = self._ensure()
+            svc.proc = proc
             self.push(proc)
             self._send(proc, {"op": "start", "id": ident, "argv": argv, "cwd": cwd,
                               "env": _program_env(env or {}, user, system.hostname),

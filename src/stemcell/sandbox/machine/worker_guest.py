@@ -546,6 +546,13 @@ def supervise() -> int:
     if max_procs:  # only inside our own pid namespace: kill(-1) there hits the guest only
         threading.Thread(target=_watch_procs, args=(max_procs,), daemon=True).start()
     chan.send({"event": "ready", "pid": os.getpid(), "python": sys.version.split()[0]})
+
+    def alive() -> None:  # the host restarts a worker it stops hearing from
+        while True:
+            time.sleep(1.0)
+            chan.send({"event": "alive"})
+
+    threading.Thread(target=alive, daemon=True).start()
     while True:
         msg = read_frame(fin)
         if msg is None:
