@@ -21,8 +21,19 @@ from stemcell.engine.clock import ScaledClock
 from stemcell.sandbox.machine import IO, Disk, Shell, System, worker, worker_sandbox
 from stemcell.sandbox.machine.web import WebServer
 
-pytestmark = pytest.mark.skipif(not worker_sandbox.isolation().isolated,
-                                reason="needs bubblewrap (apt-get install bubblewrap)")
+
+def _available() -> list[str]:
+    """The isolations this machine gives (bubblewrap, and unshare as its fallback)."""
+    kinds = []
+    for kind in ("bwrap", "unshare"):
+        if worker_sandbox._probe(kind).kind == kind:
+            kinds.append(kind)
+    return kinds
+
+
+MODES = _available()
+pytestmark = pytest.mark.skipif(not MODES, reason="needs bubblewrap or unprivileged user "
+                                "namespaces (apt-get install bubblewrap)")
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -44,8 +55,10 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def guest(host: Path) -> Iterator[tuple[System, WebServer]]:
+@pytest.fixture(params=MODES or ["none"])
+def guest(host: Path, request: pytest.FixtureRequest,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[System, WebServer]]:
+    monkeypatch.setenv(worker_sandbox.ENV_FORCE, request.param)
     system = System(Disk.ubuntu(), ScaledClock.starting_now(1e7), hostname="ip-172-31-9-9",
                     private_ip="172.31.9.9")
     code, out = sh(system, "apt-get update -qq && apt-get install -y -qq apache2 "
@@ -53,6 +66,7 @@ def guest(host: Path) -> Iterator[tuple[System, WebServer]]:
                    "/var/www/html/index.html")
     assert code == 0, out
     yield system, WebServer(system)
+    assert worker.worker_for(system).isolation.kind == request.param
     worker.shutdown(system)
 
 

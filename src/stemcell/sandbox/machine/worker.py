@@ -129,6 +129,7 @@ class GuestWorker:
         self.system = system
         self._proc: subprocess.Popen[bytes] | None = None
         self._private: str = ""  # unisolated only: where the guest's folders live
+        self._mountpoint: str = ""  # unshare only: the empty folder its root is mounted on
         self._write_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -188,8 +189,18 @@ class GuestWorker:
         t0 = time.monotonic()
         script = worker_guest.__file__
         iso = self.isolation
+        if iso.kind == "unshare":
+            import tempfile
+
+            self._remove_mountpoint()
+            self._mountpoint = tempfile.mkdtemp(prefix="stemcell-guest-root-")
+            argv = worker_sandbox.unshare_command(mountpoint=self._mountpoint,
+                                                  hostname=self.system.hostname,
+                                                  script=script)
         if iso.isolated:
-            argv = worker_sandbox.bwrap_command(hostname=self.system.hostname, script=script)
+            if iso.kind == "bwrap":
+                argv = worker_sandbox.bwrap_command(hostname=self.system.hostname,
+                                                    script=script)
             root = ""
             max_procs = MAX_PROCS
             rt = worker_sandbox.runtime()
@@ -273,11 +284,20 @@ class GuestWorker:
         self._by_ident.clear()
         if proc is not None:
             self._kill(proc)
+        self._remove_mountpoint()
         if self._private:
             import shutil
 
             shutil.rmtree(self._private, ignore_errors=True)
             self._private = ""
+
+    def _remove_mountpoint(self) -> None:
+        if self._mountpoint:
+            try:
+                os.rmdir(self._mountpoint)  # empty on the host: the mounts were the worker's
+            except OSError:
+                pass
+            self._mountpoint = ""
 
     def reopen(self) -> None:
         """After a stop: the next program may start a worker again (next boot)."""

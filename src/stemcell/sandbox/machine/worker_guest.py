@@ -685,5 +685,129 @@ def serve_wsgi() -> int:
                    "errors": errors.lines})
 
 
+# --- the unshare fallback: build the root bwrap would have built -------------------------
+
+# pivot_root(2) has no glibc wrapper: its syscall number per architecture.
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203,
+                   "s390x": 217, "armv7l": 218, "i686": 217}
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
+_MNT_DETACH = 2
+_ST_RDONLY = 1
+_PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 24, 38, 47
+
+
+def unshare_root(spec: dict[str, Any]) -> int:
+    """Run as root of fresh user, mount, pid, net, IPC and UTS namespaces (``unshare
+    -r -m -p -n -i -u -f``): mount a new root holding only the guest's folders and the
+    read-only Python runtime, pivot into it, drop every capability, then stay as the
+    namespace's init (reaping orphans) while the supervisor runs as its child."""
+    import ctypes
+    import platform
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(ret: int, what: str) -> None:
+        if ret != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    def mount(src: str, dst: str, fstype: str | None, flags: int, data: str | None) -> None:
+        check(libc.mount(src.encode(), dst.encode(), fstype.encode() if fstype else None,
+                         ctypes.c_ulong(flags), data.encode() if data else None),
+              f"mount {src} on {dst}")
+
+    nr = _SYS_PIVOT_ROOT.get(platform.machine())
+    if nr is None:
+        raise OSError(f"pivot_root: unknown architecture {platform.machine()}")
+    mount("none", "/", None, _MS_REC | _MS_PRIVATE, None)
+    new = str(spec["mountpoint"])  # an empty folder the host made (and removes)
+    mount("tmpfs", new, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=16m")
+    size = int(spec.get("size", 256 << 20))
+    for top in spec["tops"]:
+        os.makedirs(new + top, exist_ok=True)
+        mount("tmpfs", new + top, "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=0755,size={size}")
+    for link, target in spec.get("links", []):
+        os.makedirs(os.path.dirname(new + link), exist_ok=True)
+        if not os.path.lexists(new + link):
+            os.symlink(target, new + link)
+
+    def bind(src: str, dst: str, flags: int) -> None:
+        # A remount in a user namespace must keep the flags the source mount has
+        # locked (nosuid, nodev, noexec, atime: mount_namespaces(7)), so carry them over.
+        have = os.statvfs(src).f_flag
+        for st_bit, ms_bit in ((_ST_RDONLY, _MS_RDONLY), (2, _MS_NOSUID), (4, _MS_NODEV),
+                               (8, _MS_NOEXEC), (1024, 1024), (2048, 2048),
+                               (4096, 1 << 21)):
+            if have & st_bit:
+                flags |= ms_bit
+        if os.path.isdir(src):
+            os.makedirs(new + dst, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(new + dst), exist_ok=True)
+            if not os.path.exists(new + dst):
+                open(new + dst, "wb").close()
+        mount(src, new + dst, None, _MS_BIND | _MS_REC, None)
+        mount("none", new + dst, None, _MS_BIND | _MS_REMOUNT | flags, None)
+
+    for path in spec.get("binds", []):
+        bind(path, path, _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+    for path in spec.get("masked", []):
+        mount("tmpfs", new + path, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_RDONLY, "size=4k")
+    bind(spec["script"], spec["guest_script"], _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+    for link, target in spec.get("python_links", []):
+        os.makedirs(os.path.dirname(new + link), exist_ok=True)
+        if not os.path.lexists(new + link):
+            os.symlink(target, new + link)
+    os.makedirs(new + "/dev", exist_ok=True)
+    for dev in ("null", "zero", "full", "random", "urandom"):
+        bind("/dev/" + dev, "/dev/" + dev, _MS_NOSUID | _MS_NOEXEC)
+    os.makedirs(new + "/proc", exist_ok=True)
+    mount("proc", new + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)
+    os.makedirs(new + "/.old-root", exist_ok=True)
+    check(libc.syscall(nr, new.encode(), (new + "/.old-root").encode()), "pivot_root")
+    os.chdir("/")
+    check(libc.umount2(b"/.old-root", _MNT_DETACH), "umount old root")
+    os.rmdir("/.old-root")
+    name = str(spec.get("hostname", "localhost")).encode()
+    check(libc.sethostname(name, len(name)), "sethostname")
+    # No way back: no new privileges, no capabilities (bounding, ambient, effective...).
+    check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    for cap in range(64):
+        libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+    libc.prctl(_PR_CAP_AMBIENT, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
+
+    class _Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class _Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    header = _Header(0x20080522, 0)
+    data = (_Data * 2)()
+    check(libc.capset(ctypes.byref(header), data), "capset")
+    if spec.get("probe"):
+        return 0 if os.listdir("/") and not os.path.exists("/.old-root") else 1
+    child = os.fork()
+    if child == 0:
+        os.execve(sys.executable, [sys.executable, "-I", spec["guest_script"]],
+                  {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+                   "HOME": "/root"})
+    while True:  # the namespace's init: reap everything, end with the supervisor
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 0
+        if pid == child:
+            return os.waitstatus_to_exitcode(status) & 0xFF
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--unshare-root"]:
+        try:
+            sys.exit(unshare_root(json.loads(sys.argv[2])))
+        except OSError as exc:
+            print(f"stemcell guest worker: cannot build its root: {exc}", file=sys.stderr)
+            sys.exit(70)
     sys.exit(serve_wsgi() if sys.argv[1:] == ["--wsgi"] else supervise())

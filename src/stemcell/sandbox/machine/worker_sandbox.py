@@ -17,23 +17,29 @@ empty file systems holding only
 
 No host environment passes (``--clearenv``), capabilities are dropped, no new
 privileges can be gained (bwrap sets ``PR_SET_NO_NEW_PRIVS``), nested user
-namespaces are disabled, the sandbox dies with its parent. Without bwrap (or
-without user namespaces, or off Linux) the worker runs unisolated — a separate
-process with a scrubbed environment and limits, but the host's files in view —
-and stemcell says so (``isolation()``); an ``unshare``-based fallback is not
-implemented. See docs/security-isolation.md.
+namespaces are disabled, the sandbox dies with its parent.
+
+Without bwrap, ``unshare`` (util-linux) makes the same namespaces and
+``worker_guest.py --unshare-root`` builds the same root itself (tmpfs mounts,
+read-only binds, ``pivot_root``, the old root detached), then sets
+``PR_SET_NO_NEW_PRIVS`` and drops every capability before the supervisor starts.
+Without either (or off Linux) the worker runs unisolated — a separate process with
+a scrubbed environment and limits, but the host's files in view — and stemcell
+says so (``isolation()``). See docs/security-isolation.md.
 """
 
 from __future__ import annotations
 
 import functools
 import glob
+import json
 import os
 import posixpath
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from dataclasses import dataclass
 
 # The guest folders a worker sees (each its own tmpfs, synced with the guest's disk).
@@ -48,7 +54,7 @@ ENV_FORCE = "STEMCELL_GUEST_ISOLATION"  # "none" forces the unisolated worker (t
 
 @dataclass(frozen=True)
 class Isolation:
-    kind: str  # "bwrap" | "none"
+    kind: str  # "bwrap" | "unshare" | "none"
     reason: str  # why (for the log line / note when unisolated)
 
     @property
@@ -56,32 +62,71 @@ class Isolation:
         return self.kind != "none"
 
 
-@functools.lru_cache(maxsize=1)
-def _probe() -> Isolation:
+@functools.lru_cache(maxsize=4)
+def _probe(prefer: str) -> Isolation:
     if not sys.platform.startswith("linux"):
         return Isolation("none", f"guest code cannot be isolated on {sys.platform} "
                          "(needs Linux namespaces)")
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return Isolation("none", "bubblewrap (bwrap) is not installed: guest code would run "
-                         "unisolated (apt-get install bubblewrap)")
+    why = []
+    if prefer != "unshare":
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            why.append("bubblewrap (bwrap) is not installed")
+        else:
+            err = _try([bwrap, *_namespace_args(), "--ro-bind", "/", "/", "--", "true"])
+            if err is None:
+                return Isolation("bwrap", "bubblewrap: user, mount, pid, network, IPC and "
+                                 "UTS namespaces")
+            why.append(f"bwrap cannot create namespaces here ({err})")
+    if prefer != "bwrap":
+        if shutil.which("unshare") is None:
+            why.append("unshare (util-linux) is not installed")
+        else:
+            mountpoint = tempfile.mkdtemp(prefix="stemcell-guest-root-")
+            try:
+                err = _try(unshare_command(mountpoint=mountpoint, hostname="probe",
+                                           script=_guest_script(), probe=True))
+            finally:
+                _remove_mountpoint(mountpoint)
+            if err is None:
+                return Isolation("unshare", "unshare: user, mount, pid, network, IPC and UTS "
+                                 "namespaces (no bubblewrap)")
+            why.append(f"unshare cannot build the guest's root here ({err})")
+    return Isolation("none", "; ".join(why) + ": guest code would run unisolated "
+                     "(apt-get install bubblewrap)")
+
+
+def _try(argv: list[str]) -> str | None:
+    """None if the command ran and exited 0, else why not."""
     try:
-        probe = subprocess.run([bwrap, *_namespace_args(), "--ro-bind", "/", "/", "--", "true"],
-                               capture_output=True, timeout=20, check=False)
+        probe = subprocess.run(argv, capture_output=True, timeout=30, check=False, env={})
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return Isolation("none", f"bwrap cannot run: {exc}")
-    if probe.returncode != 0:
-        err = probe.stderr.decode("utf-8", "replace").strip()
-        return Isolation("none", f"bwrap cannot create namespaces here ({err}): guest code "
-                         "would run unisolated")
-    return Isolation("bwrap", "bubblewrap: user, mount, pid, network, IPC and UTS namespaces")
+        return str(exc)
+    if probe.returncode == 0:
+        return None
+    return probe.stderr.decode("utf-8", "replace").strip()[-300:] or f"exit {probe.returncode}"
+
+
+def _guest_script() -> str:
+    from stemcell.sandbox.machine import worker_guest
+
+    return worker_guest.__file__
+
+
+def _remove_mountpoint(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def isolation() -> Isolation:
-    """What this machine gives guest code (``STEMCELL_GUEST_ISOLATION=none`` forces none)."""
-    if os.environ.get(ENV_FORCE, "").lower() == "none":
+    """What this machine gives guest code: bubblewrap, else unshare, else none.
+    ``STEMCELL_GUEST_ISOLATION=none|unshare|bwrap`` forces a choice (tests, debugging)."""
+    forced = os.environ.get(ENV_FORCE, "").lower()
+    if forced == "none":
         return Isolation("none", f"{ENV_FORCE}=none: guest code runs unisolated")
-    return _probe()
+    return _probe(forced if forced in ("bwrap", "unshare") else "")
 
 
 def _namespace_args() -> list[str]:
@@ -190,6 +235,25 @@ def bwrap_command(*, hostname: str, script: str) -> list[str]:
              "--setenv", "LANG", "C.UTF-8", "--setenv", "HOME", "/root",
              "--", GUEST_PYTHON, "-I", GUEST_SCRIPT]
     return args
+
+
+def unshare_command(*, mountpoint: str, hostname: str, script: str,
+                    probe: bool = False) -> list[str]:
+    """The unshare command line: util-linux makes the namespaces, worker_guest.py
+    (``--unshare-root``) builds the root bwrap would have built and drops privileges."""
+    rt = runtime()
+    links = list(rt.links)
+    if rt.executable != GUEST_PYTHON:
+        links.append((GUEST_PYTHON, rt.executable))
+    spec = {"mountpoint": mountpoint, "tops": list(GUEST_TOPS), "size": TMPFS_SIZE,
+            "links": [list(x) for x in rt.links], "binds": list(rt.binds),
+            "masked": list(rt.masked), "script": script, "guest_script": GUEST_SCRIPT,
+            "python_links": [[link, target] for link, target in links
+                             if (link, target) not in rt.links],
+            "hostname": hostname, "probe": probe}
+    return [shutil.which("unshare") or "unshare", "--user", "--map-root-user", "--mount",
+            "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child",
+            rt.executable, "-I", script, "--unshare-root", json.dumps(spec)]
 
 
 def unisolated_command(script: str) -> list[str]:
