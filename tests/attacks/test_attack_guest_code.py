@@ -251,3 +251,14 @@ def test_a_program_that_stops_or_kills_its_worker_costs_only_itself(
                      f"os.kill(os.getppid(), signal.{sig})'", user="ubuntu")
         assert code == 137  # the worker went (or was put) away; the shell says Killed
         still_serving(system, web)
+
+
+def test_a_response_cannot_be_split(guest: tuple[System, WebServer]) -> None:
+    system, web = guest
+    deploy(system, "def application(e, sr):\n"
+                   "    sr('200 OK', [('X-A', 'a\\r\\nSet-Cookie: stolen=1')])\n"
+                   "    return [b'x']\n")
+    resp = web.handle("GET", "/app", {"Host": "x"})
+    assert resp.status == 500
+    assert all("stolen" not in v for _, v in resp.headers)
+    still_serving(system, web)

@@ -26,6 +26,7 @@ import logging
 import os
 import posixpath
 import queue
+import re
 import select
 import shlex
 import struct
@@ -60,6 +61,8 @@ VIEWERS = ("www-data", "ubuntu")
 PYTHONS = ("python3", "python3.12", "python3.11", "python3.10", "python")
 
 
+_STATUS = re.compile(r"[1-9][0-9]{2} [^\r\n\0]*")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _SPAWNER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="guest-worker-spawn")
 
 
@@ -344,11 +347,14 @@ class GuestWorker:
                 if len(body) < size:
                     break
                 msg = json.loads(body)
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError):  # hostile frames end the worker
                 break
             if not isinstance(msg, dict):
                 break
-            self._dispatch(msg, ready)
+            try:
+                self._dispatch(msg, ready)
+            except Exception:  # a malformed answer costs that answer, not the reader
+                log.warning("guest worker: bad frame ignored", exc_info=True)
         # The worker is gone: every waiter learns it, every service has ended.
         self._kill(proc)
         ready.put({"event": "gone"})
@@ -606,10 +612,18 @@ class GuestWorker:
             raise WorkerError(str(err), str(msg.get("text", ""))[:2000])
         if err:
             raise WsgiAppError(str(err), str(msg.get("text", ""))[:20000], errors)
+        status = str(msg.get("status", ""))
         headers = [(str(h[0]), str(h[1])) for h in msg.get("headers", []) or []
                    if isinstance(h, list) and len(h) == 2]
-        return WsgiReply(str(msg.get("status", "500 Internal Server Error")), headers,
-                         _unb64(msg.get("body")), errors)
+        # mod_wsgi refuses what would split the response: a status that is not
+        # "NNN reason", header names that are not tokens, CR/LF anywhere.
+        bad = not _STATUS.fullmatch(status) or any(
+            not _TOKEN.fullmatch(k) or "\r" in v or "\n" in v or "\0" in v
+            for k, v in headers)
+        if bad:
+            raise WsgiAppError("exception", f"ValueError: invalid status or header returned "
+                               f"by WSGI application: {status[:80]!r}", errors)
+        return WsgiReply(status, headers, _unb64(msg.get("body")), errors)
 
     def _silent(self) -> bool:
         """Has the worker stopped talking (it says it is alive every second)?"""
