@@ -33,7 +33,6 @@ import struct
 import subprocess
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -826,43 +825,24 @@ def _program_env(env: dict[str, str], user: str, hostname: str) -> dict[str, str
     return base
 
 
-class Workers:
-    """Where a guest keeps its worker: created lazily on first use."""
-
-    def __init__(self, system: System) -> None:
-        self.system = system
-        self._worker: GuestWorker | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> GuestWorker:
-        with self._lock:
-            if self._worker is None:
-                self._worker = GuestWorker(self.system)
-            return self._worker
-
-    @property
-    def started(self) -> GuestWorker | None:
-        return self._worker
-
-
-_workers: weakref.WeakKeyDictionary[System, GuestWorker] = weakref.WeakKeyDictionary()
 _workers_lock = threading.Lock()
 _prewarmed = threading.Event()
+_ATTR = "_stemcell_guest_worker"  # kept on the System: it lives and goes with the guest
 
 
 def worker_for(system: System) -> GuestWorker:
     """The guest's worker (created on first use; its process starts with the first program)."""
     with _workers_lock:
-        w = _workers.get(system)
+        w: GuestWorker | None = getattr(system, _ATTR, None)
         if w is None:
             w = GuestWorker(system)
-            _workers[system] = w
+            setattr(system, _ATTR, w)
         return w
 
 
 def started_worker(system: System) -> GuestWorker | None:
     with _workers_lock:
-        return _workers.get(system)
+        return getattr(system, _ATTR, None)
 
 
 @dataclass(frozen=True)
