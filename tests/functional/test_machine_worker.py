@@ -244,3 +244,40 @@ def test_app_worker_status_page_is_the_deployed_workers_answer_over_ssh_and_http
                                              "queue: /var/spool/stemcell/jobs\n"))
     finally:
         g.destroy()
+
+
+@isolated
+def test_restart_on_failure_until_the_start_limit() -> None:
+    """Restart=on-failure restarts a crashing program after RestartSec=, five times in
+    ten seconds at most (systemd.unit(5) StartLimitBurst=), then the unit fails."""
+    system = System(Disk.ubuntu(), ScaledClock.starting_now(1.0))
+    try:
+        system.disk.mkdir("/opt/app")
+        system.disk.write("/opt/app/crash.py", "import sys\nprint('crashing')\nsys.exit(1)\n")
+        system.disk.write("/etc/systemd/system/crash.service",
+                          "[Service]\nExecStart=/usr/bin/python3 /opt/app/crash.py\n")
+        system.start_service("crash.service", modeled=False)  # the unit; the program:
+        worker.worker_for(system).start_service(
+            "crash.service", ["/usr/bin/python3", "/opt/app/crash.py"], user="www-data",
+            restart="on-failure", restart_sec=0.05)
+        assert wait_for(lambda: "crash.service" in system.failed)
+        lines = [e.line for e in system.journal.entries("crash.service")]
+        assert lines.count("crashing") == 6  # the first start and five restarts
+        assert "crash.service: Scheduled restart job, restart counter is at 5." in lines
+        assert lines[-1] == "crash.service: Failed with result 'start-limit-hit'."
+        assert not system.is_active("crash.service")
+    finally:
+        worker.shutdown(system)
+
+
+def test_unit_restart_settings_are_read() -> None:
+    system = System(Disk.ubuntu(), ScaledClock.starting_now(1e7))
+    system.disk.write("/etc/systemd/system/w.service",
+                      "[Service]\nExecStart=/usr/bin/python3 /opt/w.py --x 'a b'\n"
+                      "Restart=on-failure\nRestartSec=2s\nUser=www-data\n")
+    spec = worker.service_spec(system, "w.service")
+    assert spec is not None
+    assert (spec.argv, spec.restart, spec.restart_sec, spec.user) == (
+        ["/usr/bin/python3", "/opt/w.py", "--x", "a b"], "on-failure", 2.0, "www-data")
+    assert worker._restarts("on-failure", 1) and not worker._restarts("on-failure", 0)
+    assert worker._restarts("always", 0) and not worker._restarts("no", -9)

@@ -118,6 +118,11 @@ class _Service:
     ident: str
     user: str
     pid: int  # in the guest's process table
+    argv: list[str] = field(default_factory=list)
+    cwd: str = "/"
+    env: dict[str, str] = field(default_factory=dict)
+    restart: str = "no"  # Restart= (systemd.service(5))
+    restart_sec: float = 0.1  # RestartSec=
     stopping: bool = False
     proc: subprocess.Popen[bytes] | None = None  # the worker process running it
     out: bytearray = field(default_factory=bytearray)
@@ -144,6 +149,7 @@ class GuestWorker:
         self._pushed: dict[str, tuple[str, object, int, str]] = {}
         self._pushed_version = -1
         self._sync_lock = threading.Lock()
+        self._restarts: dict[str, list[float]] = {}  # unit -> modeled auto-restart times
         self._push_lock = threading.Lock()
         self._last_heard = time.monotonic()
         self._writers: dict[str, int] = {}  # guest users of running programs (count)
@@ -701,14 +707,16 @@ class GuestWorker:
     # --- services ------------------------------------------------------------------------
 
     def start_service(self, unit: str, argv: list[str], *, user: str, cwd: str = "/",
-                      env: dict[str, str] | None = None) -> None:
+                      env: dict[str, str] | None = None, restart: str = "no",
+                      restart_sec: float = 0.1) -> None:
         """Start a unit's ExecStart program in the worker (systemctl start)."""
         if unit in self._services:
             return
         system = self.system
         proc_entry = system.processes.spawn(user, shlex.join(argv), system.now(), unit=unit)
         ident = f"s{next(self._ids)}"
-        svc = _Service(unit, ident, user, proc_entry.pid)
+        svc = _Service(unit, ident, user, proc_entry.pid, argv=list(argv), cwd=cwd,
+                       env=dict(env or {}), restart=restart, restart_sec=restart_sec)
         self._services[unit] = svc
         self._by_ident[ident] = svc
         self._writer(user, 1)
@@ -781,14 +789,56 @@ class GuestWorker:
             system.journal.append(svc.unit, f"{svc.unit}: Main process exited, "
                                   f"code=exited, status={code}/"
                                   f"{'SUCCESS' if code == 0 else 'FAILURE'}")
-        stopping = code == -15 or not system.is_active(svc.unit)
+        stopping = svc.stopping or not system.is_active(svc.unit)
         failed = not stopping and code != 0
+        result = "signal" if code < 0 else "exit-code"
         system.journal.append(svc.unit, f"{svc.unit}: " + (
-            "Failed with result 'exit-code'." if failed else "Deactivated successfully."))
-        if system.is_active(svc.unit) and not stopping:
+            f"Failed with result '{result}'." if failed else "Deactivated successfully."))
+        if not stopping and _restarts(svc.restart, code) and not self._closed:
+            threading.Thread(target=self._auto_restart, args=(svc, failed), daemon=True).start()
+        elif system.is_active(svc.unit) and not stopping:
             # The program ended on its own: the unit is no longer active.
             threading.Thread(target=_unit_ended, args=(system, svc.unit, failed),
                              daemon=True).start()
+
+
+    def _auto_restart(self, svc: _Service, failed: bool) -> None:
+        """Restart= as systemd does it: after RestartSec=, at most StartLimitBurst=5
+        starts in StartLimitIntervalSec=10s (systemd.unit(5)), then the unit fails."""
+        system = self.system
+        now = system.now()
+        starts = [t for t in self._restarts.get(svc.unit, []) if now - t < 10.0]
+        if len(starts) >= 5:
+            system.journal.append(svc.unit, f"{svc.unit}: Start request repeated too quickly.")
+            system.journal.append(svc.unit, f"{svc.unit}: Failed with result "
+                                  "'start-limit-hit'.")
+            _unit_ended(system, svc.unit, True)
+            return
+        self._restarts[svc.unit] = [*starts, now]
+        if not system.clock.sleep(svc.restart_sec, system.cancel) or \
+                not system.is_active(svc.unit) or svc.unit in self._services:
+            return
+        system.journal.append(svc.unit, f"{svc.unit}: Scheduled restart job, restart counter "
+                              f"is at {len(starts) + 1}.")
+        self.start_service(svc.unit, svc.argv, user=svc.user, cwd=svc.cwd, env=svc.env,
+                           restart=svc.restart, restart_sec=svc.restart_sec)
+
+
+def _restarts(policy: str, code: int) -> bool:
+    """Does Restart=``policy`` restart a main process that ended with ``code``?
+    (systemd.service(5), table "Exit causes and the effect of the Restart= settings")"""
+    clean = code == 0 or code in (-1, -2, -13, -15)  # SIGHUP, SIGINT, SIGPIPE, SIGTERM
+    if policy == "always":
+        return True
+    if policy == "on-success":
+        return clean
+    if policy == "on-failure":
+        return not clean
+    if policy == "on-abnormal":
+        return code < 0 and not clean
+    if policy == "on-abort":
+        return code < 0 and code not in (-1, -2, -13, -15)
+    return False
 
 
 _SIGNALS = {9: "KILL", 15: "TERM", 2: "INT", 11: "SEGV", 6: "ABRT", 24: "XCPU", 25: "XFSZ"}
@@ -851,6 +901,8 @@ class ServiceSpec:
     user: str
     cwd: str
     env: dict[str, str]
+    restart: str = "no"
+    restart_sec: float = 0.1
 
 
 def service_spec(system: System, unit: str) -> ServiceSpec | None:
@@ -865,6 +917,7 @@ def service_spec(system: System, unit: str) -> ServiceSpec | None:
         return None
     argv: list[str] = []
     user, cwd, env = ROOT, "/", {}
+    restart, restart_sec = "no", 0.1
     section = ""
     for raw in text.splitlines():
         line = raw.strip()
@@ -882,6 +935,10 @@ def service_spec(system: System, unit: str) -> ServiceSpec | None:
                 return None
         elif key == "User" and value:
             user = value
+        elif key == "Restart" and value:
+            restart = value
+        elif key == "RestartSec" and value:
+            restart_sec = _seconds(value, restart_sec)
         elif key == "WorkingDirectory" and value.startswith("/"):
             cwd = value
         elif key == "Environment":
@@ -892,7 +949,23 @@ def service_spec(system: System, unit: str) -> ServiceSpec | None:
                         env[k] = v
             except ValueError:
                 pass
-    return ServiceSpec(argv, user, cwd, env) if argv else None
+    return ServiceSpec(argv, user, cwd, env, restart, restart_sec) if argv else None
+
+
+def _seconds(value: str, default: float) -> float:
+    """A systemd time span ("100ms", "5", "2s", "1min"): systemd.time(7)."""
+    units = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+    text = value.strip()
+    for suffix in sorted(units, key=len, reverse=True):
+        if text.endswith(suffix) and text[: -len(suffix)].strip():
+            text, mult = text[: -len(suffix)].strip(), units[suffix]
+            break
+    else:
+        mult = 1.0
+    try:
+        return max(0.0, float(text) * mult)
+    except ValueError:
+        return default
 
 
 def runs_in_worker(system: System, argv: list[str]) -> bool:
@@ -925,7 +998,9 @@ def attach(system: System) -> None:
             # worker's first start, as systemd does not wait for a simple service.
             worker.reopen()
             threading.Thread(target=worker.start_service, args=(unit, argv),
-                             kwargs={"user": spec.user, "cwd": spec.cwd, "env": spec.env},
+                             kwargs={"user": spec.user, "cwd": spec.cwd, "env": spec.env,
+                                     "restart": spec.restart,
+                                     "restart_sec": spec.restart_sec},
                              daemon=True).start()
         else:
             worker.stop_service(unit)
