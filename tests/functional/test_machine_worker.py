@@ -18,7 +18,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stemcell.engine.clock import ScaledClock
-from stemcell.sandbox.machine import IO, Disk, Guest, Shell, System, worker, worker_sandbox
+from stemcell.sandbox.machine import (
+    IO,
+    Disk,
+    Guest,
+    Shell,
+    System,
+    worker,
+    worker_sandbox,
+    worker_units,
+)
 from stemcell.sandbox.machine.processes import Journal, ProcessTable
 
 isolated = pytest.mark.skipif(not worker_sandbox.isolation().isolated,
@@ -275,9 +284,9 @@ def test_unit_restart_settings_are_read() -> None:
     system.disk.write("/etc/systemd/system/w.service",
                       "[Service]\nExecStart=/usr/bin/python3 /opt/w.py --x 'a b'\n"
                       "Restart=on-failure\nRestartSec=2s\nUser=www-data\n")
-    spec = worker.service_spec(system, "w.service")
+    spec = worker_units.service_spec(system, "w.service")
     assert spec is not None
     assert (spec.argv, spec.restart, spec.restart_sec, spec.user) == (
         ["/usr/bin/python3", "/opt/w.py", "--x", "a b"], "on-failure", 2.0, "www-data")
-    assert worker._restarts("on-failure", 1) and not worker._restarts("on-failure", 0)
-    assert worker._restarts("always", 0) and not worker._restarts("no", -9)
+    assert worker_units.restarts("on-failure", 1) and not worker_units.restarts("on-failure", 0)
+    assert worker_units.restarts("always", 0) and not worker_units.restarts("no", -9)

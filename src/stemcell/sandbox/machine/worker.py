@@ -17,14 +17,11 @@ kept to the guest's folders, applied to the guest's own disk model only.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import concurrent.futures
 import itertools
 import json
 import logging
 import os
-import posixpath
 import queue
 import re
 import select
@@ -38,8 +35,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stemcell.sandbox.machine import worker_guest, worker_sandbox
-from stemcell.sandbox.machine.disk import ROOT, DiskError, Node, norm
+from stemcell.sandbox.machine.disk import ROOT
 from stemcell.sandbox.machine.system import System
+from stemcell.sandbox.machine.worker_files import FileSync, b64, unb64
+from stemcell.sandbox.machine.worker_units import (
+    is_python,
+    restarts,
+    runs_in_worker,
+    service_spec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +56,7 @@ MAX_PROCS = 96  # processes in one guest's pid namespace before it counts as a f
 # CPU limit (they live long), the per-request timeout bounds a request instead.
 PROGRAM_LIMITS: dict[str, int] = {"as": 1 << 30, "cpu": 300, "fsize": 256 << 20,
                                   "nproc": 256, "nofile": 1024}
-# Folders of the guest left out of the worker's view (big, and no program's business).
-SKIPPED = ("/var/log/journal", "/var/lib/apt", "/var/lib/dpkg", "/var/cache")
-# Whose reading decides whether a file is shown to guest programs at all: a file
-# only root may read (host keys, /etc/shadow, /root) stays out of the worker.
-VIEWERS = ("www-data", "ubuntu")
-PYTHONS = ("python3", "python3.12", "python3.11", "python3.10", "python")
+
 
 
 _STATUS = re.compile(r"[1-9][0-9]{2} [^\r\n\0]*")
@@ -90,26 +89,9 @@ class WsgiAppError(Exception):
         self.errors = errors
 
 
-def is_python(argv: list[str]) -> bool:
-    return bool(argv) and posixpath.basename(argv[0]) in PYTHONS
-
-
 def _frame(msg: dict[str, Any]) -> bytes:
     data = json.dumps(msg, separators=(",", ":")).encode()
     return struct.pack(">I", len(data)) + data
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: object) -> bytes:
-    if not isinstance(text, str):
-        return b""
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return b""
 
 
 @dataclass
@@ -146,14 +128,9 @@ class GuestWorker:
         self._pending_lock = threading.Lock()
         self._services: dict[str, _Service] = {}
         self._by_ident: dict[str, _Service] = {}
-        self._pushed: dict[str, tuple[str, object, int, str]] = {}
-        self._pushed_version = -1
-        self._sync_lock = threading.Lock()
+        self.files = FileSync(system)
         self._restarts: dict[str, list[float]] = {}  # unit -> modeled auto-restart times
-        self._push_lock = threading.Lock()
         self._last_heard = time.monotonic()
-        self._writers: dict[str, int] = {}  # guest users of running programs (count)
-        self._recent_writers: set[str] = set()
         self._closed = False
         self._sync_thread: threading.Thread | None = None
         self.on_wsgi_stderr: Callable[[str], None] | None = None
@@ -236,8 +213,7 @@ class GuestWorker:
         os.set_blocking(proc.stdin.fileno(), False)
         self._last_heard = time.monotonic()
         self._proc = proc
-        self._pushed = {}
-        self._pushed_version = -1
+        self.files.reset()
         ready: queue.Queue[dict[str, Any]] = queue.Queue()
         threading.Thread(target=self._read, args=(proc, ready), daemon=True,
                          name=f"worker-{self.system.instance_id}").start()
@@ -380,7 +356,7 @@ class GuestWorker:
             ready.put(msg)
             return
         if event == "wsgi-stderr":
-            line = _unb64(msg.get("data")).decode("utf-8", "replace").rstrip()
+            line = unb64(msg.get("data")).decode("utf-8", "replace").rstrip()
             if line and self.on_wsgi_stderr is not None:
                 self.on_wsgi_stderr(line)
             return
@@ -401,7 +377,7 @@ class GuestWorker:
         with self._pending_lock:
             self._pending[ident] = (q, proc)
         try:
-            self.push(proc)
+            self.files.push(lambda msg: self._send(proc, msg))
             self._send(proc, {**msg, "id": ident})
         except BaseException:
             self._done(ident)
@@ -411,155 +387,6 @@ class GuestWorker:
     def _done(self, ident: str) -> None:
         with self._pending_lock:
             self._pending.pop(ident, None)
-
-    # --- files ------------------------------------------------------------------------------
-
-    def _visible(self, path: str, node: Node) -> bool:
-        """Would a guest user other than root see this file? (Else it stays out.)"""
-        disk = self.system.disk
-        parts = [p for p in path.split("/") if p]
-        for i in range(1, len(parts)):
-            anc = disk.nodes.get("/" + "/".join(parts[:i]))
-            if anc is None or anc.kind != "dir":
-                continue
-            if not any(_allowed(disk, anc, u, 0o1) for u in VIEWERS):
-                return False
-        if node.kind == "file":
-            return any(_allowed(disk, node, u, 0o4) for u in VIEWERS)
-        return True
-
-    @staticmethod
-    def _in_view(path: str) -> bool:
-        return any(path == t or path.startswith(t + "/") for t in worker_sandbox.GUEST_TOPS) \
-            and not any(path == s or path.startswith(s + "/") for s in SKIPPED)
-
-    def push(self, proc: subprocess.Popen[bytes] | None = None) -> None:
-        """Send the guest's disk changes since the last push (all of it the first time)."""
-        proc = proc or self._proc
-        if proc is None:
-            return
-        system = self.system
-        # Lock order everywhere: push lock, then the guest's lock, then the sync lock.
-        with self._push_lock:
-            with system.lock, self._sync_lock:
-                disk = system.disk
-                if disk.version == self._pushed_version:
-                    return
-                files: list[dict[str, Any]] = []
-                current: dict[str, tuple[str, object, int, str]] = {}
-                for path, node in list(disk.nodes.items()):
-                    if not self._in_view(path) or path in worker_sandbox.GUEST_TOPS:
-                        continue
-                    if not self._visible(path, node):
-                        continue
-                    key = (node.kind, node.data if node.kind == "file" else None, node.mode,
-                           node.target)
-                    current[path] = key
-                    old = self._pushed.get(path)
-                    if old is not None and old[0] == key[0] and old[1] is key[1] and \
-                            old[2] == key[2] and old[3] == key[3]:
-                        continue
-                    entry: dict[str, Any] = {"path": path, "kind": node.kind,
-                                             "mode": node.mode}
-                    if node.kind == "file":
-                        entry["data"] = _b64(node.data)
-                    elif node.kind == "link":
-                        entry["target"] = node.target
-                    files.append(entry)
-                removed = [p for p in self._pushed if p not in current]
-                self._pushed = current
-                self._pushed_version = disk.version
-            files.sort(key=lambda e: (e["kind"] != "dir", e["path"]))
-            if files or removed:
-                self._send(proc, {"op": "put", "id": "put", "files": files,
-                                  "remove": sorted(removed, reverse=True)})
-
-    def apply(self, changes: object, users: set[str]) -> list[str]:
-        """Bring what programs wrote back to the guest's disk; returns the paths refused
-        (a program running as www-data cannot write /etc on Ubuntu either)."""
-        if not isinstance(changes, dict):
-            return []
-        refused: list[str] = []
-        system = self.system
-        with system.lock, self._sync_lock:
-            disk = system.disk
-            owner = ROOT if ROOT in users else (sorted(users)[0] if users else "")
-            for entry in changes.get("files", []) or []:
-                if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-                    continue
-                path = norm(entry["path"])
-                kind = entry.get("kind")
-                if not self._in_view(path) or path in worker_sandbox.GUEST_TOPS or \
-                        kind not in ("file", "dir", "link"):
-                    continue
-                if not users or not any(disk.can_write(path, u) for u in users):
-                    refused.append(path)
-                    self._pushed.pop(path, None)  # the next push puts the disk's back
-                    self._pushed_version = -1
-                    continue
-                mode = int(entry.get("mode", 0o644)) & 0o7777 \
-                    if isinstance(entry.get("mode"), int) else 0o644
-                try:
-                    node = disk.get(path, follow=False)
-                    if node is not None and node.kind != kind:
-                        disk.remove(path, recursive=True)
-                        node = None
-                    if kind == "dir":
-                        if node is None:
-                            disk.mkdir(path, mode=mode, owner=owner)
-                        else:
-                            node.mode = mode
-                    elif kind == "link":
-                        disk.symlink(str(entry.get("target", "")), path, force=True,
-                                     owner=owner)
-                    else:
-                        fresh = node is None
-                        disk.write(path, _unb64(entry.get("data")), mode=mode,
-                                   owner=owner if fresh else None,
-                                   group=owner if fresh else None, parents=True)
-                except DiskError:
-                    refused.append(path)
-                    continue
-                new = disk.nodes.get(path)
-                if new is not None:
-                    self._pushed[path] = (new.kind, new.data if new.kind == "file" else None,
-                                          new.mode, new.target)
-            for path in changes.get("removed", []) or []:
-                if not isinstance(path, str):
-                    continue
-                path = norm(path)
-                if not self._in_view(path) or path in worker_sandbox.GUEST_TOPS:
-                    continue
-                if path not in self._pushed and disk.get(path, follow=False) is None:
-                    continue
-                if not users or not any(disk.can_write(path, u) for u in users):
-                    refused.append(path)
-                    self._pushed.pop(path, None)
-                    self._pushed_version = -1
-                    continue
-                if disk.get(path, follow=False) is not None:
-                    try:
-                        disk.remove(path, recursive=True)
-                    except DiskError:
-                        pass
-                for p in [k for k in self._pushed if k == path or k.startswith(path + "/")]:
-                    del self._pushed[p]
-            if self._pushed_version != -1:
-                self._pushed_version = disk.version
-        return refused
-
-    def _writer(self, user: str, delta: int) -> None:
-        with self._sync_lock:
-            self._writers[user] = self._writers.get(user, 0) + delta
-            if self._writers[user] <= 0:
-                del self._writers[user]
-            self._recent_writers.add(user)
-
-    def _users(self) -> set[str]:
-        with self._sync_lock:
-            users = set(self._writers) | self._recent_writers
-            self._recent_writers = set(self._writers)
-            return users
 
     def sync(self) -> None:
         """Both ways, now: the disk's changes in, the programs' changes out."""
@@ -575,7 +402,7 @@ class GuestWorker:
             return
         finally:
             self._done(ident)
-        self.apply(msg.get("changes"), self._users())
+        self.files.apply(msg.get("changes"), self.files.users())
 
     def _sync_loop(self) -> None:
         while self._services and not self._closed:
@@ -595,10 +422,10 @@ class GuestWorker:
         """One request through the guest's WSGI daemon (mod_wsgi daemon mode, as www-data)."""
         limit = REQUEST_TIMEOUT if timeout is None else timeout
         safe_env = {k: v for k, v in environ.items() if isinstance(v, (str, int, float, bool))}
-        self._writer("www-data", 1)
+        self.files.writer("www-data", 1)
         try:
             ident, q = self._call({"op": "wsgi", "script": script, "python_path": python_path,
-                                   "environ": safe_env, "body": _b64(body), "timeout": limit})
+                                   "environ": safe_env, "body": b64(body), "timeout": limit})
             try:
                 msg = q.get(timeout=limit + 5)
             except queue.Empty:
@@ -607,10 +434,10 @@ class GuestWorker:
             finally:
                 self._done(ident)
         finally:
-            self._writer("www-data", -1)
+            self.files.writer("www-data", -1)
         if msg.get("gone"):
             raise WorkerError("crashed", "the guest's worker went away")
-        self.apply(msg.get("changes"), self._users() | {"www-data"})
+        self.files.apply(msg.get("changes"), self.files.users() | {"www-data"})
         errors = [str(x)[:4000] for x in msg.get("errors", []) or [] if isinstance(x, str)]
         err = msg.get("error")
         if err in ("timeout", "crashed"):
@@ -628,7 +455,7 @@ class GuestWorker:
         if bad:
             raise WsgiAppError("exception", f"ValueError: invalid status or header returned "
                                f"by WSGI application: {status[:80]!r}", errors)
-        return WsgiReply(status, headers, _unb64(msg.get("body")), errors)
+        return WsgiReply(status, headers, unb64(msg.get("body")), errors)
 
     def _silent(self) -> bool:
         """Has the worker stopped talking (it says it is alive every second)?"""
@@ -651,11 +478,11 @@ class GuestWorker:
         shell reports it (128+N for a signal)."""
         system = self.system
         proc_entry = system.processes.spawn(user, shlex.join(argv), system.now())
-        self._writer(user, 1)
+        self.files.writer(user, 1)
         try:
             ident, q = self._call({"op": "run", "argv": argv, "cwd": cwd,
                                    "env": _program_env(env, user, system.hostname),
-                                   "stdin": _b64(stdin), "limits": limits or PROGRAM_LIMITS,
+                                   "stdin": b64(stdin), "limits": limits or PROGRAM_LIMITS,
                                    "timeout": timeout})
             try:
                 while True:
@@ -675,11 +502,11 @@ class GuestWorker:
                         return 137
                     stream = msg.get("stream")
                     if stream == "out":
-                        out(_unb64(msg.get("data")))
+                        out(unb64(msg.get("data")))
                     elif stream == "err":
-                        err(_unb64(msg.get("data")))
+                        err(unb64(msg.get("data")))
                     elif "exit" in msg:
-                        refused = self.apply(msg.get("changes"), self._users() | {user})
+                        refused = self.files.apply(msg.get("changes"), self.files.users() | {user})
                         if refused:  # one uid inside: say what Ubuntu would have refused
                             err(f"{argv[0]}: the guest kept no writes {user} may not make on "
                                 f"Ubuntu (Permission denied): {' '.join(refused[:5])}\n"
@@ -693,7 +520,7 @@ class GuestWorker:
             finally:
                 self._done(ident)
         finally:
-            self._writer(user, -1)
+            self.files.writer(user, -1)
             system.processes.exit(proc_entry.pid)
 
     def _signal(self, ident: str, sig: int) -> None:
@@ -719,11 +546,11 @@ class GuestWorker:
                        env=dict(env or {}), restart=restart, restart_sec=restart_sec)
         self._services[unit] = svc
         self._by_ident[ident] = svc
-        self._writer(user, 1)
+        self.files.writer(user, 1)
         try:
             proc = self._ensure()
             svc.proc = proc
-            self.push(proc)
+            self.files.push(lambda msg: self._send(proc, msg))
             self._send(proc, {"op": "start", "id": ident, "argv": argv, "cwd": cwd,
                               "env": _program_env(env or {}, user, system.hostname),
                               "limits": {k: v for k, v in PROGRAM_LIMITS.items() if k != "cpu"}})
@@ -751,7 +578,7 @@ class GuestWorker:
         stream = msg.get("stream")
         if stream in ("out", "err"):
             buf = svc.out if stream == "out" else svc.err
-            buf.extend(_unb64(msg.get("data")))
+            buf.extend(unb64(msg.get("data")))
             while b"\n" in buf:
                 line, _, rest = bytes(buf).partition(b"\n")
                 buf[:] = rest
@@ -763,7 +590,7 @@ class GuestWorker:
                                            pid=svc.pid)
                 buf.clear()
         elif "exit" in msg:
-            self.apply(msg.get("changes"), self._users() | {svc.user})
+            self.files.apply(msg.get("changes"), self.files.users() | {svc.user})
             code = msg.get("exit")
             self._service_exit(svc, code if isinstance(code, int) else 1,
                                str(msg.get("error", "") or ""))
@@ -772,7 +599,7 @@ class GuestWorker:
         if self._by_ident.pop(svc.ident, None) is None:
             return
         self._services.pop(svc.unit, None)
-        self._writer(svc.user, -1)
+        self.files.writer(svc.user, -1)
         system = self.system
         system.processes.exit(svc.pid)
         for buf in (svc.out, svc.err):
@@ -794,7 +621,7 @@ class GuestWorker:
         result = "signal" if code < 0 else "exit-code"
         system.journal.append(svc.unit, f"{svc.unit}: " + (
             f"Failed with result '{result}'." if failed else "Deactivated successfully."))
-        if not stopping and _restarts(svc.restart, code) and not self._closed:
+        if not stopping and restarts(svc.restart, code) and not self._closed:
             threading.Thread(target=self._auto_restart, args=(svc, failed), daemon=True).start()
         elif system.is_active(svc.unit) and not stopping:
             # The program ended on its own: the unit is no longer active.
@@ -824,23 +651,6 @@ class GuestWorker:
                            restart=svc.restart, restart_sec=svc.restart_sec)
 
 
-def _restarts(policy: str, code: int) -> bool:
-    """Does Restart=``policy`` restart a main process that ended with ``code``?
-    (systemd.service(5), table "Exit causes and the effect of the Restart= settings")"""
-    clean = code == 0 or code in (-1, -2, -13, -15)  # SIGHUP, SIGINT, SIGPIPE, SIGTERM
-    if policy == "always":
-        return True
-    if policy == "on-success":
-        return clean
-    if policy == "on-failure":
-        return not clean
-    if policy == "on-abnormal":
-        return code < 0 and not clean
-    if policy == "on-abort":
-        return code < 0 and code not in (-1, -2, -13, -15)
-    return False
-
-
 _SIGNALS = {9: "KILL", 15: "TERM", 2: "INT", 11: "SEGV", 6: "ABRT", 24: "XCPU", 25: "XFSZ"}
 
 
@@ -851,14 +661,6 @@ def _unit_ended(system: System, unit: str, failed: bool) -> None:
         return
     if failed:
         system.failed.add(unit)
-
-
-def _allowed(disk: Any, node: Node, user: str, bit: int) -> bool:
-    if node.owner == user:
-        return bool(node.mode & (bit << 6))
-    if disk.member(user, node.group):
-        return bool(node.mode & (bit << 3))
-    return bool(node.mode & bit)
 
 
 def _program_env(env: dict[str, str], user: str, hostname: str) -> dict[str, str]:
@@ -893,89 +695,6 @@ def worker_for(system: System) -> GuestWorker:
 def started_worker(system: System) -> GuestWorker | None:
     with _workers_lock:
         return getattr(system, _ATTR, None)
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    argv: list[str]
-    user: str
-    cwd: str
-    env: dict[str, str]
-    restart: str = "no"
-    restart_sec: float = 0.1
-
-
-def service_spec(system: System, unit: str) -> ServiceSpec | None:
-    """A unit's [Service] program (systemd.service(5): ExecStart=, User=,
-    WorkingDirectory=, Environment=), or None if it has no file or no ExecStart."""
-    path = system.unit_file(unit)
-    if path is None:
-        return None
-    try:
-        text = system.disk.read_text(path)
-    except DiskError:
-        return None
-    argv: list[str] = []
-    user, cwd, env = ROOT, "/", {}
-    restart, restart_sec = "no", 0.1
-    section = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1]
-            continue
-        if section != "Service" or "=" not in line or line.startswith(("#", ";")):
-            continue
-        key, _, value = line.partition("=")
-        key, value = key.strip(), value.strip()
-        if key == "ExecStart" and value:
-            try:
-                argv = shlex.split(value.lstrip("-@:+!"))
-            except ValueError:
-                return None
-        elif key == "User" and value:
-            user = value
-        elif key == "Restart" and value:
-            restart = value
-        elif key == "RestartSec" and value:
-            restart_sec = _seconds(value, restart_sec)
-        elif key == "WorkingDirectory" and value.startswith("/"):
-            cwd = value
-        elif key == "Environment":
-            try:
-                for item in shlex.split(value):
-                    k, eq, v = item.partition("=")
-                    if eq:
-                        env[k] = v
-            except ValueError:
-                pass
-    return ServiceSpec(argv, user, cwd, env, restart, restart_sec) if argv else None
-
-
-def _seconds(value: str, default: float) -> float:
-    """A systemd time span ("100ms", "5", "2s", "1min"): systemd.time(7)."""
-    units = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-    text = value.strip()
-    for suffix in sorted(units, key=len, reverse=True):
-        if text.endswith(suffix) and text[: -len(suffix)].strip():
-            text, mult = text[: -len(suffix)].strip(), units[suffix]
-            break
-    else:
-        mult = 1.0
-    try:
-        return max(0.0, float(text) * mult)
-    except ValueError:
-        return default
-
-
-def runs_in_worker(system: System, argv: list[str]) -> bool:
-    """Is this a Python program (by its interpreter or a script's #! line)?"""
-    if is_python(argv):
-        return True
-    if argv and argv[0].startswith("/") and system.disk.is_file(argv[0]):
-        first = system.disk.read(argv[0])[:200].split(b"\n", 1)[0]
-        return first.startswith(b"#!") and b"python" in first
-    return False
 
 
 def attach(system: System) -> None:
