@@ -122,6 +122,12 @@ from stemcell.engine.errors import ConfigError, StemcellError
 @click.option(
     "--instance-type", default="t3.micro", show_default=True, help="With --launch: the type."
 )
+@click.option(
+    "--trust-student-code",
+    is_flag=True,
+    help="With --launch on the sandbox: run the student's code even where it cannot be "
+    "isolated (no bubblewrap, not Linux).",
+)
 @click.option("--tui", is_flag=True, help="Watch the roster's progress live in the app.")
 def check(
     host: str | None,
@@ -148,6 +154,7 @@ def check(
     backend: str,
     security_group: str | None,
     instance_type: str,
+    trust_student_code: bool = False,
     tui: bool = False,
 ) -> None:
     """Check a student's server(s) over SSH against the lab's checks."""
@@ -167,6 +174,14 @@ def check(
         _bad(err, f"--key {key}: no such file")
     if user_data is not None and not user_data.is_file():
         _bad(err, f"--user-data {user_data}: no such file")
+    if launch_ami and backend == "sandbox" and not trust_student_code:
+        # The sandbox runs the student's programs on this machine: only isolated.
+        from stemcell.sandbox.machine.worker_sandbox import isolation
+
+        iso = isolation()
+        if not iso.isolated:
+            _bad(err, f"refusing to run a student's code unisolated on this machine: "
+                 f"{iso.reason}. Install bubblewrap, or pass --trust-student-code.")
     lab_model = _load_lab(err, lab)
     try:
         planned = select(lab_model, steps, role)

@@ -17,7 +17,7 @@ from typing import Any
 import paramiko
 
 from stemcell.engine.clock import Clock
-from stemcell.sandbox.machine import host_key_files
+from stemcell.sandbox.machine import host_key_files, worker
 from stemcell.sandbox.machine.boot_model import BootModel
 from stemcell.sandbox.machine.catalogue import Catalogue
 from stemcell.sandbox.machine.cloud_init_boot import CloudInit
@@ -71,6 +71,7 @@ class Guest:
                              private_ip=private_ip, public_ip=public_ip)
         self.system.image_id = image_id
         self.web = WebServer(self.system)
+        worker.attach(self.system)  # Python services run in the guest's worker
         self.system.local_http = self._local_http
         self._phase = "off"
         self._phase_lock = threading.Lock()
@@ -173,6 +174,7 @@ class Guest:
         if old is not None:
             old.join(timeout=5)
         self.system.cancel = threading.Event()
+        worker.reopen(self.system)
         self.system.cloud_init_done.clear()
         self.boot_count += 1
         self._set_phase("booting")
@@ -250,6 +252,7 @@ class Guest:
         if self._boot_thread is not None:
             self._boot_thread.join(timeout=5)
         self.system.stop_all()
+        worker.shutdown(self.system)
         self.system.network_up = False
         self._ssh.drop_held()
         self._http.drop_held()

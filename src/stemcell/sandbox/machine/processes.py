@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -142,6 +143,9 @@ class ProcessTable:
         with self._lock:
             return self.procs.pop(pid, None)
 
+    def by_unit(self, unit: str) -> list[Process]:
+        return [p for p in self.list() if p.unit == unit]
+
     def get(self, pid: int) -> Process | None:
         with self._lock:
             return self.procs.get(pid)
@@ -177,6 +181,9 @@ class JournalEntry:
 class Journal:
     """systemd-journald's store: every entry with its unit, in order."""
 
+    # The guest's clock, so entries written without a time (a program's output in the
+    # isolated worker) stamp the same time as the system's own lines.
+    now: Callable[[], float] = time.time
     entries: list[JournalEntry] = field(default_factory=list)
     boots: list[float] = field(default_factory=list)  # start time of each boot
     total: int = 0  # entries ever appended (rotation drops old ones from ``entries``)
@@ -188,7 +195,7 @@ class Journal:
 
     def append(self, unit: str, line: str, *, ident: str = "", pid: int = 0,
                when: float | None = None) -> None:
-        entry = JournalEntry(time.time() if when is None else when, unit,
+        entry = JournalEntry(self.now() if when is None else when, unit,
                              ident or unit.removesuffix(".service"), pid, line)
         with self._changed:
             self.entries.append(entry)
@@ -198,9 +205,11 @@ class Journal:
                 del self.entries[:len(self.entries) - MAX_ENTRIES // 2]
             self._changed.notify_all()
 
-    def snapshot(self) -> list[JournalEntry]:
+    def snapshot(self, unit: str | None = None) -> list[JournalEntry]:
+        """A copy of the kept entries, oldest first (only ``unit``'s if given)."""
         with self._lock:
-            return list(self.entries)
+            kept = list(self.entries)
+        return kept if unit is None else [e for e in kept if e.unit == unit]
 
     def since(self, total: int) -> tuple[list[JournalEntry], int]:
         """Entries appended after the journal had ``total`` (as far as still kept), and

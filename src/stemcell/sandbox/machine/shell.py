@@ -399,6 +399,9 @@ class Shell:
                 if not node.mode & 0o111:
                     io.eprint(f"{self.name}: {name}: Permission denied")
                     return 126
+                first = node.data.split(b"\n", 1)[0]
+                if first.startswith(b"#!") and b"python" in first:  # runs in the worker
+                    return self.invoke(["python3", full, *words[1:]], io)
                 return self.run_script(node.data.decode("utf-8", "replace"), words, io)
         fn = lookup(base)
         if fn is None:

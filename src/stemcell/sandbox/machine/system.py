@@ -94,7 +94,7 @@ class System:
         # start and stop.
         self.processes = ProcessTable()
         self.processes.boot(clock.now())
-        self.journal = Journal()
+        self.journal = Journal(now=self.now)
 
     def power_on(self, at: float) -> None:
         """A new boot: pid 1 and the base processes again; journald marks the boot."""
@@ -228,6 +228,20 @@ class System:
                             pid=1, when=now)
         self.journal.append(unit, f"Stopped {named}.", ident="systemd", pid=1, when=now)
         self._changed(unit, False)
+
+    def unit_ended(self, unit: str, failed: bool) -> None:
+        """The unit's program ended by itself: the unit is inactive, or failed. systemd
+        logs no "Stopping/Stopped" then; the worker has logged why the program ended."""
+        unit = self.unit_name(unit)
+        if unit in self.services:
+            del self.services[unit]
+            self.processes.stop_unit(unit)
+            if not failed:
+                self.journal.append(unit, f"{unit}: Deactivated successfully.",
+                                    ident="systemd", pid=1)
+            self._changed(unit, False)
+        if failed:
+            self.failed.add(unit)
 
     def restart_service(self, unit: str) -> None:
         self.stop_service(unit)

@@ -9,14 +9,14 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-from stemcell.sandbox.machine import apache_server, php, wsgi
+from stemcell.sandbox.machine import apache_server, php, worker, wsgi
 from stemcell.sandbox.machine.system import System
 
 SERVER = "Apache/2.4.58 (Ubuntu)"
 REASONS = {200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently",
            302: "Found", 304: "Not Modified", 400: "Bad Request", 403: "Forbidden",
            404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error",
-           503: "Service Unavailable"}
+           502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 WWW = "www-data"
 
 
@@ -45,7 +45,9 @@ class WebServer:
 
     def __init__(self, system: System) -> None:
         self.system = system
-        self.apps = wsgi.GuestApps(lambda: system.disk, system.hostname)
+        # What the WSGI daemon prints goes to Apache's error log, as with mod_wsgi.
+        worker.worker_for(system).on_wsgi_stderr = \
+            lambda line: self._error_log("wsgi:error", line)
 
     def _readable(self, path: str) -> bool:
         return self.system.disk.can_read(path, WWW)
@@ -175,30 +177,44 @@ class WebServer:
     def _wsgi(self, method: str, script: str, script_name: str, path_info: str, query: str,
               headers: dict[str, str], body: bytes, host: str, port: int, client: str,
               docroot: str) -> Response:
-        system = self.system
-        errors = _ErrorStream(lambda m: self._error_log("wsgi:error", m, client))
-        try:
-            app = self.apps.load(script, [])
-        except wsgi.WsgiLoadError as exc:
-            self._error_log("wsgi:error", f"mod_wsgi (pid=1234): {exc}", client)
-            status = 404 if "not found" in str(exc) else 500
-            return error_page(status, host, port, "The requested URL was not found on this "
-                              "server." if status == 404 else "The server encountered an "
-                              "internal error or misconfiguration and was unable to complete "
-                              "your request.")
         env = wsgi.environ(method, script_name, path_info, query, headers, body,
-                           server_name=host, port=port, remote=client, document_root=docroot,
-                           errors=errors)
+                           server_name=host, port=port, remote=client, document_root=docroot)
+        internal = ("The server encountered an internal error or misconfiguration and was "
+                    "unable to complete your request.")
         try:
-            status_line, hdrs, out = wsgi.call(app, env)
-        except Exception as exc:
-            self._error_log("wsgi:error", f"mod_wsgi (pid=1234): Exception occurred processing "
-                            f"WSGI script '{script}'.\n" + wsgi._tb(exc), client)
-            return error_page(500, host, port, "The server encountered an internal error or "
-                              "misconfiguration and was unable to complete your request.")
-        code, _, reason = status_line.partition(" ")
-        _ = system
-        return Response(int(code), hdrs, out, reason)
+            reply = wsgi.serve(self.system, script, env, body)
+        except wsgi.WsgiAppError as exc:
+            for line in exc.errors:
+                self._error_log("wsgi:error", line, client)
+            if exc.kind == "not-found":
+                self._error_log("wsgi:error", f"mod_wsgi (pid=1234): {exc}", client)
+                return error_page(404, host, port, "The requested URL was not found on this "
+                                  "server.")
+            what = str(exc) if exc.kind == "load" else (
+                f"mod_wsgi (pid=1234): Exception occurred processing WSGI script '{script}'."
+                f"\n{exc}")
+            self._error_log("wsgi:error", what, client)
+            return error_page(500, host, port, internal)
+        except wsgi.WorkerError as exc:
+            self._error_log("wsgi:error", f"mod_wsgi (pid=1234): {exc}", client)
+            if exc.kind == "timeout":
+                return error_page(504, host, port, "The gateway did not receive a timely "
+                                  "response from the upstream server or application.")
+            if exc.kind == "start":
+                return error_page(503, host, port, "The server is temporarily unable to "
+                                  "service your request due to maintenance downtime or "
+                                  "capacity problems. Please try again later.")
+            return error_page(500, host, port, internal)
+        for line in reply.errors:
+            self._error_log("wsgi:error", line, client)
+        code, _, reason = reply.status.partition(" ")
+        try:
+            status = int(code)
+        except ValueError:
+            self._error_log("wsgi:error", f"mod_wsgi (pid=1234): Invalid status line "
+                            f"'{reply.status[:80]}' returned by WSGI application.", client)
+            return error_page(500, host, port, internal)
+        return Response(status, reply.headers, reply.body, reason)
 
     def _php(self, fs_path: str, method: str, path: str, query: str, headers: dict[str, str],
              host: str, port: int, client: str, docroot: str) -> Response:
@@ -221,19 +237,3 @@ class WebServer:
             hdrs.append(("Content-Type", "text/html; charset=UTF-8"))
         return Response(ctx.status, hdrs, out.encode())
 
-
-class _ErrorStream:
-    def __init__(self, sink: object) -> None:
-        self._sink = sink
-
-    def write(self, s: str) -> int:
-        if s.strip():
-            self._sink(s)  # type: ignore[operator]
-        return len(s)
-
-    def writelines(self, lines: list[str]) -> None:
-        for ln in lines:
-            self.write(ln)
-
-    def flush(self) -> None:
-        pass

@@ -51,6 +51,7 @@ def _load() -> None:
         logs,
         net,
         procs,
+        python3,
         resources,
         sed,
         sysinfo,

@@ -1,4 +1,4 @@
-"""Looking around: id, whoami, uname, date, env, which, python3, sleep, uptime."""
+"""Looking around: id, whoami, uname, date, env, which, sleep, uptime."""
 
 from __future__ import annotations
 
@@ -143,21 +143,6 @@ def which(sh: Shell, argv: list[str], io: IO) -> int:
         else:
             status = 1
     return status
-
-
-@command("python3", "python3.12", "python3.10")
-def python3(sh: Shell, argv: list[str], io: IO) -> int:
-    pkgs = sh.system.disk.packages
-    version = (pkgs.get("python3.12") or pkgs.get("python3.10") or "3.12.3").split("-")[0]
-    if len(argv) > 1 and argv[1] in ("--version", "-V"):
-        io.print(f"Python {version}")
-        return 0
-    if len(argv) > 2 and argv[1] == "-c" and argv[2].strip() in (
-            "import sys; print(sys.version)", "import sys;print(sys.version)"):
-        io.print(f"{version} (main, Sep 11 2024, 14:17:37) [GCC 13.2.0]")
-        return 0
-    raise CmdError("running Python programs is not simulated in the sandbox (it would run on "
-                   "AWS); WSGI apps run inside the simulated Apache", 127)
 
 
 @command("sleep")
