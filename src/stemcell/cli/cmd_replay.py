@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from stemcell.engine.replay import RecordingError, read_recording, read_run, story
-from stemcell.paths import runs_dir
+from stemcell import paths
+from stemcell.engine.errors import ConfigError
 
 
 def resolve(target: str) -> Path:
@@ -15,8 +16,13 @@ def resolve(target: str) -> Path:
     path = Path(target)
     if path.is_dir():
         return path / "recording.jsonl"
-    if not path.exists() and "/" not in target and (runs_dir() / target).is_dir():
-        return runs_dir() / target / "recording.jsonl"
+    if not path.exists() and "/" not in target:
+        try:
+            folder = paths.run_dir(target)  # a run id: validated, inside the runs folder
+        except ConfigError as exc:
+            raise click.UsageError(exc.message) from None
+        if folder.is_dir():
+            return folder / "recording.jsonl"
     return path
 
 
