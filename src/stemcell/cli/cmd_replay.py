@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from stemcell.engine.replay import RecordingError, read_recording, read_run, story
 from stemcell import paths
 from stemcell.engine.errors import ConfigError
+from stemcell.engine.replay import RecordingError, read_recording, read_run, story
 
 
 def resolve(target: str) -> Path:

@@ -12,8 +12,7 @@ from pathlib import Path
 import click
 
 from stemcell import paths
-from stemcell.engine.errors import ConfigError
-from stemcell.engine.errors import StateError
+from stemcell.engine.errors import ConfigError, StateError
 from stemcell.engine.state import RunState, load_state
 from stemcell.timing.report import FORMATS, build, render
 from stemcell.timing.surge import Scenario

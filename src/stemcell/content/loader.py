@@ -49,17 +49,16 @@ def guard_yaml(text: str, max_depth: int = MAX_DEPTH) -> None:
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             mark = event.start_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            anchor = getattr(event, "anchor", None)
             if isinstance(event, yaml.AliasEvent):
-                raise YamlLimit(mark.line + 1, mark.column + 1,
-                                f"YAML aliases are not allowed (*{event.anchor})")
-            if getattr(event, "anchor", None):
-                raise YamlLimit(mark.line + 1, mark.column + 1,
-                                f"YAML anchors are not allowed (&{event.anchor})")
+                raise YamlLimit(line, col, f"YAML aliases are not allowed (*{anchor})")
+            if anchor:
+                raise YamlLimit(line, col, f"YAML anchors are not allowed (&{anchor})")
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
                 if depth > max_depth:
-                    raise YamlLimit(mark.line + 1, mark.column + 1,
-                                    f"YAML is nested more than {max_depth} levels deep")
+                    raise YamlLimit(line, col, f"YAML is nested more than {max_depth} levels deep")
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except RecursionError:  # defensive: the parser is iterative, but never a traceback

@@ -111,9 +111,8 @@ class StreamRedactor:
                     return REDACTED_KEY
                 self._open.discard(stream)
                 return REDACTED_KEY + redact(text[end.end():])
-            begin = None
-            for begin in _BEGIN.finditer(text):
-                pass
+            begins = list(_BEGIN.finditer(text))
+            begin = begins[-1] if begins else None
             if begin is not None and not _END.search(text, begin.end()):
                 self._open.add(stream)
                 return redact(text[: begin.start()]) + REDACTED_KEY
