@@ -68,7 +68,9 @@ def test_console_fingerprint_mismatch_stops_at_once(tmp_path: Path,
         connect(server.address, key_path=private, known_hosts=tmp_path / "kh",
                 clock=ScaledClock.starting_now(100.0), cancel=threading.Event(),
                 fingerprints=lambda: {"ED25519": "SHA256:" + "x" * 43})
-    assert server.connections == 1
+    # One knock (closed while the console is asked, so no socket idles past the
+    # server's login grace time), one handshake; no retry after a mismatch.
+    assert server.connections == 2
     ok = connect(server.address, key_path=private, known_hosts=tmp_path / "kh2",
                  clock=ScaledClock.starting_now(100.0), cancel=threading.Event(),
                  fingerprints=lambda: {"ED25519": sha256_fingerprint(server.host_key)})
