@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stemcell.checks.cloudfacts import CloudFacts
-from stemcell.checks.model import Cause, CheckResult, HostReport, Report, Status
+from stemcell.checks.model import Cause, CheckResult, HostReport, Report, Status, clean
 from stemcell.checks.plan import PlannedCheck, order
 from stemcell.checks.probe import CheckError, HostContext, NotApplicable, Probe
 from stemcell.checks.registry import CLOUD_KINDS, KINDS
@@ -26,6 +26,7 @@ from stemcell.checks.ssh_remote import HostUnreachable, Remote, SshRemote, known
 from stemcell.checks.targets import HostSpec, Route, UnknownHost, route
 from stemcell.content.models import CheckSpec
 from stemcell.remote.dialer import Dialer
+from stemcell.remote.watchdog import Watchdog
 
 # Opens the SSH connection for a host; tests hand in their own.
 Connector = Callable[[HostSpec, Route, float], Remote]
@@ -45,9 +46,23 @@ class CheckOptions:
     key: Path | None = None  # default key when a host names none
     connector: Connector | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    # OpenSSH's accept-new: pin an unknown host's key once. Without it, a host needs a
+    # pinned key or a console fingerprint to be trusted.
+    accept_new: bool = False
+    # The watchdogs of the hosts being checked now: Ctrl-C fires them all.
+    live: set[Watchdog] = field(default_factory=set)
+    live_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def stop_everything(self) -> None:
+        """Cancel the check run: every host's connections are closed at once."""
+        self.cancel.set()
+        with self.live_lock:
+            watchdogs = list(self.live)
+        for watchdog in watchdogs:
+            watchdog.fire()
 
 
-def ssh_connector(options: CheckOptions) -> Connector:
+def ssh_connector(options: CheckOptions, watchdog: Watchdog | None = None) -> Connector:
     def connect(spec: HostSpec, where: Route, deadline: float) -> Remote:
         key_path = spec.key or options.key
         if key_path is None:
@@ -65,6 +80,10 @@ def ssh_connector(options: CheckOptions) -> Connector:
             wall_seconds=deadline - time.monotonic(),
             cancel=options.cancel,
             fingerprints=_console_fingerprints(options.cloud, spec),
+            watchdog=watchdog,
+            accept_new=options.accept_new,
+            # An instance id names the machine; its address may be reused.
+            pin_as=spec.host if spec.is_instance_id else None,
         )
 
     return connect
@@ -92,8 +111,20 @@ def run_checks(
     started = time.monotonic()
     deadline = started + options.deadline
     report = HostReport(name=host.label, host=host.host)
+    needs_host = any(p.spec.kind not in CLOUD_KINDS for p in planned)
+    # The host's whole time (connect, exec requests, every read, HTTP probes) is
+    # bounded: when it is up the watchdog closes whatever is open.
+    watchdog = Watchdog(max(0.0, deadline - time.monotonic())) if needs_host else None
+    if watchdog is not None:
+        with options.live_lock:
+            options.live.add(watchdog)
+        if options.cancel.is_set():
+            watchdog.fire()
 
     def emit(result: CheckResult) -> None:
+        # Everything a student's server said is sanitised and redacted before any
+        # reporter, callback or UI sees it.
+        result = clean(result)
         report.results.append(result)
         if on_result is not None:
             on_result(result)
@@ -101,14 +132,13 @@ def run_checks(
     remote: Remote | None = None
     http = None
     unreachable: HostUnreachable | None = None
-    needs_host = any(p.spec.kind not in CLOUD_KINDS for p in planned)
     if needs_host:
         try:
             lookup = options.cloud.public_ip if options.cloud else None
             where = route(host, options.dialer, lookup)
             report.address = f"{where.ssh[0]}:{where.ssh[1]}"
             http = where.http
-            connector = options.connector or ssh_connector(options)
+            connector = options.connector or ssh_connector(options, watchdog)
             remote = connector(host, where, deadline)
         except HostUnreachable as exc:
             unreachable = exc
@@ -122,6 +152,7 @@ def run_checks(
         course_account=options.course_account,
         deadline=deadline,
         command_timeout=options.command_timeout,
+        watchdog=watchdog,
     )
     if unreachable is not None:
         report.reachable = False
@@ -148,7 +179,13 @@ def run_checks(
     finally:
         if remote is not None:
             remote.close()
+        if watchdog is not None:
+            watchdog.stop()
+            with options.live_lock:
+                options.live.discard(watchdog)
     report.seconds = time.monotonic() - started
+    report.name, report.host, report.address, report.error = clean(
+        [report.name, report.host, report.address, report.error])
     return report
 
 
@@ -256,10 +293,11 @@ def run_roster(
     try:
         reports = list(pool.map(one, hosts))
     except BaseException:
-        # Ctrl-C (or a bug): tell every worker to stop knocking and running now,
-        # instead of waiting out each host's deadline.
-        options.cancel.set()
+        # Ctrl-C (or a bug): queued hosts never start, and every running host's
+        # connections are closed now (whatever call they block in), instead of
+        # waiting out each host's deadline.
+        options.stop_everything()
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=True)
     return Report(hosts=reports, seconds=time.monotonic() - started)

@@ -8,8 +8,6 @@ executable user) is shared with it, which is the fact we want.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -95,12 +93,9 @@ class CloudFacts:
         return None
 
     def console_fingerprints(self, instance_id: str) -> dict[str, str]:
-        output = self.ec2.get_console_output(InstanceId=instance_id).get("Output") or ""
-        try:  # the API sends base64; boto3 passes it through as is
-            output = base64.b64decode(output, validate=True).decode("utf-8", "replace")
-        except (binascii.Error, ValueError):
-            pass
-        return host_keys.parse_fingerprints(output)
+        # The newest console (Latest=True where the type allows it): the buffered
+        # snapshot is often older than cloud-init's fingerprint block.
+        return host_keys.parse_fingerprints(host_keys.console_text(self.ec2, instance_id))
 
     def public_ip(self, instance_id: str) -> str:
         inst = self.instance(instance_id)

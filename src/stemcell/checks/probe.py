@@ -18,6 +18,7 @@ from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.model import Exchange
 from stemcell.checks.ssh_remote import CommandResult, CommandTimeout, Remote
 from stemcell.checks.targets import HostSpec
+from stemcell.remote.watchdog import Watchdog
 
 
 class NotApplicable(Exception):
@@ -37,6 +38,7 @@ class HostContext:
     course_account: str | None = None
     deadline: float = field(default_factory=lambda: time.monotonic() + 60)
     command_timeout: float = 15.0
+    watchdog: Watchdog | None = None  # closes HTTP connections too when time is up
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -77,6 +79,11 @@ class Probe:
         timeout = max(0.5, min(self.host.command_timeout, self.host.remaining()))
         conn = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
         try:
+            if self.host.watchdog is not None:
+                # A server that drips one byte per timeout would otherwise stretch a
+                # read of 1 MB far past the host's deadline.
+                conn.connect()
+                self.host.watchdog.watch(conn)
             conn.request(
                 "GET", path, headers={"Host": self.host.spec.host, "User-Agent": "stemcell-check"}
             )

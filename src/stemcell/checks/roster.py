@@ -18,6 +18,7 @@ import yaml
 
 from stemcell.checks.targets import HostSpec
 from stemcell.content.loader import YamlLimit, guard_yaml, read_limited
+from stemcell.engine.sanitise import sanitise
 
 # A class roster is a few hundred rows; anything much larger is a mistake or an attack.
 MAX_ROSTER_BYTES = 5_000_000
@@ -135,6 +136,8 @@ def _host(path: Path, line: int, row: dict[str, Any]) -> HostSpec:
     host = str(row.get("host", "")).strip()
     if not host:
         raise RosterError(path, line, "missing host")
+    if sanitise(host) != host or any(c.isspace() for c in host):
+        raise RosterError(path, line, f"host {sanitise(host)!r} is not an address or instance id")
     port_text = str(row.get("port", "22"))
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise RosterError(path, line, f"port must be 1-65535, not {port_text!r}")
@@ -152,7 +155,7 @@ def _host(path: Path, line: int, row: dict[str, Any]) -> HostSpec:
             key_path = path.parent / key_path
     return HostSpec(
         host=host,
-        name=str(row.get("student", "")),
+        name=sanitise(str(row.get("student", ""))),  # shown everywhere; controls out
         user=str(row.get("user") or "ubuntu"),
         key=key_path,
         port=int(port_text),

@@ -141,7 +141,11 @@ def connect(
         if cancel.is_set():
             raise Interrupted()
         if watchdog is not None and watchdog.expired:
-            raise SshTimeout(f"{who}: the host's deadline passed ({watchdog.seconds:.0f} s)")
+            raise SshTimeout(
+                f"{who} did not accept SSH within the host's deadline of "
+                f"{watchdog.seconds:.0f} s (last: {last})",
+                hint="Check the security group allows port 22 from your address and "
+                "look at the instance's console output.")
         outcome, sock = _knock(address, wall)
         if outcome == "refused":
             last = "connection refused"
