@@ -71,6 +71,7 @@ def ssh_connector(options: CheckOptions, watchdog: Watchdog | None = None) -> Co
             )
         if not key_path.is_file():
             raise HostUnreachable(f"private key {key_path} not found", hint="check --key PATH")
+        iid = _instance_id(options.cloud, spec)
         return SshRemote.connect(
             where.ssh,
             user=spec.user,
@@ -79,23 +80,35 @@ def ssh_connector(options: CheckOptions, watchdog: Watchdog | None = None) -> Co
             known_hosts=known_hosts_for(spec.host, where.via, options.known_hosts),
             wall_seconds=deadline - time.monotonic(),
             cancel=options.cancel,
-            fingerprints=_console_fingerprints(options.cloud, spec),
+            fingerprints=_console_fingerprints(options.cloud, iid),
             watchdog=watchdog,
             accept_new=options.accept_new,
             # An instance id names the machine; its address may be reused.
-            pin_as=spec.host if spec.is_instance_id else None,
+            pin_as=iid,
         )
 
     return connect
 
 
+def _instance_id(cloud: CloudFacts | None, spec: HostSpec) -> str | None:
+    """The instance behind ``spec``: given, or found by its public address (EC2 API)."""
+    if spec.is_instance_id:
+        return spec.host
+    if cloud is None:
+        return None
+    try:
+        return cloud.instance_at(spec.host)
+    except Exception:  # no permission, not this account: check by address alone
+        return None
+
+
 def _console_fingerprints(
-    cloud: CloudFacts | None, spec: HostSpec
+    cloud: CloudFacts | None, instance_id: str | None
 ) -> Callable[[], dict[str, str]] | None:
     """The host key fingerprints cloud-init printed on the console, when we can ask."""
-    if cloud is None or not spec.is_instance_id:
+    if cloud is None or instance_id is None:
         return None
-    return lambda: cloud.console_fingerprints(spec.host)
+    return lambda: cloud.console_fingerprints(instance_id)
 
 
 def run_checks(

@@ -92,6 +92,17 @@ class CloudFacts:
                 return _instance(inst)
         return None
 
+    def instance_at(self, public_ip: str) -> str | None:
+        """The id of the running instance holding ``public_ip``, if it is in this account."""
+        reservations = self.ec2.describe_instances(Filters=[
+            {"Name": "ip-address", "Values": [public_ip]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ])["Reservations"]
+        for reservation in reservations:
+            for inst in reservation["Instances"]:
+                return str(inst["InstanceId"])
+        return None
+
     def console_fingerprints(self, instance_id: str) -> dict[str, str]:
         # The newest console (Latest=True where the type allows it): the buffered
         # snapshot is often older than cloud-init's fingerprint block.
