@@ -194,11 +194,11 @@ def test_markup_in_roster_names_is_printed_as_text(ta_key: Path, tmp_path: Path)
     port = closed.getsockname()[1]
     closed.close()
     roster = tmp_path / "class.yaml"
+    where = f"host: 127.0.0.1, port: {port}, key: {ta_key}"
     roster.write_text(
-        "- {student: 'alice [/]', host: 127.0.0.1, port: %d, key: %s}\n"
-        "- {student: '[bold red]bob[/bold red]', host: 127.0.0.1, port: %d, key: %s}\n"
-        "- {student: \"eve \\e]52;c;eA==\\a\", host: 127.0.0.1, port: %d, key: %s}\n"
-        % (port, ta_key, port, ta_key, port, ta_key))
+        f"- {{student: 'alice [/]', {where}}}\n"
+        f"- {{student: '[bold red]bob[/bold red]', {where}}}\n"
+        f"- {{student: \"eve \\e]52;c;eA==\\a\", {where}}}\n")
     result = CliRunner().invoke(main, ["check", "--roster", str(roster), "--step",
                                        "install-stack", "--deadline", "2", "--jobs", "3"])
     assert result.exit_code == 1, result.output

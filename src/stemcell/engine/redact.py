@@ -29,6 +29,12 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(_BEGIN.pattern + r".*?(?:" + _END.pattern + r"|\Z)", re.S),
         REDACTED_KEY,
     ),
+    # The tail of a key whose BEGIN line was cut off (an error quoting a script's last
+    # lines): the base64 lines right above an END line are key material too.
+    (
+        re.compile(r"(?m)(?:^[ \t]*[A-Za-z0-9+/=]{16,}[ \t]*\r?\n)*[ \t]*" + _END.pattern),
+        REDACTED_KEY,
+    ),
     # Presigned URL signatures and the credentials that travel with them (SigV4 and SigV2).
     (re.compile(r"(?i)(X-Amz-Signature=)[0-9a-f]+"), r"\1" + REDACTED),
     (re.compile(r"(?i)(X-Amz-Credential=)[^&\s\"']+"), r"\1" + REDACTED),
