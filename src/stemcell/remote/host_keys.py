@@ -150,7 +150,8 @@ def verify(key: paramiko.PKey, host: str, port: int, known_hosts: Path,
         else:
             raise HostKeyUnknown(
                 f"{who} is not known: no pinned key in {known_hosts} and no console "
-                f"fingerprint to check its {ktype} key ({got}) against",
+                f"fingerprint to check its {ktype} key ({got}) against (--accept-new "
+                "trusts it once and pins it)",
                 hint="Compare the fingerprint with the instance's console output, then "
                 "pass --accept-new to pin it (or --known-hosts FILE with its key).")
         if pinned is not None and len(pinned):
