@@ -101,7 +101,7 @@ def _rsa() -> paramiko.PKey:
 def test_a_key_of_another_type_than_the_pinned_one_is_a_mismatch(tmp_path: Path) -> None:
     known = tmp_path / "known_hosts"
     verify(_ed25519(), "i-0abc", 22, known, None)
-    with pytest.raises(HostKeyMismatch, match="RSA host key .* ssh-ed25519 key is pinned"):
+    with pytest.raises(HostKeyMismatch, match=r"RSA host key .* ssh-ed25519 key is pinned"):
         verify(_rsa(), "i-0abc", 22, known, None)
     with pytest.raises(HostKeyMismatch, match="ssh-ed25519 key is pinned"):
         verify(_rsa(), "i-0abc", 22, known, None, accept_new=True)
