@@ -80,7 +80,7 @@ def ssh_connector(options: CheckOptions, watchdog: Watchdog | None = None) -> Co
             known_hosts=known_hosts_for(spec.host, where.via, options.known_hosts),
             wall_seconds=deadline - time.monotonic(),
             cancel=options.cancel,
-            fingerprints=_console_fingerprints(options.cloud, iid),
+            fingerprints=_console_fingerprints(options.cloud, iid, deadline, options.cancel),
             watchdog=watchdog,
             accept_new=options.accept_new,
             # An instance id names the machine; its address may be reused.
@@ -102,13 +102,34 @@ def _instance_id(cloud: CloudFacts | None, spec: HostSpec) -> str | None:
         return None
 
 
+CONSOLE_WAIT = 180.0  # wall seconds, at most, to wait for the fingerprint block
+CONSOLE_POLL = 2.0
+
+
 def _console_fingerprints(
-    cloud: CloudFacts | None, instance_id: str | None
+    cloud: CloudFacts | None, instance_id: str | None, deadline: float,
+    cancel: threading.Event,
 ) -> Callable[[], dict[str, str]] | None:
-    """The host key fingerprints cloud-init printed on the console, when we can ask."""
+    """The host key fingerprints cloud-init printed on the console, when we can ask.
+
+    A server that has just booted (``--launch``, a roster right after the lab) shows
+    SSH before cloud-init prints the block, so the console is polled for it: up to
+    ``CONSOLE_WAIT`` seconds, and never past half the host's remaining time (the
+    checks need the rest).
+    """
     if cloud is None or instance_id is None:
         return None
-    return lambda: cloud.console_fingerprints(instance_id)
+
+    def poll() -> dict[str, str]:
+        until = time.monotonic() + min(CONSOLE_WAIT, (deadline - time.monotonic()) / 2)
+        while True:
+            found = cloud.console_fingerprints(instance_id)
+            if found or time.monotonic() >= until:
+                return found
+            if cancel.wait(min(CONSOLE_POLL, max(0.0, until - time.monotonic()))):
+                return {}
+
+    return poll
 
 
 def run_checks(
