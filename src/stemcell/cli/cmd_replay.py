@@ -8,7 +8,9 @@ import click
 
 from stemcell import paths
 from stemcell.engine.errors import ConfigError
+from stemcell.engine.redact import redact
 from stemcell.engine.replay import RecordingError, read_recording, read_run, story
+from stemcell.engine.sanitise import sanitise
 
 
 def resolve(target: str) -> Path:
@@ -44,8 +46,9 @@ def replay(target: str, headless: bool, speed: float) -> None:
             click.echo(f"hint: {exc.hint}", err=True)
         raise SystemExit(2) from None
     if headless:
+        # A recording may come from someone else: no terminal controls, no secrets.
         for line in story(recording):
-            click.echo(line)
+            click.echo(redact(sanitise(line)))
         return
     from stemcell.tui.app import StemcellApp
 

@@ -32,6 +32,7 @@ from stemcell.engine.events import (
     StepFinished,
     StepStarted,
 )
+from stemcell.engine.redact import redact_value
 from stemcell.engine.state import StepRecord
 from stemcell.engine.step import Step
 
@@ -218,9 +219,10 @@ def interrupt_on_signals(cancel: threading.Event) -> Iterator[None]:
 
 
 def summary(ctx: Context) -> dict[str, Any]:
-    """The machine-readable run summary (``stemcell run --json``)."""
+    """The machine-readable run summary (``stemcell run --json``), redacted: the run's
+    reason may quote a failing step's error."""
     state = ctx.state
-    return {
+    return redact_value({
         "run_id": state.run_id,
         "status": state.status,
         "reason": state.reason,
@@ -243,7 +245,7 @@ def summary(ctx: Context) -> dict[str, Any]:
         "host_keys": _host_keys(state.bag),
         "run_dir": str(ctx.run_dir),
         "finished_at": time.time(),
-    }
+    })
 
 
 def _host_keys(bag: dict[str, Any]) -> dict[str, int]:
