@@ -379,6 +379,7 @@ def _run(
                         source=source)
         app.run()
         if app.report is None:  # quit before the end: nothing complete to report
+            options.stop_everything()  # the hosts still being checked stop now
             raise SystemExit(130)
         return app.report
     progress = len(hosts) > 1 and (sys.stderr.isatty() or fmt != "text")
