@@ -10,7 +10,9 @@ on 127.0.0.1 from the attack suite (``tests/attacks/hostile_sshd.py``):
   hundreds of MB a second;
 - a server that accepts SSH and never answers the exec request: wall time of
   ``check --deadline 10`` (the watchdog closes the transport at the deadline);
-- the same hang for a roster of 20 students with ``--jobs 20``.
+- a roster of 20 flooding servers with ``--jobs 20`` (the report keeps a 64 KB
+  head and tail of each answer, so memory does not grow with the class);
+- the same hang for a roster of 20 students with ``--jobs 20``, and a Ctrl-C.
 
     .venv/bin/python bench/checker.py
 """
@@ -62,6 +64,15 @@ def main() -> None:
               "1 MB kept per command)")
         code, took, _ = check(servers["hang"], "10")
         print(f"server that never answers exec, --deadline 10: exit {code}, {took:.1f} s")
+
+        flooders = home / "flood.csv"
+        flooders.write_text("student,host,port,key\n" + "".join(
+            f"s{n:02d},127.0.0.1,{servers['flood'].port},{key}\n" for n in range(20)))
+        code, took, peak = run(home, "check", "--roster", str(flooders), "--step",
+                               "install-stack", "--deadline", "10", "--jobs", "20",
+                               "--format", "json")
+        print(f"roster of 20 flooding servers, --jobs 20 --deadline 10: exit {code}, "
+              f"{took:.1f} s, peak RSS {peak} MB (+{peak - base} MB)")
 
         roster = home / "class.csv"
         roster.write_text("student,host,port,key\n" + "".join(

@@ -15,11 +15,16 @@ authentication) and uses the host key it is given, so tests can swap keys.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
 
 import paramiko
+
+# A hostile server's connections end abruptly by design; keep paramiko quiet about it.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").propagate = False
 
 ESCAPES = (
     "before "

@@ -67,7 +67,8 @@ class Probe:
         except CommandTimeout as exc:
             self.exchanges.append(Exchange(command, None, "", f"(no answer: {exc})"))
             raise CheckError(f"`{command}` did not finish: {exc}") from exc
-        self.exchanges.append(Exchange(command, result.exit_status, result.stdout, result.stderr))
+        self.exchanges.append(Exchange(command, result.exit_status, _kept(result.stdout),
+                                       _kept(result.stderr)))
         return result
 
     def get(self, path: str, port: int = 80) -> HttpAnswer:
@@ -94,7 +95,7 @@ class Probe:
                 Exchange(
                     shown,
                     None,
-                    f"HTTP {response.status} {response.reason}\n{body}",
+                    _kept(f"HTTP {response.status} {response.reason}\n{body}"),
                     where="checker",
                 )
             )
@@ -119,6 +120,22 @@ class Probe:
             Exchange(call, None, json.dumps(answer, default=str, indent=1), where="cloud")
         )
         return answer
+
+
+# A check judges the whole answer (up to the SSH client's 1 MB per command), but the
+# report keeps only this much of it: a roster of 20 flooding servers must not hold
+# 20 x checks x 1 MB until the report is written.
+# The head and the tail are kept (the tail often says why, or that it was cut).
+KEPT = 64 * 1024
+TAIL = 2 * 1024
+
+
+def _kept(text: str) -> str:
+    if len(text) <= KEPT:
+        return text
+    dropped = len(text) - KEPT
+    return (f"{text[:KEPT - TAIL]}\n[stemcell: {dropped} characters not kept]\n"
+            f"{text[-TAIL:]}")
 
 
 def _describe(exc: BaseException) -> str:

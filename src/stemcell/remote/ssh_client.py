@@ -161,7 +161,10 @@ def connect(
             if watchdog is not None:
                 watchdog.watch(sock)
             try:
-                return _handshake(sock, pkey, user, (pin_as or address[0], address[1]),
+                # An instance id is pinned bare (no port), as OpenSSH's HostKeyAlias
+                # looks it up: `ssh -o HostKeyAlias=i-... -o UserKnownHostsFile=...`.
+                pin = (pin_as, 22) if pin_as else address
+                return _handshake(sock, pkey, user, pin,
                                   known_hosts, console or {}, who, handshake_wall, clock,
                                   cancel, log, watchdog, accept_new)
             except paramiko.AuthenticationException as exc:
