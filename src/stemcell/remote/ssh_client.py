@@ -331,6 +331,10 @@ class SshClient:
             for stream, rest in pending.items():
                 if rest:
                     emit(stream, rest)
+            if not chan.exit_status_ready() and self.watchdog is not None \
+                    and self.watchdog.expired:  # closed under us, not finished
+                raise SshTimeout(f"{self.label}: the host's deadline passed "
+                                 f"({self.watchdog.seconds:.0f} s)")
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
         except (paramiko.SSHException, EOFError, OSError) as exc:
             if self.watchdog is not None and self.watchdog.expired:
