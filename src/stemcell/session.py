@@ -111,7 +111,7 @@ def prepare(
 
     resumed = False
     if resume:
-        run_dir = Path(resume) if Path(resume).is_dir() else paths.run_dir(resume)
+        run_dir = paths.resolve_run(resume)
         state = load_state(run_dir / "state.json")
         if state.status == "succeeded":
             raise ConfigError(
@@ -125,7 +125,7 @@ def prepare(
     else:
         run_id = new_run_id()
         run_dir = paths.run_dir(run_id)
-        run_dir.mkdir(parents=True, exist_ok=False)
+        run_dir.mkdir(parents=True, exist_ok=False, mode=0o700)  # keys live here
         store = StateStore(run_dir / "state.json", RunState(run_id=run_id))
     lab, lab_path, profile, profile_path = load_content(config)
     config.lab, config.profile = lab.id, profile.id

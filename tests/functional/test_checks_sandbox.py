@@ -197,6 +197,81 @@ def test_launch_pass_off_checks_a_baked_image_and_terminates(
     assert fleet.states(world.ec2, [launched])[launched] in ("shutting-down", "terminated")
 
 
+class _Recording:
+    """The EC2 client, recording RunInstances and failing TerminateInstances on demand
+    (as a killed checker would never terminate)."""
+
+    def __init__(self, ec2: Any, fail_terminate: bool) -> None:
+        self._ec2, self._fail = ec2, fail_terminate
+        self.launched: list[dict[str, Any]] = []
+
+    def run_instances(self, **kwargs: Any) -> Any:
+        self.launched.append(kwargs)
+        return self._ec2.run_instances(**kwargs)
+
+    def terminate_instances(self, **kwargs: Any) -> Any:
+        if self._fail:
+            raise RuntimeError("the checker died here")
+        return self._ec2.terminate_instances(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ec2, name)
+
+
+def test_launch_keeps_runs_safe_defaults_and_cleanup_all_finds_it(
+    world: World, servers: dict[str, str],
+) -> None:
+    from stemcell.cloud import leftovers
+    from stemcell.engine.errors import ConfigError
+
+    image_id = world.ec2.create_image(InstanceId=servers["good"], Name="safe-defaults",
+                                      NoReboot=True)["ImageId"]
+    fleet.wait_image(world.ec2, image_id)
+    ec2 = _Recording(world.ec2, fail_terminate=True)
+    cloud = type("Cloud", (), {"ec2": ec2})()
+    launch_and_check(cloud, image_id, fleet.BAKED_WEB_BOOT, WEB[:1], world.options,
+                     host=HostSpec(host="", role="web"), poll=0.1, lab=LAB.id)
+    (params,) = ec2.launched
+    assert params["MetadataOptions"]["HttpTokens"] == "required"  # IMDSv2 only
+    (root,) = params["BlockDeviceMappings"]
+    assert root["Ebs"]["Encrypted"] is True and root["Ebs"]["VolumeType"] == "gp3"
+    specs = {s["ResourceType"]: {t["Key"]: t["Value"] for t in s["Tags"]}
+             for s in params["TagSpecifications"]}
+    assert set(specs) == {"instance", "volume"}
+    run_tag = specs["instance"]["stemcell:run"]
+    assert run_tag.startswith("check-") and specs["volume"]["stemcell:run"] == run_tag
+    assert paths.check_run_id(run_tag) == run_tag  # `cleanup --run` accepts it
+    # The checker "died" before terminating: `cleanup --all` finds what it launched.
+    clients = {name: boto3.client(name, region_name="us-east-1",
+                                  endpoint_url=world.sandbox.endpoint_url,
+                                  aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+               for name in ("s3", "elbv2")}
+    account = type("Cloud", (), {"ec2": world.ec2, **clients})()
+    found = [r for r in leftovers.find(account) if r.rtype == "instance"]
+    assert [r.step_id for r in found if r.step_id == run_tag] == [run_tag]
+    world.ec2.terminate_instances(InstanceIds=[r.rid for r in found if r.step_id == run_tag])
+
+    # The run's allowlist holds here too.
+    with pytest.raises(ConfigError, match="not allowed"):
+        launch_and_check(cloud, image_id, "", WEB, world.options,
+                         host=HostSpec(host=""), instance_type="m5.24xlarge")
+    assert len(ec2.launched) == 1
+
+
+def test_launch_on_aws_confirms_the_cost_first() -> None:
+    from stemcell.checks.launch_and_check import confirm_cost
+    from stemcell.engine.errors import ConfigError, Interrupted
+
+    asked: list[str] = []
+    with pytest.raises(Interrupted):
+        confirm_cost("aws", "us-east-1", False, lambda q: asked.append(q) or False)("t3.micro")
+    assert "t3.micro" in asked[0] and "$" in asked[0]
+    with pytest.raises(ConfigError, match="--yes"):  # nobody to ask, no --yes
+        confirm_cost("aws", "us-east-1", False, None)("t3.micro")
+    confirm_cost("aws", "us-east-1", True, None)("t3.micro")  # --yes
+    confirm_cost("sandbox", "us-east-1", False, None)("t3.micro")  # nothing to pay
+
+
 def test_cli_checks_a_sandbox_guest_by_instance_id(
     world: World, servers: dict[str, str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -152,7 +152,7 @@ def host(server: SshServer, key: Path) -> HostSpec:
 
 
 def test_checks_over_real_ssh(server: SshServer, ta_key: tuple[Path, paramiko.PKey]) -> None:
-    report = run_checks(CHECKS, host(server, ta_key[0]), CheckOptions(deadline=20))
+    report = run_checks(CHECKS, host(server, ta_key[0]), CheckOptions(deadline=20, accept_new=True))
     statuses = {r.check_id: r.status for r in report.results}
     assert statuses == {"apache-installed": Status.PASSED, "apache-running": Status.FAILED,
                         "apache-enabled": Status.PASSED, "port": Status.SKIPPED,
@@ -166,7 +166,7 @@ def test_checks_over_real_ssh(server: SshServer, ta_key: tuple[Path, paramiko.PK
 def test_host_key_is_pinned_in_stemcells_own_file_and_a_change_is_refused(
     server: SshServer, ta_key: tuple[Path, paramiko.PKey], _isolated: Path,
 ) -> None:
-    options = CheckOptions(deadline=20)
+    options = CheckOptions(deadline=20, accept_new=True)
     assert run_checks(CHECKS[:1], host(server, ta_key[0]), options).ok
     known = _isolated / "checks" / "known_hosts"
     assert f"[127.0.0.1]:{server.port}" in known.read_text()
@@ -181,7 +181,7 @@ def test_host_key_is_pinned_in_stemcells_own_file_and_a_change_is_refused(
 def test_wrong_key_is_unreachable_with_a_hint(server: SshServer, tmp_path: Path) -> None:
     path = tmp_path / "other"
     make_key(path)
-    report = run_checks(CHECKS, host(server, path), CheckOptions(deadline=20))
+    report = run_checks(CHECKS, host(server, path), CheckOptions(deadline=20, accept_new=True))
     assert not report.reachable and "does not accept the key" in report.error
 
 
@@ -213,7 +213,7 @@ def test_cli_json_and_exit_codes(server: SshServer, ta_key: tuple[Path, paramiko
                                  tmp_path: Path) -> None:
     runner = CliRunner()
     args = ["check", "--host", "127.0.0.1", "--port", str(server.port), "--key", str(ta_key[0]),
-            "--step", "install-stack", "--format", "json", "--deadline", "20"]
+            "--step", "install-stack", "--accept-new", "--format", "json", "--deadline", "20"]
     result = runner.invoke(main, args)
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)

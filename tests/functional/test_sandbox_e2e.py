@@ -105,6 +105,8 @@ def test_real_openssh_client_and_http_on_a_server_from_the_baked_image(
             [ssh, "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
              "-o", "StrictHostKeyChecking=yes",
              "-o", f"UserKnownHostsFile={run_dir / 'ssh' / 'known_hosts'}",
+             # pinned under the instance id, not the (reusable) address
+             "-o", f"HostKeyAlias={web}",
              "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10",
              f"ubuntu@{host}", "systemctl is-active apache2; cat /etc/stemcell-image"],
             capture_output=True, text=True, timeout=60,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stemcell.checks.cloudfacts import CloudFacts
-from stemcell.checks.model import Cause, CheckResult, HostReport, Report, Status
+from stemcell.checks.model import Cause, CheckResult, HostReport, Report, Status, clean
 from stemcell.checks.plan import PlannedCheck, order
 from stemcell.checks.probe import CheckError, HostContext, NotApplicable, Probe
 from stemcell.checks.registry import CLOUD_KINDS, KINDS
@@ -26,6 +26,7 @@ from stemcell.checks.ssh_remote import HostUnreachable, Remote, SshRemote, known
 from stemcell.checks.targets import HostSpec, Route, UnknownHost, route
 from stemcell.content.models import CheckSpec
 from stemcell.remote.dialer import Dialer
+from stemcell.remote.watchdog import Watchdog
 
 # Opens the SSH connection for a host; tests hand in their own.
 Connector = Callable[[HostSpec, Route, float], Remote]
@@ -45,9 +46,23 @@ class CheckOptions:
     key: Path | None = None  # default key when a host names none
     connector: Connector | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    # OpenSSH's accept-new: pin an unknown host's key once. Without it, a host needs a
+    # pinned key or a console fingerprint to be trusted.
+    accept_new: bool = False
+    # The watchdogs of the hosts being checked now: Ctrl-C fires them all.
+    live: set[Watchdog] = field(default_factory=set)
+    live_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def stop_everything(self) -> None:
+        """Cancel the check run: every host's connections are closed at once."""
+        self.cancel.set()
+        with self.live_lock:
+            watchdogs = list(self.live)
+        for watchdog in watchdogs:
+            watchdog.fire()
 
 
-def ssh_connector(options: CheckOptions) -> Connector:
+def ssh_connector(options: CheckOptions, watchdog: Watchdog | None = None) -> Connector:
     def connect(spec: HostSpec, where: Route, deadline: float) -> Remote:
         key_path = spec.key or options.key
         if key_path is None:
@@ -56,6 +71,7 @@ def ssh_connector(options: CheckOptions) -> Connector:
             )
         if not key_path.is_file():
             raise HostUnreachable(f"private key {key_path} not found", hint="check --key PATH")
+        iid = _instance_id(options.cloud, spec)
         return SshRemote.connect(
             where.ssh,
             user=spec.user,
@@ -64,19 +80,56 @@ def ssh_connector(options: CheckOptions) -> Connector:
             known_hosts=known_hosts_for(spec.host, where.via, options.known_hosts),
             wall_seconds=deadline - time.monotonic(),
             cancel=options.cancel,
-            fingerprints=_console_fingerprints(options.cloud, spec),
+            fingerprints=_console_fingerprints(options.cloud, iid, deadline, options.cancel),
+            watchdog=watchdog,
+            accept_new=options.accept_new,
+            # An instance id names the machine; its address may be reused.
+            pin_as=iid,
         )
 
     return connect
 
 
-def _console_fingerprints(
-    cloud: CloudFacts | None, spec: HostSpec
-) -> Callable[[], dict[str, str]] | None:
-    """The host key fingerprints cloud-init printed on the console, when we can ask."""
-    if cloud is None or not spec.is_instance_id:
+def _instance_id(cloud: CloudFacts | None, spec: HostSpec) -> str | None:
+    """The instance behind ``spec``: given, or found by its public address (EC2 API)."""
+    if spec.is_instance_id:
+        return spec.host
+    if cloud is None:
         return None
-    return lambda: cloud.console_fingerprints(spec.host)
+    try:
+        return cloud.instance_at(spec.host)
+    except Exception:  # no permission, not this account: check by address alone
+        return None
+
+
+CONSOLE_WAIT = 180.0  # wall seconds, at most, to wait for the fingerprint block
+CONSOLE_POLL = 2.0
+
+
+def _console_fingerprints(
+    cloud: CloudFacts | None, instance_id: str | None, deadline: float,
+    cancel: threading.Event,
+) -> Callable[[], dict[str, str]] | None:
+    """The host key fingerprints cloud-init printed on the console, when we can ask.
+
+    A server that has just booted (``--launch``, a roster right after the lab) shows
+    SSH before cloud-init prints the block, so the console is polled for it: up to
+    ``CONSOLE_WAIT`` seconds, and never past half the host's remaining time (the
+    checks need the rest).
+    """
+    if cloud is None or instance_id is None:
+        return None
+
+    def poll() -> dict[str, str]:
+        until = time.monotonic() + min(CONSOLE_WAIT, (deadline - time.monotonic()) / 2)
+        while True:
+            found = cloud.console_fingerprints(instance_id)
+            if found or time.monotonic() >= until:
+                return found
+            if cancel.wait(min(CONSOLE_POLL, max(0.0, until - time.monotonic()))):
+                return {}
+
+    return poll
 
 
 def run_checks(
@@ -92,8 +145,20 @@ def run_checks(
     started = time.monotonic()
     deadline = started + options.deadline
     report = HostReport(name=host.label, host=host.host)
+    needs_host = any(p.spec.kind not in CLOUD_KINDS for p in planned)
+    # The host's whole time (connect, exec requests, every read, HTTP probes) is
+    # bounded: when it is up the watchdog closes whatever is open.
+    watchdog = Watchdog(max(0.0, deadline - time.monotonic())) if needs_host else None
+    if watchdog is not None:
+        with options.live_lock:
+            options.live.add(watchdog)
+        if options.cancel.is_set():
+            watchdog.fire()
 
     def emit(result: CheckResult) -> None:
+        # Everything a student's server said is sanitised and redacted before any
+        # reporter, callback or UI sees it.
+        result = clean(result)
         report.results.append(result)
         if on_result is not None:
             on_result(result)
@@ -101,14 +166,13 @@ def run_checks(
     remote: Remote | None = None
     http = None
     unreachable: HostUnreachable | None = None
-    needs_host = any(p.spec.kind not in CLOUD_KINDS for p in planned)
     if needs_host:
         try:
             lookup = options.cloud.public_ip if options.cloud else None
             where = route(host, options.dialer, lookup)
             report.address = f"{where.ssh[0]}:{where.ssh[1]}"
             http = where.http
-            connector = options.connector or ssh_connector(options)
+            connector = options.connector or ssh_connector(options, watchdog)
             remote = connector(host, where, deadline)
         except HostUnreachable as exc:
             unreachable = exc
@@ -122,6 +186,7 @@ def run_checks(
         course_account=options.course_account,
         deadline=deadline,
         command_timeout=options.command_timeout,
+        watchdog=watchdog,
     )
     if unreachable is not None:
         report.reachable = False
@@ -148,7 +213,13 @@ def run_checks(
     finally:
         if remote is not None:
             remote.close()
+        if watchdog is not None:
+            watchdog.stop()
+            with options.live_lock:
+                options.live.discard(watchdog)
     report.seconds = time.monotonic() - started
+    report.name, report.host, report.address, report.error = clean(
+        [report.name, report.host, report.address, report.error])
     return report
 
 
@@ -256,10 +327,11 @@ def run_roster(
     try:
         reports = list(pool.map(one, hosts))
     except BaseException:
-        # Ctrl-C (or a bug): tell every worker to stop knocking and running now,
-        # instead of waiting out each host's deadline.
-        options.cancel.set()
+        # Ctrl-C (or a bug): queued hosts never start, and every running host's
+        # connections are closed now (whatever call they block in), instead of
+        # waiting out each host's deadline.
+        options.stop_everything()
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=True)
     return Report(hosts=reports, seconds=time.monotonic() - started)

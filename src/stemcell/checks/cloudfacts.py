@@ -8,8 +8,6 @@ executable user) is shared with it, which is the fact we want.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -94,13 +92,21 @@ class CloudFacts:
                 return _instance(inst)
         return None
 
+    def instance_at(self, public_ip: str) -> str | None:
+        """The id of the running instance holding ``public_ip``, if it is in this account."""
+        reservations = self.ec2.describe_instances(Filters=[
+            {"Name": "ip-address", "Values": [public_ip]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ])["Reservations"]
+        for reservation in reservations:
+            for inst in reservation["Instances"]:
+                return str(inst["InstanceId"])
+        return None
+
     def console_fingerprints(self, instance_id: str) -> dict[str, str]:
-        output = self.ec2.get_console_output(InstanceId=instance_id).get("Output") or ""
-        try:  # the API sends base64; boto3 passes it through as is
-            output = base64.b64decode(output, validate=True).decode("utf-8", "replace")
-        except (binascii.Error, ValueError):
-            pass
-        return host_keys.parse_fingerprints(output)
+        # The newest console (Latest=True where the type allows it): the buffered
+        # snapshot is often older than cloud-init's fingerprint block.
+        return host_keys.parse_fingerprints(host_keys.console_text(self.ec2, instance_id))
 
     def public_ip(self, instance_id: str) -> str:
         inst = self.instance(instance_id)

@@ -1,9 +1,12 @@
 """The classic pass-off: launch the student's image with their boot script,
 check the server it becomes, terminate it, report.
 
-The instance is tagged at birth (``stemcell:purpose=ta-check``) so a crash
-here leaves something ``stemcell cleanup --all``-style searches can find, and
-it is terminated in a ``finally`` whatever happened. SSH is retried until the
+The launch keeps every safe default of ``stemcell run`` (``cloud.run_instances``):
+an allowlisted type that fits the image's architecture, IMDSv2 only, an encrypted
+gp3 root, and tags at creation on the instance *and* its volume, including
+``stemcell:run`` (a ``check-...`` id) so ``stemcell cleanup --all`` finds it if
+this process dies; on AWS the cost is confirmed first (``pricing.confirm_launch``).
+It is terminated in a ``finally`` whatever happened. SSH is retried until the
 deadline (the server is booting), and ``cloud-init status --wait`` runs before
 the checks so "the boot script finished" is judged on a finished boot.
 """
@@ -11,9 +14,8 @@ the checks so "the boot script finished" is judged on a finished boot.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stemcell.checks.check_runner import CheckOptions, run_checks, ssh_connector
@@ -21,10 +23,72 @@ from stemcell.checks.model import Report
 from stemcell.checks.plan import PlannedCheck
 from stemcell.checks.ssh_remote import HostUnreachable, Remote
 from stemcell.checks.targets import HostSpec, Route
+from stemcell.cloud.pricing import choose_instance_type, confirm_launch
+from stemcell.cloud.run_instances import safe_launch_kwargs
+from stemcell.cloud.tags import run_tags
+from stemcell.engine.context import new_run_id
 from stemcell.engine.errors import ConfigError, StemcellError
 
 PURPOSE = "stemcell:purpose"
 Say = Callable[[str], None]
+Approve = Callable[[str], None]  # called with the checked instance type before launching
+
+
+@dataclass(frozen=True)
+class _Params:
+    roles: tuple[str, ...] = ("ta-check",)
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class _OneServer:
+    """A one-step lab as ``pricing.estimate`` reads it: one server, no builder, no LB."""
+
+    kind: str = "launch_roles"
+
+    def typed_params(self) -> _Params:
+        return _Params()
+
+
+@dataclass(frozen=True)
+class _Image:
+    architecture: str
+
+
+@dataclass(frozen=True)
+class _QuoteProfile:
+    instance_type: str
+    base_image: _Image
+
+
+@dataclass(frozen=True)
+class _QuoteConfig:
+    backend: str
+    region: str
+    instance_type: str
+    yes: bool
+    repeat: int = 1
+
+
+@dataclass(frozen=True)
+class _QuoteLab:
+    steps: list[_OneServer] = field(default_factory=lambda: [_OneServer()])
+
+
+def confirm_cost(backend: str, region: str, yes: bool,
+                 ask: Callable[[str], bool] | None) -> Approve:
+    """The ``approve`` for ``launch_and_check``: run's cost confirmation, for one server.
+
+    The policy is ``pricing.confirm_launch``'s (only on AWS; ``--yes`` skips it; no
+    terminal and no ``--yes`` is a ConfigError; a "no" is Interrupted).
+    """
+    def approve(itype: str) -> None:
+        from stemcell.cloud.ec2 import ALLOWED_TYPES
+
+        profile = _QuoteProfile(itype, _Image(ALLOWED_TYPES.get(itype, "x86_64")))
+        confirm_launch(_QuoteLab(), profile, _QuoteConfig(backend, region, itype, yes), ask)
+
+    return approve
 
 
 def launch_and_check(
@@ -40,6 +104,8 @@ def launch_and_check(
     subnet: str | None = None,
     poll: float = 1.0,
     say: Say | None = None,
+    lab: str = "",
+    approve: Approve | None = None,
 ) -> Report:
     """Launch ``ami`` with ``user_data``, run ``checks`` on it, terminate it.
 
@@ -50,21 +116,18 @@ def launch_and_check(
     started = time.monotonic()
     deadline = started + options.deadline
     ec2 = cloud.ec2
-    name = f"stemcell-check-{uuid.uuid4().hex[:8]}"
-    params: dict[str, Any] = {
-        "ImageId": ami,
-        "InstanceType": instance_type,
-        "MinCount": 1,
-        "MaxCount": 1,
-        "UserData": user_data,
-        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
-        "TagSpecifications": [
-            {
-                "ResourceType": "instance",
-                "Tags": [{"Key": "Name", "Value": name}, {"Key": PURPOSE, "Value": "ta-check"}],
-            },
-        ],
-    }
+    image = _image(ec2, ami)
+    # The run's allowlist, and the type must fit the image (an arm64 AMI on t3 fails).
+    itype = choose_instance_type(instance_type, instance_type,
+                                 str(image.get("Architecture") or "x86_64"))
+    if approve is not None:
+        approve(itype)
+    check_id = f"check-{new_run_id()}"
+    name = f"stemcell-{check_id}"
+    tags = run_tags(check_id, lab or "ta-check", name=name)
+    tags.append({"Key": PURPOSE, "Value": "ta-check"})
+    params = safe_launch_kwargs(image, itype, tags)
+    params["UserData"] = user_data
     if security_group:
         params["SecurityGroupIds"] = [security_group]
     if subnet:
@@ -90,6 +153,19 @@ def launch_and_check(
         except Exception as exc:  # say so loudly: it costs money until someone deletes it
             tell(f"could NOT terminate {iid}: {exc}; terminate it in the EC2 console")
     return Report(hosts=[host_report], seconds=time.monotonic() - started)
+
+
+def _image(ec2: Any, ami: str) -> dict[str, Any]:
+    try:
+        images = ec2.describe_images(ImageIds=[ami]).get("Images", [])
+    except Exception as exc:
+        raise StemcellError(f"could not look up {ami}: {exc}",
+                            hint="is the AMI id right, in this region, and shared with you?"
+                            ) from exc
+    if not images:
+        raise ConfigError(f"no image {ami} in this region",
+                          hint="is the AMI id right, in this region, and shared with you?")
+    return dict(images[0])
 
 
 def _wait_running(ec2: Any, iid: str, deadline: float, poll: float) -> str:

@@ -7,9 +7,15 @@ when the check could not be judged (skipped, host unreachable, error).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, TypeVar
+
+from stemcell.engine.redact import redact
+from stemcell.engine.sanitise import sanitise
+
+T = TypeVar("T")
 
 
 class Status(StrEnum):
@@ -164,3 +170,31 @@ def _clip(text: str) -> str:
     if len(text) <= _MAX_OUTPUT:
         return text
     return text[:_MAX_OUTPUT] + f"\n... ({len(text) - _MAX_OUTPUT} more characters)"
+
+
+def clean(value: T) -> T:
+    """A copy of a result (or any part of a report) with every string made safe.
+
+    Everything in a report may come from a student: roster names and hosts, command
+    output, HTTP bodies, tag values, error texts. Each string is sanitised (no
+    terminal control sequences, see ``engine.sanitise``) and redacted, so every
+    reporter (text, JSON, JUnit, HTML) and the TUI get the same safe text.
+    """
+    cleaned: T = _clean(value)
+    return cleaned
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value
+    if isinstance(value, str):
+        return redact(sanitise(value))
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _clean(getattr(value, f.name))
+                   for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
+    return value

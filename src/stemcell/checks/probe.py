@@ -18,6 +18,7 @@ from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.model import Exchange
 from stemcell.checks.ssh_remote import CommandResult, CommandTimeout, Remote
 from stemcell.checks.targets import HostSpec
+from stemcell.remote.watchdog import Watchdog
 
 
 class NotApplicable(Exception):
@@ -37,6 +38,7 @@ class HostContext:
     course_account: str | None = None
     deadline: float = field(default_factory=lambda: time.monotonic() + 60)
     command_timeout: float = 15.0
+    watchdog: Watchdog | None = None  # closes HTTP connections too when time is up
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -65,7 +67,8 @@ class Probe:
         except CommandTimeout as exc:
             self.exchanges.append(Exchange(command, None, "", f"(no answer: {exc})"))
             raise CheckError(f"`{command}` did not finish: {exc}") from exc
-        self.exchanges.append(Exchange(command, result.exit_status, result.stdout, result.stderr))
+        self.exchanges.append(Exchange(command, result.exit_status, _kept(result.stdout),
+                                       _kept(result.stderr)))
         return result
 
     def get(self, path: str, port: int = 80) -> HttpAnswer:
@@ -77,6 +80,11 @@ class Probe:
         timeout = max(0.5, min(self.host.command_timeout, self.host.remaining()))
         conn = http.client.HTTPConnection(address[0], address[1], timeout=timeout)
         try:
+            if self.host.watchdog is not None:
+                # A server that drips one byte per timeout would otherwise stretch a
+                # read of 1 MB far past the host's deadline.
+                conn.connect()
+                self.host.watchdog.watch(conn)
             conn.request(
                 "GET", path, headers={"Host": self.host.spec.host, "User-Agent": "stemcell-check"}
             )
@@ -87,7 +95,7 @@ class Probe:
                 Exchange(
                     shown,
                     None,
-                    f"HTTP {response.status} {response.reason}\n{body}",
+                    _kept(f"HTTP {response.status} {response.reason}\n{body}"),
                     where="checker",
                 )
             )
@@ -112,6 +120,22 @@ class Probe:
             Exchange(call, None, json.dumps(answer, default=str, indent=1), where="cloud")
         )
         return answer
+
+
+# A check judges the whole answer (up to the SSH client's 1 MB per command), but the
+# report keeps only this much of it: a roster of 20 flooding servers must not hold
+# 20 x checks x 1 MB until the report is written.
+# The head and the tail are kept (the tail often says why, or that it was cut).
+KEPT = 64 * 1024
+TAIL = 2 * 1024
+
+
+def _kept(text: str) -> str:
+    if len(text) <= KEPT:
+        return text
+    dropped = len(text) - KEPT
+    return (f"{text[:KEPT - TAIL]}\n[stemcell: {dropped} characters not kept]\n"
+            f"{text[-TAIL:]}")
 
 
 def _describe(exc: BaseException) -> str:

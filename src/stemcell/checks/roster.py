@@ -17,6 +17,11 @@ from typing import Any
 import yaml
 
 from stemcell.checks.targets import HostSpec
+from stemcell.content.loader import YamlLimit, guard_yaml, read_limited
+from stemcell.engine.sanitise import sanitise
+
+# A class roster is a few hundred rows; anything much larger is a mistake or an attack.
+MAX_ROSTER_BYTES = 5_000_000
 
 COLUMNS = ("student", "host", "user", "key", "port", "ami", "role", "account")
 
@@ -31,11 +36,13 @@ class RosterError(ValueError):
 
 def load_roster(path: Path) -> list[HostSpec]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path, MAX_ROSTER_BYTES)
     except OSError as exc:
         raise RosterError(path, 0, f"cannot read roster: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise RosterError(path, 1, "roster is not UTF-8 text") from exc
+    except ValueError as exc:  # larger than the cap
+        raise RosterError(path, 1, str(exc)) from exc
     rows = _csv_rows(path, text) if path.suffix.lower() == ".csv" else _yaml_rows(path, text)
     hosts = [_host(path, line, row) for line, row in rows]
     if not hosts:
@@ -55,7 +62,13 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     rows: list[tuple[int, dict[str, Any]]] = []
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field past csv's size limit, a NUL byte
+            raise RosterError(path, reader.line_num, f"not valid CSV: {exc}") from None
         line = reader.line_num
         if not values or all(not v.strip() for v in values) or values[0].lstrip().startswith("#"):
             continue
@@ -79,7 +92,10 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
 
 def _yaml_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     try:
+        guard_yaml(text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except YamlLimit as exc:
+        raise RosterError(path, exc.line, exc.message) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -120,6 +136,8 @@ def _host(path: Path, line: int, row: dict[str, Any]) -> HostSpec:
     host = str(row.get("host", "")).strip()
     if not host:
         raise RosterError(path, line, "missing host")
+    if sanitise(host) != host or any(c.isspace() for c in host):
+        raise RosterError(path, line, f"host {sanitise(host)!r} is not an address or instance id")
     port_text = str(row.get("port", "22"))
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise RosterError(path, line, f"port must be 1-65535, not {port_text!r}")
@@ -137,7 +155,7 @@ def _host(path: Path, line: int, row: dict[str, Any]) -> HostSpec:
             key_path = path.parent / key_path
     return HostSpec(
         host=host,
-        name=str(row.get("student", "")),
+        name=sanitise(str(row.get("student", ""))),  # shown everywhere; controls out
         user=str(row.get("user") or "ubuntu"),
         key=key_path,
         port=int(port_text),

@@ -7,10 +7,15 @@ booting server needs (hang, refusal, then SSH) until the host's deadline; only
 then is the host called unreachable.
 
 Host keys are verified against the console fingerprints when the EC2 API can
-give them, and pinned on first use in stemcell-owned known_hosts files, never
-in ~/.ssh/known_hosts. Sandbox guests are dialled on loopback ports that a
-later sandbox may hand to another guest, so each sandbox host gets its own
-file, named after the host the TA gave.
+give them. Otherwise a pinned key in stemcell-owned known_hosts files (never
+~/.ssh/known_hosts) decides, and an unknown host is trusted only with
+``--accept-new`` (OpenSSH's accept-new: pin it once; a changed key is still
+refused). Every socket and transport of a host is watched by the host's
+``Watchdog``, so no blocked read outlives ``--deadline``.
+
+Sandbox guests are dialled on loopback ports that a later sandbox may hand to
+another guest, so each sandbox host gets its own file, named after the host the
+TA gave.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from stemcell import paths
 from stemcell.engine.clock import WallClock
 from stemcell.engine.errors import Interrupted, StemcellError
 from stemcell.remote import ssh_client
+from stemcell.remote.watchdog import Watchdog
 
 
 @dataclass(frozen=True)
@@ -84,9 +90,12 @@ class SshRemote:
         wall_seconds: float,
         cancel: threading.Event,
         fingerprints: Callable[[], dict[str, str]] | None = None,
+        watchdog: Watchdog | None = None,
+        accept_new: bool = False,
+        pin_as: str | None = None,
     ) -> SshRemote:
         """Connect within ``wall_seconds``; failures become ``HostUnreachable``."""
-        if wall_seconds <= 0:
+        if wall_seconds <= 0 or (watchdog is not None and watchdog.expired):
             raise HostUnreachable("the host's deadline passed before connecting")
         try:
             client = ssh_client.connect(
@@ -102,6 +111,9 @@ class SshRemote:
                 attempt=min(2.0, wall_seconds),
                 retry=0.25,
                 handshake_wall=min(10.0, max(1.0, wall_seconds)),
+                watchdog=watchdog,
+                accept_new=accept_new,
+                pin_as=pin_as,
             )
         except Interrupted as exc:
             raise HostUnreachable("the check run was cancelled") from exc
@@ -115,6 +127,10 @@ class SshRemote:
         except Interrupted as exc:
             raise HostUnreachable("the check run was cancelled") from exc
         except ssh_client.SshError as exc:
+            watchdog = self._client.watchdog
+            if watchdog is not None and watchdog.expired:
+                raise HostUnreachable(f"the host's deadline ({watchdog.seconds:.0f} s) "
+                                      "passed") from exc
             if self._client.transport.is_active():
                 raise CommandTimeout(exc.message) from exc
             raise HostUnreachable(exc.message, exc.hint) from exc

@@ -2,6 +2,10 @@
 
 Exit 0 when every check passed, 1 when any failed (or a host was unreachable),
 2 for bad input (unknown step, bad roster: file:line message), 130 interrupted.
+
+Everything a student's server sends is hostile input: it is sanitised and
+redacted before it reaches the terminal or a report, and every student-supplied
+string is printed as text, never as Rich markup.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from stemcell import paths
 from stemcell.checks import (
@@ -33,7 +38,7 @@ from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.reporters.text import print_report
 from stemcell.checks.targets import RunningSandbox
 from stemcell.content import ContentError, Lab, load_lab
-from stemcell.engine.errors import ConfigError, StemcellError
+from stemcell.engine.errors import ConfigError, Interrupted, StemcellError
 
 
 @click.command()
@@ -97,6 +102,14 @@ from stemcell.engine.errors import ConfigError, StemcellError
     default=None,
     help="known_hosts file to pin host keys in (default: stemcell's own).",
 )
+@click.option(
+    "--accept-new",
+    is_flag=True,
+    help="Trust a host seen for the first time and pin its key (OpenSSH's accept-new); "
+    "a changed key is still refused. Without it a host needs a pinned key or console "
+    "fingerprints.",
+)
+@click.option("--yes", is_flag=True, help="With --launch on AWS: accept the cost without asking.")
 @click.option("--verbose", "-v", is_flag=True, help="Show the commands of passing checks too.")
 @click.option(
     "--launch",
@@ -148,6 +161,8 @@ def check(
     jobs: int,
     deadline: float | None,
     known_hosts: Path | None,
+    accept_new: bool,
+    yes: bool,
     verbose: bool,
     launch_ami: str | None,
     user_data: Path | None,
@@ -197,6 +212,9 @@ def check(
         key=key,
         cancel=cancel,
         course_account=course_account or lab_model.course_account,
+        # --launch checks a server this very command created: its first key is the
+        # one to pin (the console is asked first all the same).
+        accept_new=accept_new or bool(launch_ami),
     )
     try:
         sandbox = running_sandbox()
@@ -216,21 +234,26 @@ def check(
                 instance_type,
                 spec,
                 err,
+                lab_model.id,
+                yes,
             )
         else:
             hosts = _hosts(err, host, roster, user, key, port, ami, role, account)
             report = _run(hosts, lab_model, options, jobs, steps, role, err, fmt,
                           tui=tui, source=str(roster or host or ""))
     except KeyboardInterrupt:
-        cancel.set()
+        options.stop_everything()
         err.print("interrupted")
         raise SystemExit(130) from None
     except ConfigError as exc:
         _bad(err, exc.message, exc.hint)
+    except Interrupted as exc:  # e.g. the cost was not confirmed
+        err.print(escape(exc.message))
+        raise SystemExit(1) from None
     except StemcellError as exc:
-        err.print(f"[red]error:[/] {exc.message}")
+        err.print(f"[red]error:[/] {escape(exc.message)}")
         if exc.hint:
-            err.print(f"[yellow]hint:[/] {exc.hint}")
+            err.print(f"[yellow]hint:[/] {escape(exc.hint)}")
         raise SystemExit(1) from None
     report.lab = lab_model.id
     _emit(report, fmt, output, verbose)
@@ -249,8 +272,14 @@ def _launch(
     instance_type: str,
     host: HostSpec,
     err: Console,
+    lab: str = "",
+    yes: bool = False,
 ) -> Report:
-    from stemcell.checks.launch_and_check import launch_and_check, require_security_group
+    from stemcell.checks.launch_and_check import (
+        confirm_cost,
+        launch_and_check,
+        require_security_group,
+    )
     from stemcell.cloud.backend import open_backend
     from stemcell.engine.context import RunConfig
 
@@ -268,10 +297,17 @@ def _launch(
             host=host,
             instance_type=instance_type,
             security_group=security_group,
-            say=lambda line: err.print(line, highlight=False),
+            say=lambda line: err.print(line, highlight=False, markup=False),
+            lab=lab,
+            approve=confirm_cost(backend, region, yes, _ask if sys.stdin.isatty() else None),
         )
     finally:
         opened.close()
+
+
+def _ask(question: str) -> bool:
+    click.echo(question.rsplit("\n", 1)[0], err=True)  # the estimate
+    return click.confirm(question.rsplit("\n", 1)[-1], default=False, err=True)
 
 
 def _bad(err: Console, message: str, hint: str = "") -> None:
@@ -360,6 +396,7 @@ def _run(
                         source=source)
         app.run()
         if app.report is None:  # quit before the end: nothing complete to report
+            options.stop_everything()  # the hosts still being checked stop now
             raise SystemExit(130)
         return app.report
     progress = len(hosts) > 1 and (sys.stderr.isatty() or fmt != "text")
@@ -373,7 +410,9 @@ def _run(
             state = "all good"
         else:
             state = f"{host_report.count(Status.FAILED)} failed"
-        err.print(f"checked {host_report.name}: {state} [{host_report.seconds:.1f} s]")
+        # Names and errors come from the roster and the student's server: never markup.
+        err.print(f"checked {host_report.name}: {state} [{host_report.seconds:.1f} s]",
+                  markup=False)
 
     return run_roster(
         hosts, lambda h: plans[h.role or role], options, jobs=jobs, on_host_finished=finished

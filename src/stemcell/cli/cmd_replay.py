@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 
+from stemcell import paths
+from stemcell.engine.errors import ConfigError
+from stemcell.engine.redact import redact
 from stemcell.engine.replay import RecordingError, read_recording, read_run, story
-from stemcell.paths import runs_dir
+from stemcell.engine.sanitise import sanitise
 
 
 def resolve(target: str) -> Path:
@@ -15,8 +18,13 @@ def resolve(target: str) -> Path:
     path = Path(target)
     if path.is_dir():
         return path / "recording.jsonl"
-    if not path.exists() and "/" not in target and (runs_dir() / target).is_dir():
-        return runs_dir() / target / "recording.jsonl"
+    if not path.exists() and "/" not in target:
+        try:
+            folder = paths.run_dir(target)  # a run id: validated, inside the runs folder
+        except ConfigError as exc:
+            raise click.UsageError(exc.message) from None
+        if folder.is_dir():
+            return folder / "recording.jsonl"
     return path
 
 
@@ -38,8 +46,9 @@ def replay(target: str, headless: bool, speed: float) -> None:
             click.echo(f"hint: {exc.hint}", err=True)
         raise SystemExit(2) from None
     if headless:
+        # A recording may come from someone else: no terminal controls, no secrets.
         for line in story(recording):
-            click.echo(line)
+            click.echo(redact(sanitise(line)))
         return
     from stemcell.tui.app import StemcellApp
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from stemcell import paths
-from stemcell.engine.errors import StateError
+from stemcell.engine.errors import ConfigError, StateError
 from stemcell.engine.state import RunState, load_state
 from stemcell.timing.report import FORMATS, build, render
 from stemcell.timing.surge import Scenario
@@ -28,8 +28,11 @@ def resolve(run: str) -> Path:
         return given
     if given.is_dir():
         candidates.append(given / STATE_FILE)
-    elif "/" not in run and run not in (".", ".."):
-        candidates.append(paths.run_dir(run) / STATE_FILE)
+    elif "/" not in run:
+        try:  # a run id: validated, and its folder inside the runs folder
+            candidates.append(paths.run_dir(run) / STATE_FILE)
+        except ConfigError as exc:
+            raise click.UsageError(exc.message) from None
     for candidate in candidates:
         if candidate.is_file():
             return candidate

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stemcell.engine import events as ev
-from stemcell.engine.redact import redact
+from stemcell.engine.redact import StreamRedactor, redact
 
 STATUS_STYLE = {
     "done": "green",
@@ -38,10 +38,13 @@ class Printer:
         self._states: dict[str, str] = {}
         self._simulated = False
         self._images: dict[str, tuple[str, str, int]] = {}
+        # Every branch prints a redacted copy: a key streamed line by line, a step's
+        # error quoting a presigned URL, a resource name, a hint.
+        self._redactor = StreamRedactor()
 
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
-            self._print(event)
+            self._print(self._redactor.event(event))
 
     def _print(self, event: ev.Event) -> None:
         out = self.console.print

@@ -160,15 +160,15 @@ class CloudDeleter:
         try:
             found = ec2.describe_key_pairs(**{k + "s": [v] for k, v in by.items()})
         except ClientError as exc:
-            _remove_key_file(resource)
+            _remove_key_file(resource, ctx)
             if is_gone(exc):
                 raise _gone() from None
             raise
         if not [k for k in found.get("KeyPairs", []) if k.get("KeyPairId") == resource.rid]:
-            _remove_key_file(resource)
+            _remove_key_file(resource, ctx)
             raise _gone()
         ec2.delete_key_pair(**by)
-        _remove_key_file(resource)
+        _remove_key_file(resource, ctx)
 
     # --- S3 -----------------------------------------------------------------------------
     def _delete_bucket(self, resource: Resource, ctx: Any) -> None:
@@ -229,9 +229,13 @@ def _gone() -> ClientError:
     return ClientError({"Error": {"Code": "NotFound", "Message": "already gone"}}, "Delete")
 
 
-def _remove_key_file(resource: Resource) -> None:
+def _remove_key_file(resource: Resource, ctx: Any) -> None:
     from pathlib import Path
 
+    from stemcell.paths import is_inside
+
     path = resource.extra.get("path")
-    if path:
+    # The path comes from state.json: unlink only inside this run's own folder, so an
+    # edited (or hostile) state file cannot make cleanup delete anything else.
+    if path and is_inside(Path(path), Path(ctx.run_dir)):
         Path(path).unlink(missing_ok=True)

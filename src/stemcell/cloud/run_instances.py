@@ -40,6 +40,30 @@ def root_mapping(ctx: Any, image_id: str) -> list[dict[str, Any]]:
                      "DeleteOnTermination": True}}]
 
 
+def safe_launch_kwargs(image: dict[str, Any], itype: str,
+                       tags: list[dict[str, str]]) -> dict[str, Any]:
+    """The launch parameters stemcell never launches without, for callers with no run
+    context (``check --launch``): IMDSv2 only, an encrypted gp3 root sized from the
+    image, and ``tags`` on the instance and its volume at creation."""
+    device = image.get("RootDeviceName") or "/dev/sda1"
+    size = 8
+    for mapping in image.get("BlockDeviceMappings", []):
+        if mapping.get("DeviceName") == device:
+            size = max(size, int(mapping.get("Ebs", {}).get("VolumeSize") or 8))
+    return {
+        "ImageId": image["ImageId"],
+        "InstanceType": itype,
+        "MinCount": 1,
+        "MaxCount": 1,
+        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled",
+                            "HttpPutResponseHopLimit": 1},
+        "BlockDeviceMappings": [{"DeviceName": device,
+                                 "Ebs": {"VolumeSize": size, "VolumeType": "gp3",
+                                         "Encrypted": True, "DeleteOnTermination": True}}],
+        "TagSpecifications": tag_spec(tags, "instance", "volume"),
+    }
+
+
 def launch(ctx: Any, *, image_id: str, role: str, setup: str, count: int = 1,
            user_data: str | None = None) -> list[str]:
     """Launch ``count`` instances; return their ids (already in the ledger)."""

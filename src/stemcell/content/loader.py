@@ -20,6 +20,59 @@ from stemcell.content.models import Lab, Profile
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
+# Hostile input limits. A lab or profile is a few KB; a class roster a few hundred
+# rows. Aliases are refused outright: a 500-byte "billion laughs" expands to
+# gigabytes, and no shipped file needs them. Depth is capped so composing (which
+# recurses) can never hit Python's recursion limit.
+MAX_CONTENT_BYTES = 1_000_000
+MAX_DEPTH = 64
+
+
+class YamlLimit(Exception):
+    """The YAML text breaks a limit; ``line``/``col`` are 1-based."""
+
+    def __init__(self, line: int, col: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.col = col
+        self.message = message
+
+
+def guard_yaml(text: str, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse anchors, aliases and deep nesting before anything is composed.
+
+    Walks PyYAML's event stream, which is produced by an explicit state stack (no
+    recursion), so 5,000 nested brackets are refused quickly at the first bracket
+    past the cap instead of raising ``RecursionError`` later.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            mark = event.start_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            anchor = getattr(event, "anchor", None)
+            if isinstance(event, yaml.AliasEvent):
+                raise YamlLimit(line, col, f"YAML aliases are not allowed (*{anchor})")
+            if anchor:
+                raise YamlLimit(line, col, f"YAML anchors are not allowed (&{anchor})")
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > max_depth:
+                    raise YamlLimit(line, col, f"YAML is nested more than {max_depth} levels deep")
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except RecursionError:  # defensive: the parser is iterative, but never a traceback
+        raise YamlLimit(1, 1, "YAML is nested too deeply") from None
+
+
+def read_limited(path: Path, limit: int) -> str:
+    """Read UTF-8 text, refusing files larger than ``limit`` bytes without reading them."""
+    with path.open("rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"file is larger than {limit // 1_000_000} MB; refusing to read it")
+    return data.decode("utf-8")
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -94,8 +147,16 @@ def _dotted(loc: Loc) -> str:
 def _parse(text: str, path: str) -> tuple[Any, _Places, list[Problem]]:
     places = _Places()
     problems: list[Problem] = []
+    if len(text) > MAX_CONTENT_BYTES:
+        problems.append(Problem(path, 1, 1, f"file is larger than "
+                                f"{MAX_CONTENT_BYTES // 1_000_000} MB; refusing to read it"))
+        return None, places, problems
     try:
+        guard_yaml(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except YamlLimit as exc:
+        problems.append(Problem(path, exc.line, exc.col, exc.message))
+        return None, places, problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -217,11 +278,13 @@ def parse_profile(text: str, path: str = "<profile>") -> Profile:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ContentError([Problem(str(path), 1, 1, "no such file")]) from None
+        return read_limited(path, MAX_CONTENT_BYTES)
     except UnicodeDecodeError as exc:
         raise ContentError([Problem(str(path), 1, 1, f"not UTF-8 text ({exc.reason})")]) from None
+    except ValueError as exc:  # larger than the cap
+        raise ContentError([Problem(str(path), 1, 1, str(exc))]) from None
+    except FileNotFoundError:
+        raise ContentError([Problem(str(path), 1, 1, "no such file")]) from None
     except OSError as exc:
         raise ContentError([Problem(str(path), 1, 1, exc.strerror or str(exc))]) from None
 

@@ -8,13 +8,14 @@ burst of SSH output costs one write per batch, not one per line.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
 from typing import IO, Any
 
 from stemcell.engine.events import Event, RunFinished
-from stemcell.engine.redact import redact_value
+from stemcell.engine.redact import StreamRedactor, redact_value
 
 RECORDING_FORMAT = "stemcell-recording"
 RECORDING_VERSION = 1
@@ -24,16 +25,20 @@ class Recorder:
     def __init__(self, path: Path, header: dict[str, Any] | None = None) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] = path.open("w", encoding="utf-8")
+        # 0600 from the first byte: a recording holds a run's whole story.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
         self._lock = threading.Lock()
         self._pending: list[str] = []
         self._last_flush = time.monotonic()
+        self._redactor = StreamRedactor()  # a key printed line by line is one secret
         head = {"format": RECORDING_FORMAT, "version": RECORDING_VERSION, **(header or {})}
         self._fh.write(json.dumps(redact_value(head), sort_keys=True) + "\n")
         self._fh.flush()
 
     def __call__(self, event: Event) -> None:
-        line = json.dumps(redact_value(event.to_dict()), sort_keys=True, default=str)
+        clean = self._redactor.event(event)
+        line = json.dumps(redact_value(clean.to_dict()), sort_keys=True, default=str)
         with self._lock:
             if self._fh.closed:
                 return

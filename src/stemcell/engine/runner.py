@@ -32,6 +32,7 @@ from stemcell.engine.events import (
     StepFinished,
     StepStarted,
 )
+from stemcell.engine.redact import redact_value
 from stemcell.engine.state import StepRecord
 from stemcell.engine.step import Step
 
@@ -218,9 +219,10 @@ def interrupt_on_signals(cancel: threading.Event) -> Iterator[None]:
 
 
 def summary(ctx: Context) -> dict[str, Any]:
-    """The machine-readable run summary (``stemcell run --json``)."""
+    """The machine-readable run summary (``stemcell run --json``), redacted: the run's
+    reason may quote a failing step's error."""
     state = ctx.state
-    return {
+    return redact_value({
         "run_id": state.run_id,
         "status": state.status,
         "reason": state.reason,
@@ -240,6 +242,16 @@ def summary(ctx: Context) -> dict[str, Any]:
         ],
         "timings": state.timings,
         "api_calls": {"total": sum(state.api_calls.values()), "by_operation": state.api_calls},
+        "host_keys": _host_keys(state.bag),
         "run_dir": str(ctx.run_dir),
         "finished_at": time.time(),
-    }
+    })
+
+
+def _host_keys(bag: dict[str, Any]) -> dict[str, int]:
+    """How the run's instances' SSH host keys were trusted (remote.reach fills the bag):
+    verified against the console, or pinned on first use because it never showed them."""
+    seen = bag.get("host_keys")
+    values = list(seen.values()) if isinstance(seen, dict) else []
+    return {"verified": values.count("verified"),
+            "pinned_on_first_use": values.count("pinned")}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stemcell.engine.errors import StateError
+from stemcell.engine.redact import redact_value
 
 STATE_VERSION = 1
 
@@ -101,8 +102,12 @@ class StateStore:
         return self._lock
 
     def save(self) -> None:
+        # Redacted as it is written: a step's error text or a run's reason may quote a
+        # presigned URL or a key, and the file outlives the run. 0600: it is the
+        # user's own record of what costs money, for no one else on the machine.
         with self._lock:
-            write_atomic(self.path, json.dumps(self.state.to_dict(), indent=2, sort_keys=True))
+            data = redact_value(self.state.to_dict())
+            write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True), mode=0o600)
 
     @classmethod
     def load(cls, path: Path) -> StateStore:

@@ -31,6 +31,7 @@ from stemcell.engine.events import (
     StepStarted,
     TimingMark,
 )
+from stemcell.engine.redact import StreamRedactor
 
 # Timing marks in the order an instance passes them, and the phase each one ends.
 MARKS = (
@@ -172,6 +173,7 @@ class ViewModel:
         self.new_ssh: list[tuple[str, str]] = []
         self.new_log: list[str] = []
         self.changed: set[str] = set()
+        self._redactor = StreamRedactor()
 
     # --- folding ------------------------------------------------------------------
     def apply_all(self, events: list[Event]) -> set[str]:
@@ -180,6 +182,9 @@ class ViewModel:
         return self.changed
 
     def apply(self, event: Event) -> None:
+        # The view model holds only what may be shown: redacted and sanitised copies
+        # (a live run's events, or a recording someone else made).
+        event = self._redactor.event(event)
         self.events += 1
         if event.t:
             self.now = max(self.now, event.t)

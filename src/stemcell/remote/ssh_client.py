@@ -25,12 +25,25 @@ from typing import Any
 import paramiko
 
 from stemcell.engine.errors import Interrupted, StemcellError
+from stemcell.engine.redact import StreamRedactor
+from stemcell.engine.sanitise import sanitise_line
 from stemcell.remote import host_keys
+from stemcell.remote.watchdog import Watchdog
 
 OnLine = Callable[[str, str], None]  # (line, "stdout" | "stderr")
 OnMark = Callable[[str], None]
 
 LAST_LINES = 20
+# A remote server controls how much it sends. One line longer than this is cut
+# into pieces (a newline-free flood must not grow a buffer without bound), and
+# ``run`` keeps at most MAX_OUTPUT bytes of a command's output, then stops it.
+MAX_LINE = 64 * 1024
+MAX_OUTPUT = 1_000_000
+TRUNCATED = f"[stemcell: output truncated after {MAX_OUTPUT // 1_000_000} MB]"
+
+
+class OutputLimit(Exception):
+    """Raised from a line callback to stop a command that sent too much."""
 
 # paramiko logs a peer's reset from its own thread; with no handler configured,
 # Python would print that on stderr, under the TUI. Errors reach us as exceptions.
@@ -101,8 +114,23 @@ def connect(
     retry: float = 0.5,
     handshake_wall: float = 20.0,
     log: Callable[[str], None] | None = None,
+    watchdog: Watchdog | None = None,
+    accept_new: bool = True,
+    pin_as: str | None = None,
 ) -> SshClient:
-    """Knock until SSH answers (``deadline`` modeled seconds), then verify and log in."""
+    """Knock until SSH answers (``deadline`` modeled seconds), then verify and log in.
+
+    ``watchdog`` (the checker's per-host deadline) is handed every socket and
+    transport, and closes them when the host's time is up, whatever call is
+    blocked. ``accept_new=False`` refuses a host with neither a pinned key nor a
+    console fingerprint (OpenSSH's ``StrictHostKeyChecking=yes``). ``pin_as``
+    names the host in known_hosts (an instance id; default the address).
+
+    ``fingerprints`` (the console's, possibly polling for a while) is asked once,
+    at the first SSH banner, with no socket held open meanwhile: a server drops a
+    client that sits silent past its login grace time.
+    """
+    console: dict[str, str] | None = None
     pkey = load_key(key_path)
     who = label or f"{address[0]}:{address[1]}"
     until = clock.now() + deadline
@@ -112,6 +140,12 @@ def connect(
     while True:
         if cancel.is_set():
             raise Interrupted()
+        if watchdog is not None and watchdog.expired:
+            raise SshTimeout(
+                f"{who} did not accept SSH within the host's deadline of "
+                f"{watchdog.seconds:.0f} s (last: {last})",
+                hint="Check the security group allows port 22 from your address and "
+                "look at the instance's console output.")
         outcome, sock = _knock(address, wall)
         if outcome == "refused":
             last = "connection refused"
@@ -120,9 +154,19 @@ def connect(
         elif outcome == "banner" and sock is not None:
             if on_mark:
                 on_mark("ssh_accepting")
+            if fingerprints is not None and console is None:
+                sock.close()
+                console = _ask_console(fingerprints, who, log)
+                continue  # knock again at once, now knowing what to expect
+            if watchdog is not None:
+                watchdog.watch(sock)
             try:
-                return _handshake(sock, pkey, user, address, known_hosts, fingerprints,
-                                  who, handshake_wall, clock, cancel, log)
+                # An instance id is pinned bare (no port), as OpenSSH's HostKeyAlias
+                # looks it up: `ssh -o HostKeyAlias=i-... -o UserKnownHostsFile=...`.
+                pin = (pin_as, 22) if pin_as else address
+                return _handshake(sock, pkey, user, pin,
+                                  known_hosts, console or {}, who, handshake_wall, clock,
+                                  cancel, log, watchdog, accept_new)
             except paramiko.AuthenticationException as exc:
                 # cloud-init may not have written authorized_keys yet; a wrong key
                 # never gets better, so give up after a few tries.
@@ -136,6 +180,9 @@ def connect(
                 raise
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 last = f"SSH handshake failed ({exc or type(exc).__name__})"
+                if watchdog is not None and watchdog.expired:
+                    raise SshTimeout(f"{who}: the host's deadline passed during the SSH "
+                                     f"handshake ({watchdog.seconds:.0f} s)") from None
         else:
             last = "no answer (connection timed out)"
         if clock.now() >= until:
@@ -147,26 +194,35 @@ def connect(
             raise Interrupted()
 
 
+def _ask_console(fingerprints: Callable[[], dict[str, str]], who: str,
+                 log: Callable[[str], None] | None) -> dict[str, str]:
+    try:
+        return fingerprints()
+    except (Interrupted, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the console is advisory; pinning is the stated fallback
+        if log:
+            log(f"could not read console fingerprints for {who}: {exc}")
+        return {}
+
+
 def _handshake(
     sock: socket.socket, pkey: paramiko.PKey, user: str, address: tuple[str, int],
-    known_hosts: Path, fingerprints: Callable[[], dict[str, str]] | None, who: str,
+    known_hosts: Path, expected: dict[str, str], who: str,
     wall: float, clock: Any, cancel: threading.Event, log: Callable[[str], None] | None,
+    watchdog: Watchdog | None = None, accept_new: bool = True,
 ) -> SshClient:
     transport = paramiko.Transport(sock)
+    if watchdog is not None:
+        watchdog.watch(transport)
     try:
         transport.banner_timeout = wall
         transport.handshake_timeout = wall
         transport.auth_timeout = wall
         transport.start_client(timeout=wall)
         key = transport.get_remote_server_key()
-        expected: dict[str, str] = {}
-        if fingerprints is not None:
-            try:
-                expected = fingerprints()
-            except Exception as exc:  # the console is advisory; pinning still protects
-                if log:
-                    log(f"could not read console fingerprints for {who}: {exc}")
-        how = host_keys.verify(key, address[0], address[1], known_hosts, expected, who)
+        how = host_keys.verify(key, address[0], address[1], known_hosts, expected, who,
+                               accept_new=accept_new)
         if log:
             log(f"host key of {who} ({host_keys.sha256_fingerprint(key)}): {how}")
         transport.auth_publickey(user, pkey)
@@ -175,16 +231,19 @@ def _handshake(
     except BaseException:
         transport.close()
         raise
-    return SshClient(transport, who, clock, cancel)
+    return SshClient(transport, who, clock, cancel, watchdog, how)
 
 
 class SshClient:
     def __init__(self, transport: paramiko.Transport, label: str, clock: Any,
-                 cancel: threading.Event) -> None:
+                 cancel: threading.Event, watchdog: Watchdog | None = None,
+                 trusted: str = "") -> None:
         self.transport = transport
         self.label = label
         self.clock = clock
         self.cancel = cancel
+        self.watchdog = watchdog
+        self.trusted = trusted  # how the host key was trusted (host_keys.verify)
 
     def __enter__(self) -> SshClient:
         return self
@@ -206,14 +265,19 @@ class SshClient:
         """Run ``command``; stream each output line; return (exit status, last lines).
 
         ``timeout`` is in modeled seconds. Cancellation closes the channel (the
-        remote command gets SIGHUP) and raises ``Interrupted``.
+        remote command gets SIGHUP) and raises ``Interrupted``. Every line is
+        sanitised (no terminal controls) and redacted (a private key printed line
+        by line is one secret) before anyone sees it; a line longer than
+        ``MAX_LINE`` bytes is cut.
         """
         last: deque[str] = deque(maxlen=LAST_LINES)
         pending = {"stdout": b"", "stderr": b""}
+        redactor = StreamRedactor()
 
         def emit(stream: str, line: bytes) -> None:
-            text = line.decode("utf-8", "replace").rstrip("\r")
-            text = text.rsplit("\r", 1)[-1]  # progress bars redraw with \r
+            # sanitise_line keeps a progress bar's last \r frame, drops controls
+            text = redactor.line((self.label, stream),
+                                 sanitise_line(line.decode("utf-8", "replace")))
             last.append(text)
             if on_line is not None:
                 on_line(text, stream)
@@ -222,12 +286,21 @@ class SshClient:
             buf = pending[stream] + data
             *lines, rest = buf.split(b"\n")
             for line in lines:
+                while len(line) > MAX_LINE:
+                    emit(stream, line[:MAX_LINE])
+                    line = line[MAX_LINE:]
                 emit(stream, line)
+            while len(rest) > MAX_LINE:
+                emit(stream, rest[:MAX_LINE])
+                rest = rest[MAX_LINE:]
             pending[stream] = rest
 
         try:
             chan = self.transport.open_session(timeout=30)
         except (paramiko.SSHException, EOFError, OSError) as exc:
+            if self.watchdog is not None and self.watchdog.expired:
+                raise SshTimeout(f"{self.label}: the host's deadline passed "
+                                 f"({self.watchdog.seconds:.0f} s)") from None
             raise SshError(f"{self.label}: cannot open an SSH session ({exc})") from None
         until = None if timeout is None else self.clock.now() + timeout
         try:
@@ -258,8 +331,15 @@ class SshClient:
             for stream, rest in pending.items():
                 if rest:
                     emit(stream, rest)
+            if not chan.exit_status_ready() and self.watchdog is not None \
+                    and self.watchdog.expired:  # closed under us, not finished
+                raise SshTimeout(f"{self.label}: the host's deadline passed "
+                                 f"({self.watchdog.seconds:.0f} s)")
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
         except (paramiko.SSHException, EOFError, OSError) as exc:
+            if self.watchdog is not None and self.watchdog.expired:
+                raise SshTimeout(f"{self.label}: the host's deadline passed "
+                                 f"({self.watchdog.seconds:.0f} s)") from None
             raise SshError(f"{self.label}: SSH connection lost ({exc})") from None
         finally:
             with contextlib.suppress(Exception):
@@ -268,9 +348,24 @@ class SshClient:
 
     def run(self, command: str, *, stdin: str | None = None,
             timeout: float | None = None) -> tuple[int, str, str]:
-        """Run and collect: (exit status, stdout, stderr)."""
+        """Run and collect: (exit status, stdout, stderr), at most ``MAX_OUTPUT`` bytes.
+
+        Past the cap the command is stopped (its channel closed), the status is -1
+        and stdout ends with a line saying it was truncated.
+        """
         out: list[str] = []
         err: list[str] = []
-        status, _ = self.exec(command, lambda line, s: (out if s == "stdout" else err)
-                              .append(line), stdin=stdin, timeout=timeout)
+        kept = [0]
+
+        def keep(line: str, stream: str) -> None:
+            kept[0] += len(line) + 1
+            if kept[0] > MAX_OUTPUT:
+                raise OutputLimit()
+            (out if stream == "stdout" else err).append(line)
+
+        try:
+            status, _ = self.exec(command, keep, stdin=stdin, timeout=timeout)
+        except OutputLimit:
+            out.append(TRUNCATED)
+            status = -1
         return status, "\n".join(out), "\n".join(err)

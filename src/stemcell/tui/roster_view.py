@@ -66,8 +66,10 @@ class RosterApp(App[Report]):
         for col in ("student", "host", "state", "passed", "failed", "skipped", "time"):
             hosts.add_column(col, key=col)
         for n, spec in enumerate(self.hosts):
-            hosts.add_row(spec.label, spec.host, Text("queued", style="dim"), "", "", "", "",
-                          key=str(n))
+            # Text cells: a DataTable parses str cells as markup, and roster names and
+            # hosts are the students' (``alice [/]`` would crash the table).
+            hosts.add_row(Text(spec.label), Text(spec.host),
+                          Text("queued", style="dim"), "", "", "", "", key=str(n))
         failures = self.query_one("#roster-failures", DataTable)
         for col in ("student", "check", "why", "hint"):
             failures.add_column(col, key=col)
@@ -109,8 +111,9 @@ class RosterApp(App[Report]):
         for result in report.results:
             if result.status is Status.FAILED:
                 cause = result.cause
-                failures.add_row(report.name, result.description,
-                                 cause.rationale if cause else "", cause.help if cause else "")
+                failures.add_row(Text(report.name), Text(result.description),
+                                 Text(cause.rationale if cause else ""),
+                                 Text(cause.help if cause else ""))
         self.finished += 1
         self.query_one(ProgressBar).update(progress=self.finished)
 

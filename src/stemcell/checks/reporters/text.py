@@ -23,7 +23,8 @@ def host_table(host: HostReport, *, verbose: bool = False) -> Table:
     title = f"{host.name}" + (f" ({host.host})" if host.name != host.host else "")
     if host.address and host.address.split(":")[0] != host.host:
         title += f" via {host.address}"
-    table = Table(title=title, title_justify="left", expand=False, show_lines=False)
+    # A Text, not a str: a roster name like "alice [/]" is not Rich markup.
+    table = Table(title=Text(title), title_justify="left", expand=False, show_lines=False)
     table.add_column("", width=2)
     table.add_column("check")
     table.add_column("result")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from stemcell.engine.redact import redact
+from stemcell.sandbox.machine import arithmetic
 from stemcell.sandbox.machine import syntax as sx
 from stemcell.sandbox.machine.disk import ROOT, DiskError, norm
 from stemcell.sandbox.machine.system import System, Timeline
@@ -541,13 +542,11 @@ class Shell:
     _stderr: Writer = staticmethod(_discard)
 
     def arith(self, expr: str) -> str:
-        expr = re.sub(r"\$?([A-Za-z_]\w*)", lambda m: self.env.get(m.group(1), "0") or "0", expr)
-        if not re.fullmatch(r"[\d\s+\-*/%()<>=!]+", expr):
-            raise CmdError(f"{expr}: arithmetic syntax not simulated")
+        # A bounded evaluator with bash's semantics, never eval (see arithmetic.py).
         try:
-            return str(int(eval(expr.replace("/", "//"), {"__builtins__": {}})))
-        except Exception as exc:
-            raise CmdError(f"{expr}: arithmetic error") from exc
+            return str(arithmetic.evaluate(expr, self.env))
+        except arithmetic.ArithmeticError_ as exc:
+            raise CmdError(f"{expr.strip()}: {exc}", 1) from None
 
     def expand_text(self, text: str) -> str:
         """Expand ``$VAR``, ``${...}``, ``$(...)`` and backslash escapes in double-quoted text."""

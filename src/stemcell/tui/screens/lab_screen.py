@@ -446,8 +446,11 @@ class LabScreen(PanesScreen):
                 except Exception:
                     continue
             port_opt = f"-p {port} " if port != 22 else ""
-            command = (f"ssh {port_opt}-i {key} -o UserKnownHostsFile={ctx.run_dir}/known_hosts "
-                       f"ubuntu@{host}")
+            # The run pins host keys under the instance id (public IPs are reused):
+            # HostKeyAlias makes OpenSSH look the key up under that name.
+            command = (f"ssh {port_opt}-i {key} "
+                       f"-o UserKnownHostsFile={ctx.run_dir}/ssh/known_hosts "
+                       f"-o HostKeyAlias={inst.instance_id} ubuntu@{host}")
             out.append((f"{inst.instance_id} ({self.model.instance_label(inst.instance_id)})",
                         command))
         return out

@@ -222,12 +222,12 @@ class StartScreen(Screen[None]):
         if not run_id:
             self.notify("Pick a run in the list first.", severity="warning")
             return
-        from stemcell.engine.replay import RecordingError, read_run
+        from stemcell.engine.replay import read_run
         from stemcell.paths import run_dir
 
         try:
             recording = read_run(run_dir(run_id))
-        except RecordingError as exc:
+        except StemcellError as exc:  # a bad recording, or a run id that is not one
             self.notify(exc.message, severity="error", timeout=8)
             return
         self.app.open_replay(recording)  # type: ignore[attr-defined]
