@@ -152,3 +152,13 @@ def test_a_failing_bake_leaks_nothing_anywhere(tmp_path: Path, _isolated: Path) 
     assert "the bake script failed" in state.read_text()
     for path in (state, *run_dir.glob("recording*.jsonl")):
         assert not _leaks(path.read_text()), (path, _leaks(path.read_text()))
+
+
+def test_the_sandbox_s_secret_and_token_are_redacted_once_known() -> None:
+    from stemcell.engine.redact import redact
+    from stemcell.sandbox.credentials import SandboxCredentials
+
+    creds = SandboxCredentials.generate()
+    leaked = f"oops {creds.secret_access_key} and {creds.control_token}"
+    assert creds.secret_access_key not in redact(leaked)
+    assert creds.control_token not in redact(leaked)
