@@ -1,0 +1,198 @@
+"""Hands-on mode end to end: a test plays the student with the real AWS CLI and ssh.
+
+``stemcell run --hands-on --json`` runs in the background (its own STEMCELL_HOME,
+a sandbox at a high speed). For each step object it prints, the test types
+every command in a real bash with the student's environment; the run must end
+with every step verified, the comparison measured on the student's own
+servers, and nothing left in the account. The sandbox is the background one
+(``stemcell sandbox start``), which the run connects to: it outlives the run,
+so what is left can be counted through the API afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+pytestmark = pytest.mark.e2e
+SPEED = "40"
+WALL_DEADLINE = 240.0  # seconds for the whole run; the lab itself takes far less
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+@dataclass
+class StudentRun:
+    """A background ``stemcell run --hands-on --json`` and what it printed so far."""
+
+    proc: subprocess.Popen[str]
+    sandbox: dict[str, Any]
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    stderr: list[str] = field(default_factory=list)
+    setup: dict[str, str] = field(default_factory=dict)
+    _err_seen: threading.Event = field(default_factory=threading.Event)
+
+    def next_object(self, timeout: float = 120.0) -> dict[str, Any]:
+        line = self.lines.get(timeout=timeout)
+        return dict(json.loads(line))
+
+    def wait_setup(self, timeout: float = 60.0) -> None:
+        """The setup block (printed once, before the first step) names the sandbox env."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            text = "".join(self.stderr)
+            if "# Your SSH key" in text:
+                assert 'eval "$(stemcell sandbox env)"' in text, text
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError("no setup printed:\n" + "".join(self.stderr[-40:]))
+
+
+def student_env(run: StudentRun) -> dict[str, str]:
+    """The student's shell after `eval "$(stemcell sandbox env)"`, as the setup says.
+
+    The one place that knows how the student points the AWS CLI at the sandbox:
+    this branch's sandbox accepts any credentials, so its endpoint is enough.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ENDPOINT_URL": run.sandbox["endpoint_url"],
+                "AWS_ACCESS_KEY_ID": "student", "AWS_SECRET_ACCESS_KEY": "student",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
+    env["PATH"] = VENV_BIN + os.pathsep + env.get("PATH", "")
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    env["AWS_PAGER"] = ""
+    return env
+
+
+def stemcell(*args: str, home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, STEMCELL_HOME=str(home))
+    return subprocess.run([sys.executable, "-m", "stemcell", *args], env=env, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+@pytest.fixture
+def sandbox(_isolated: Path) -> Iterator[dict[str, Any]]:
+    started = stemcell("sandbox", "start", "--speed", SPEED, "--json", home=_isolated)
+    assert started.returncode == 0, started.stderr
+    yield json.loads(started.stdout)
+    stemcell("sandbox", "stop", home=_isolated)
+
+
+def start(home: Path, sandbox: dict[str, Any], *extra: str) -> StudentRun:
+    env = dict(os.environ, STEMCELL_HOME=str(home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stemcell", "run", "--hands-on", "--json", *extra],
+        env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run = StudentRun(proc, sandbox)
+
+    def pump_out() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            run.lines.put(line)
+
+    def pump_err() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            run.stderr.append(line)
+
+    threading.Thread(target=pump_out, daemon=True).start()
+    threading.Thread(target=pump_err, daemon=True).start()
+    return run
+
+
+def type_commands(commands: list[str], env: dict[str, str]) -> None:
+    for command in commands:
+        done = subprocess.run(["bash", "-c", command], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, f"$ {command}\n{done.stdout[-800:]}\n{done.stderr[-800:]}"
+
+
+def clients(env: dict[str, str]) -> tuple[Any, Any]:
+    kw: dict[str, Any] = {"endpoint_url": env["AWS_ENDPOINT_URL"], "region_name": "us-east-1",
+                          "aws_access_key_id": env.get("AWS_ACCESS_KEY_ID", "x"),
+                          "aws_secret_access_key": env.get("AWS_SECRET_ACCESS_KEY", "x")}
+    return boto3.client("ec2", **kw), boto3.client("s3", **kw)
+
+
+def assert_nothing_left(ec2: Any, s3: Any) -> None:
+    states = [i["State"]["Name"] for r in ec2.describe_instances()["Reservations"]
+              for i in r["Instances"]]
+    assert states and set(states) <= {"terminated", "shutting-down"}
+    assert ec2.describe_images(Owners=["self"])["Images"] == []
+    assert ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+    groups = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
+    assert groups == ["default"]
+    assert ec2.describe_key_pairs()["KeyPairs"] == []
+    assert s3.list_buckets()["Buckets"] == []
+
+
+@pytest.fixture
+def tools() -> Iterator[None]:
+    for tool in ("aws", "ssh", "ssh-keygen"):
+        if shutil.which(tool, path=VENV_BIN + os.pathsep + os.environ.get("PATH", "")) is None:
+            pytest.fail(f"{tool} missing: install awscli (test extras) and openssh-client")
+    yield
+
+
+def finish(run: StudentRun) -> dict[str, Any]:
+    summary = run.next_object(timeout=WALL_DEADLINE)
+    assert "run_id" in summary, summary
+    assert run.proc.wait(timeout=60) == 0, summary.get("reason") or "".join(run.stderr[-60:])
+    return summary
+
+
+def test_student_types_every_step_and_the_lab_completes(
+        tools: None, sandbox: dict[str, Any], _isolated: Path) -> None:
+    started = time.monotonic()
+    run = start(_isolated, sandbox)
+    try:
+        run.wait_setup()
+        env = student_env(run)
+        ec2, s3 = clients(env)
+        seen = []
+        while True:
+            obj = run.next_object(timeout=WALL_DEADLINE)
+            if "step" not in obj:
+                summary = obj
+                break
+            assert obj["commands"] and all(isinstance(c, str) for c in obj["commands"])
+            seen.append(obj["step"])
+            type_commands(obj["commands"], env)
+        assert run.proc.wait(timeout=60) == 0, summary.get("reason")
+    finally:
+        if run.proc.poll() is None:
+            run.proc.terminate()
+            run.proc.wait(timeout=120)
+    assert seen == ["key-pair", "security-group", "builder", "install-stack", "stop-builder",
+                    "bake", "code-bundles", "launch-baked", "launch-base"]
+    assert summary["status"] == "succeeded" and summary["hands_on"] is True
+    by = {s["id"]: s["by"] for s in summary["steps"]}
+    assert all(by[step] == "student" for step in seen)
+    assert by["measure"] == by["compare"] == "stemcell"
+    # Every server measured is one the student launched; setup #2 is ready sooner.
+    made = {r["id"]: r["made_by"] for r in summary["resources"]}
+    instances = summary["timings"]["instances"]
+    roles = {i for i, info in instances.items() if info["setup"] in ("1", "2")}
+    assert len(roles) == 6 and all(made[i] == "student" for i in roles)
+    for row in summary["timings"]["comparison"]["roles"]:
+        setups = row["setups"]
+        assert setups["2"]["ready"]["median"] < setups["1"]["ready"]["median"], row["role"]
+    recording = Path(summary["run_dir"]) / "recording.jsonl"
+    text = recording.read_text()
+    assert "X-Amz-Signature" not in text and "PRIVATE KEY" not in text
+    assert_nothing_left(ec2, s3)
+    assert time.monotonic() - started < WALL_DEADLINE
