@@ -196,3 +196,71 @@ def test_student_types_every_step_and_the_lab_completes(
     assert "X-Amz-Signature" not in text and "PRIVATE KEY" not in text
     assert_nothing_left(ec2, s3)
     assert time.monotonic() - started < WALL_DEADLINE
+
+
+def wait_for_text(run: StudentRun, text: str, timeout: float = 120.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if text in "".join(run.stderr):
+            return
+        assert run.proc.poll() is None, "".join(run.stderr[-60:])
+        time.sleep(0.1)
+    raise AssertionError(f"never printed {text!r}:\n" + "".join(run.stderr[-60:]))
+
+
+def assert_still_open(run: StudentRun, seconds: float = 3.0) -> None:
+    """No next step object arrives: the step waits for the fix."""
+    with pytest.raises(queue.Empty):
+        run.lines.get(timeout=seconds)
+
+
+def image_of(command: str) -> str:
+    words = command.split()
+    return words[words.index("--image-id") + 1]
+
+
+def test_classic_mistakes_keep_the_step_open_with_the_hint_until_fixed(
+        tools: None, sandbox: dict[str, Any], _isolated: Path) -> None:
+    run = start(_isolated, sandbox)
+    try:
+        run.wait_setup()
+        env = student_env(run)
+        ec2, s3 = clients(env)
+        base_image = ""
+        while True:
+            obj = run.next_object(timeout=WALL_DEADLINE)
+            step, commands = obj["step"], obj["commands"]
+            if step == "security-group":
+                # Mistake 1: SSH open to the whole internet.
+                wrong = commands[1].replace("127.0.0.1/32", "0.0.0.0/0")
+                type_commands([commands[0], wrong], env)
+                wait_for_text(run, "port 22 is also open to 0.0.0.0/0")
+                wait_for_text(run, "hint: Revoke it: aws ec2 revoke-security-group-ingress")
+                assert_still_open(run)
+                name = commands[0].split("--group-name ")[1].split()[0]
+                type_commands([f"aws ec2 revoke-security-group-ingress --group-name {name} "
+                               "--protocol tcp --port 22 --cidr 0.0.0.0/0",
+                               f"aws ec2 authorize-security-group-ingress --group-name {name} "
+                               "--protocol tcp --port 22 --cidr 127.0.0.1/32"], env)
+                continue
+            if step == "builder":
+                base_image = image_of(commands[0])
+            if step == "launch-baked":
+                # Mistake 2: the web server from the Ubuntu image, not the baked one.
+                web = next(c for c in commands if "setup2-web.sh" in c)
+                type_commands([web.replace(image_of(web), base_image)], env)
+                wait_for_text(run, "hint: Launch the role from your own AMI (setup #2)")
+                assert_still_open(run)
+                type_commands(commands, env)
+                # Fixed: the step passes and the next one begins.
+                nxt = run.next_object(timeout=WALL_DEADLINE)
+                assert nxt["step"] == "launch-base"
+                break
+            type_commands(commands, env)
+        # Enough: stop the run; it cleans up everything, the mistakes included.
+        run.proc.terminate()
+        assert run.proc.wait(timeout=180) == 130
+    finally:
+        if run.proc.poll() is None:
+            run.proc.kill()
+    assert_nothing_left(ec2, s3)
