@@ -35,7 +35,7 @@ def judge(perms: list[dict[str, Any]], cidr: str, anywhere_ok: bool, group: str 
     mine = ipaddress.IPv4Network(cidr, strict=False)
     wide = [c for c in ssh if not ipaddress.IPv4Network(c, strict=False).subnet_of(mine)]
     lines = []
-    if cidr not in ssh:
+    if not any(mine.subnet_of(ipaddress.IPv4Network(c, strict=False)) for c in ssh):
         lines.append(CheckLine("ssh-from-you", f"SSH (22) is open to {cidr}", "failed",
                                f"port 22 is not open to {cidr}",
                                f"aws ec2 authorize-security-group-ingress with port 22 from "
