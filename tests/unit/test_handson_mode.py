@@ -148,3 +148,45 @@ def test_security_group_rules() -> None:
                        "203.0.113.7/32", False)
     assert {line.id for line in everything if line.status == "failed"} == {"ssh-not-wider"}
     assert judge(rules((22, "203.0.113.7/32")), "203.0.113.7/32", False)[-1].status == "failed"
+
+
+def hands_on_events() -> list[Event]:
+    from stemcell.engine.events import RunStarted, StepStarted
+
+    return [
+        RunStarted(t=100.0, run_id="r1", lab="lab", profile="p", backend="sandbox",
+                   region="us-east-1", simulated=True,
+                   steps=[{"id": "key-pair", "title": "Key pair", "kind": "key_pair"}]),
+        StepStarted(t=100.0, step_id="key-pair", title="Key pair", step_kind="key_pair"),
+        StudentTask(t=100.0, step_id="key-pair", goal="Import a key",
+                    commands=["ssh-keygen -f k", "aws ec2 import-key-pair --key-name k"],
+                    console="EC2 console > Key pairs"),
+        StudentCheck(t=110.0, step_id="key-pair", found="key pair key-1", results=[
+            {"id": "private", "description": "the key is private", "status": "failed",
+             "why": "mode 644", "hint": "chmod 600 k"}]),
+        StepFinished(t=142.0, step_id="key-pair", status="done", seconds=42.0, by="student"),
+    ]
+
+
+def test_replay_and_printer_say_who_did_each_step() -> None:
+    from rich.console import Console
+
+    from stemcell.cli.printer import Printer
+    from stemcell.engine.replay import summary_lines
+    from stemcell.engine.view import ViewModel, describe
+
+    model = ViewModel()
+    model.apply_all(hands_on_events())
+    step = model.steps["key-pair"]
+    assert step.by == "student" and step.commands[0] == "ssh-keygen -f k"
+    assert step.checks[0]["hint"] == "chmod 600 k"
+    assert "42.0s" in "\n".join(summary_lines(model)) and "(by you)" in "\n".join(
+        summary_lines(model))
+    assert describe(hands_on_events()[-1]).endswith("(42.0s) by you")  # type: ignore[union-attr]
+    console = Console(record=True, width=200)
+    printer = Printer(console)
+    for event in hands_on_events():
+        printer(event)
+    text = console.export_text()
+    assert "$ aws ec2 import-key-pair --key-name k" in text
+    assert "hint: chmod 600 k" in text and "done by you" in text
