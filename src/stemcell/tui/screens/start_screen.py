@@ -79,9 +79,9 @@ class StartScreen(Screen[None]):
                                 id="backend"), classes="row"),
             aws,
             Horizontal(Label("Mode", classes="field-label"),
-                       RadioSet(RadioButton("guided (stemcell does each step and explains it)",
+                       RadioSet(RadioButton("guided: stemcell does it",
                                             value=not self.config.hands_on, id="m-guided"),
-                                RadioButton("hands-on (you type each step, stemcell checks)",
+                                RadioButton("hands-on: you do it",
                                             value=self.config.hands_on, id="m-hands-on"),
                                 id="mode"), classes="row"),
         ]
