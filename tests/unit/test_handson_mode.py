@@ -190,3 +190,21 @@ def test_replay_and_printer_say_who_did_each_step() -> None:
     text = console.export_text()
     assert "$ aws ec2 import-key-pair --key-name k" in text
     assert "hint: chmod 600 k" in text and "done by you" in text
+
+
+def test_the_tas_report_says_who_did_each_step() -> None:
+    from stemcell.engine.state import StepRecord
+    from stemcell.timing.report import build, to_markdown
+
+    state = RunState(run_id="r1", config={"hands_on": True, "backend": "sandbox"},
+                     steps={"key-pair": StepRecord(status="done", seconds=42.0, by="student"),
+                            "measure": StepRecord(status="done", seconds=9.0, by="stemcell")})
+    report = build(state)
+    assert report["hands_on"] is True
+    assert report["steps"][0] == {"id": "key-pair", "status": "done", "by": "student",
+                                  "seconds": 42.0}
+    text = to_markdown(report)
+    assert "## Hands-on: who did each step" in text and "| key-pair | done | student | 42.0 |" \
+        in text
+    guided = build(RunState(run_id="r2", config={"backend": "sandbox"}))
+    assert guided["steps"] == [] and "who did each step" not in to_markdown(guided)
