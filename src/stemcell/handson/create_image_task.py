@@ -32,7 +32,7 @@ class Task(TaskBase):
                    "the builder once the image is available."],
         )
 
-    def poll(self, ctx: Any) -> Progress:
+    def look(self, ctx: Any) -> Progress:
         iid = ctx.need("builder_id")
         images = [i for i in ctx.cloud.ec2.describe_images(
             Owners=["self"], Filters=[{"Name": "source-instance-id", "Values": [iid]}]

@@ -35,7 +35,7 @@ class Task(TaskBase):
                     f"and paste the contents of {path}.pub.",
         )
 
-    def poll(self, ctx: Any) -> Progress:
+    def look(self, ctx: Any) -> Progress:
         name = f"stemcell-{ctx.run_id}"
         pairs = ctx.cloud.ec2.describe_key_pairs(
             Filters=[{"Name": "key-name", "Values": [name]}]).get("KeyPairs", [])

@@ -53,7 +53,7 @@ class Task(TaskBase):
             notes=["Running is not ready: the OS still boots; SSH answers a little later."],
         )
 
-    def poll(self, ctx: Any) -> Progress:
+    def look(self, ctx: Any) -> Progress:
         image = ctx.need("base_image_id")
         found = [i for i in candidates(ctx, [image])
                  if not mine_elsewhere(ctx, i["InstanceId"], self.step_id)]

@@ -91,7 +91,7 @@ class Task(TaskBase):
                                       if data.strip() == text), "")
         return self.role_of[iid]
 
-    def poll(self, ctx: Any) -> Progress:
+    def look(self, ctx: Any) -> Progress:
         setup, image, count = str(self.setup()), self.image(ctx), self.count(ctx)
         by_role: dict[str, list[dict[str, Any]]] = {role: [] for role in self.expected}
         for inst in candidates(ctx):

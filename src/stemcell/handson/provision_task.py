@@ -51,7 +51,7 @@ class Task(TaskBase):
                    f"{builder['id']}`."],
         )
 
-    def poll(self, ctx: Any) -> Progress:
+    def look(self, ctx: Any) -> Progress:
         builder = ctx.need("builder")
         iid = builder["id"]
         if not self.due(ctx):

@@ -87,7 +87,7 @@ class Task(TaskBase):
                     f"VPC {vpc}, inbound rules SSH from {cidr} and HTTP from 0.0.0.0/0.",
         )
 
-    def poll(self, ctx: Any) -> Progress:
+    def look(self, ctx: Any) -> Progress:
         name = f"stemcell-{ctx.run_id}"
         vpc = ctx.get("vpc_id")
         groups = ctx.cloud.ec2.describe_security_groups(Filters=[

@@ -28,7 +28,7 @@ class Task(TaskBase):
                     f"Add account ID {account}.",
         )
 
-    def poll(self, ctx: Any) -> Progress:
+    def look(self, ctx: Any) -> Progress:
         image = ctx.need("image_id")
         lines = self.check_host(ctx, host_of(ctx, image, "image", ami=image), cloud_only=True)
         return Progress(done=bool(lines) and all_passed(lines), found=f"image {image}",

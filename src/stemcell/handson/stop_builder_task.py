@@ -24,7 +24,7 @@ class Task(TaskBase):
             console=f"EC2 console > Instances > {iid} > Instance state > Stop instance.",
         )
 
-    def poll(self, ctx: Any) -> Progress:
+    def look(self, ctx: Any) -> Progress:
         iid = ctx.need("builder_id")
         found = {i["InstanceId"]: i for i in ctx.cloud.instances_of_run(ctx.run_id)}
         inst = found.get(iid)

@@ -12,6 +12,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from stemcell.checks.check_runner import run_checks
 from stemcell.checks.model import Status
 from stemcell.checks.plan import PlannedCheck, select
@@ -23,6 +25,8 @@ from stemcell.engine.state import Resource
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.remote.dialer import Target
 
+TRANSIENT = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException",
+                       "ServiceUnavailable", "InternalError", "Unavailable"})
 # SSH checks cost a connection and a few commands: at most one round per this many
 # modeled seconds (a re-check request runs them at the next tick anyway).
 CHECK_EVERY = 10.0
@@ -98,7 +102,21 @@ class TaskBase:
     def brief(self, ctx: Any) -> Brief:  # pragma: no cover - every task overrides it
         raise NotImplementedError
 
-    def poll(self, ctx: Any) -> Progress:  # pragma: no cover
+    def poll(self, ctx: Any) -> Progress:
+        """One tick. An API error that passes (a throttle, an id not yet visible) is
+        a "not yet", not a failed step: EC2 is eventually consistent, so a resource
+        the student just made may be NotFound for a moment (AWS EC2 API reference,
+        "Eventual consistency"), and busy accounts get throttled."""
+        try:
+            return self.look(ctx)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code.endswith(".NotFound") or code in TRANSIENT:
+                return waiting("", "the EC2 API answers", f"{code}: trying again next tick",
+                               "api")
+            raise
+
+    def look(self, ctx: Any) -> Progress:  # pragma: no cover - every task overrides it
         raise NotImplementedError
 
     # --- the step's checks ------------------------------------------------------------

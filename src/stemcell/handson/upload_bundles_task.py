@@ -52,7 +52,7 @@ class Task(TaskBase):
                    "private and no instance holds credentials."],
         )
 
-    def poll(self, ctx: Any) -> Progress:
+    def look(self, ctx: Any) -> Progress:
         name = bucket_name(ctx.run_id)
         try:
             listed = ctx.cloud.s3.list_objects_v2(Bucket=name, Prefix=PREFIX)

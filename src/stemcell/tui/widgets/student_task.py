@@ -7,7 +7,17 @@ still waiting. The same text shows in a live run and in its replay.
 
 from __future__ import annotations
 
+import re
+
 from stemcell.engine.view import StepView
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|!~])")
+
+
+def plain(text: str) -> str:
+    """Text from the cloud or a student's server shown as text, never as Markdown."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
 
 MARK = {"passed": "✓", "failed": "✗", "waiting": "…"}
 WHO = {"student": "by you", "stemcell": "shown by stemcell"}
@@ -33,11 +43,11 @@ def student_markdown(step: StepView) -> str:
         lines = ["**What stemcell sees**" + (f": {step.found}" if step.found else "")]
         for check in step.checks:
             status = check.get("status", "")
-            text = f"- {MARK.get(status, '?')} {check.get('description', '')}"
+            text = f"- {MARK.get(status, '?')} {plain(check.get('description', ''))}"
             if status != "passed" and check.get("why"):
-                text += f": {check['why']}"
+                text += f": {plain(check['why'])}"
             if status == "failed" and check.get("hint"):
-                text += f"\n  - *hint:* {check['hint']}"
+                text += f"\n  - *hint:* {check['hint']}"  # the lab's own Markdown
             lines.append(text)
         parts.append("\n".join(lines))
     if step.status == "running":
