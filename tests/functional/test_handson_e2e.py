@@ -229,6 +229,7 @@ def test_classic_mistakes_keep_the_step_open_with_the_hint_until_fixed(
         base_image = ""
         while True:
             obj = run.next_object(timeout=WALL_DEADLINE)
+            assert "step" in obj, f"{obj.get('reason')}\n" + "".join(run.stderr[-60:])
             step, commands = obj["step"], obj["commands"]
             if step == "security-group":
                 # Mistake 1: SSH open to the whole internet.

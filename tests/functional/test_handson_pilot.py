@@ -81,6 +81,12 @@ async def test_show_me_does_the_waiting_step_and_says_so() -> None:
         assert "### Your turn" in text and "aws ec2 import-key-pair --key-name K" in text
         assert "*hint:* Run aws ec2 import-key-pair." in text
         assert screen.model.steps["key-pair"].status == "running"  # stays open
+        desk = screen.live.session.desk  # type: ignore[union-attr]
+        rechecks: list[bool] = []
+        wake = desk.recheck
+        desk.recheck = lambda: (rechecks.append(True), wake())[1]
+        await pilot.press("k")  # re-check now (wakes the runner's wait), no check screen
+        assert rechecks == [True] and isinstance(app.screen, LabScreen)
         await pilot.press("m")
         await until(pilot, lambda: screen.model.steps["key-pair"].status == "done")
         assert screen.model.steps["key-pair"].by == "stemcell"

@@ -208,3 +208,16 @@ def test_the_tas_report_says_who_did_each_step() -> None:
         in text
     guided = build(RunState(run_id="r2", config={"backend": "sandbox"}))
     assert guided["steps"] == [] and "who did each step" not in to_markdown(guided)
+
+
+def test_a_failure_while_waiting_is_the_students_step_not_stemcells(tmp_path: Path) -> None:
+    from stemcell.engine.errors import StepFailed
+
+    class Broken(Countdown):
+        def poll(self, ctx: Context) -> Progress:
+            raise StepFailed("the account has no default VPC")
+
+    runner, seen = make(tmp_path, StudentDesk({"mine": Broken(1)}), [Ran(spec("mine"))])
+    assert runner.run() == "failed"
+    assert [(e.status, e.by) for e in seen if isinstance(e, StepFinished)] == [
+        ("failed", "student")]

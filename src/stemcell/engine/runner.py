@@ -51,6 +51,7 @@ class Runner:
         self.ctx = ctx
         self.steps = list(steps)
         self.desk = desk  # hands-on mode: the student does the steps that have a task
+        self._by = ""  # who does the current step (StepFinished.by)
 
     # --- public ---------------------------------------------------------------------
     def run(self) -> str:
@@ -140,33 +141,33 @@ class Runner:
     def _run_step(self, step: Step) -> tuple[str, str, str]:
         self._start(step)
         task = self.desk.task_for(step.spec.id) if self.desk is not None else None
-        by = "" if self.desk is None else "stemcell"
+        self._by = "" if self.desk is None else "stemcell"
         try:
             if task is not None:
-                by = self._await_student(step, task)
+                self._await_student(step, task)
             else:
                 step.run(self.ctx)
         except SkipStep as exc:
-            self._finish(step, "skipped", exc.message, exc.hint, by=by)
+            self._finish(step, "skipped", exc.message, exc.hint, by=self._by)
             return "skipped", exc.message, exc.hint
         except Interrupted:
-            self._finish(step, "interrupted", "interrupted", by=by)
+            self._finish(step, "interrupted", "interrupted", by=self._by)
             return "interrupted", "interrupted", ""
         except StemcellError as exc:
-            self._finish(step, "failed", exc.message, exc.hint, by=by)
+            self._finish(step, "failed", exc.message, exc.hint, by=self._by)
             return "failed", exc.message, exc.hint
         except Exception as exc:  # a bug or an unexpected cloud error: still clean up
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self.ctx.emit(Log(message=traceback.format_exc(), level="debug",
                               step_id=step.spec.id))
-            self._finish(step, "failed", detail, by=by)
+            self._finish(step, "failed", detail, by=self._by)
             return "failed", detail, ""
-        self._finish(step, "done", by=by)
+        self._finish(step, "done", by=self._by)
         return "done", "", ""
 
     # --- hands-on: waiting for the student (like pause, a runner feature) -------------
-    def _await_student(self, step: Step, task: HandsOnTask) -> str:
-        """Show the task, then ask it "done yet?" each tick; return who did the step.
+    def _await_student(self, step: Step, task: HandsOnTask) -> None:
+        """Show the task, then ask it "done yet?" each tick; ``self._by`` says who did it.
 
         The wait ends when the task verifies the student's work ("student"), when
         the student asks stemcell to do it ("show me": the guided ``run``,
@@ -179,6 +180,7 @@ class Runner:
         brief = task.brief(ctx)
         ctx.emit(StudentTask(step_id=step_id, goal=brief.goal, commands=list(brief.commands),
                              console=brief.console, notes=list(brief.notes)))
+        self._by = "student"
         desk.waiting_on = step_id
         delay, last = STUDENT_POLL_FIRST, None
         try:
@@ -187,15 +189,16 @@ class Runner:
                 desk.wake.clear()
                 if desk.take_show_me(step_id):
                     ctx.log("show me: stemcell does this step for you")
+                    self._by = "stemcell"
                     step.run(ctx)
-                    return "stemcell"
+                    return
                 progress = task.poll(ctx)
                 if progress.view() != last:
                     last = progress.view()
                     ctx.emit(StudentCheck(step_id=step_id, found=progress.found,
                                           results=[c.to_dict() for c in progress.lines]))
                 if progress.done:
-                    return "student"
+                    return
                 self._nap(delay, desk)
                 delay = min(STUDENT_POLL_LONGEST, delay * STUDENT_POLL_FACTOR)
         finally:

@@ -24,8 +24,13 @@ def ssh_answers(ctx: Any, inst: dict[str, Any]) -> bool:
     from stemcell.remote.dialer import Target
 
     address = address_of(inst)
-    host, port = ctx.dialer.ssh_address(Target(inst["InstanceId"], address["public_ip"],
-                                               address["private_ip"]))
+    try:
+        # The sandbox may not know a guest for a moment after the instance runs (its
+        # boot starts then): not reachable yet, like a real server still booting.
+        host, port = ctx.dialer.ssh_address(Target(inst["InstanceId"], address["public_ip"],
+                                                   address["private_ip"]))
+    except Exception:
+        return False
     try:
         with socket.create_connection((host, int(port)), timeout=3.0) as sock:
             sock.settimeout(3.0)

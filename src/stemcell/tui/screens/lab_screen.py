@@ -359,6 +359,12 @@ class LabScreen(PanesScreen):
         if self.live is None or self.live.session is None or not self.ready:
             self.notify("Checks need a live run.", severity="warning")
             return
+        desk = getattr(self.live.session, "desk", None)
+        if desk is not None and desk.waiting_on:
+            # Hands-on: the waiting step's checks run again now, not at the next tick.
+            desk.recheck()
+            self.notify(f"Checking {desk.waiting_on} again now.", timeout=3)
+            return
         # The highlighted step's checks when it has any ("check this step"), else all.
         step = self.view.query_one("#steps").selected_step  # type: ignore[attr-defined]
         lab = self.live.session.ctx.lab

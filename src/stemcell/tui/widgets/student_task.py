@@ -51,8 +51,8 @@ def student_markdown(step: StepView) -> str:
             lines.append(text)
         parts.append("\n".join(lines))
     if step.status == "running":
-        parts.append("stemcell checks your account on each tick. Stuck? **m** (show me) "
-                     "lets stemcell do this step.")
+        parts.append("stemcell checks your account on each tick (**k**: now). Stuck? "
+                     "**m** (show me) lets stemcell do this step.")
     elif step.by:
         parts.append(f"*Done {WHO.get(step.by, step.by)}.*")
     return "\n\n".join(parts)
