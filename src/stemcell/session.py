@@ -94,6 +94,17 @@ class LabSession:
         if self.desk is not None:
             self.desk.wake.set()
 
+    def where_to_type(self) -> str:
+        """Hands-on: how the student's shell reaches this run's cloud, in one sentence."""
+        handle = getattr(self.backend, "_handle", None)
+        if handle is None:
+            return "use your usual AWS CLI profile and region in the shell you type in"
+        if getattr(handle, "background", False):
+            return 'in the shell you type in, first run: eval "$(stemcell sandbox env)"'
+        return ("this sandbox runs inside the app: for your shell, quit and start "
+                "`stemcell sandbox start` first, then `eval \"$(stemcell sandbox env)\"`"
+                f" (endpoint {getattr(handle, 'endpoint_url', '?')})")
+
     def show_me(self) -> str:
         """Hands-on: let stemcell do the step waiting for the student; '' or why not."""
         if self.desk is None:

@@ -105,8 +105,10 @@ def run(
         if session.ctx.config.backend == "aws":
             _approve_cost(session, console)
         if hands:
+            # To the terminal, never to stdout: the lines may hold sandbox credentials.
+            setup_out = Console(stderr=True, highlight=False, soft_wrap=True)
             for line in student_setup(session):
-                console.print(line, highlight=False, markup=False)
+                setup_out.print(line, markup=False)
         with interrupt_on_signals(session.ctx.cancel):
             status = session.run()
         if as_json and hands:  # JSON Lines: every line of stdout is one object

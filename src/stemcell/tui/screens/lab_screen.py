@@ -198,6 +198,10 @@ class LabScreen(PanesScreen):
         self._clear_problem()
         self._status()
         self.notify("Ready: press r to run the lab (n first for step by step).", timeout=4)
+        if self.config.hands_on and self.live is not None and self.live.session is not None:
+            where = getattr(self.live.session, "where_to_type", None)
+            if where is not None:
+                self.notify(f"Hands-on: {where()}.", timeout=12)
 
     @on(RunDone)
     def _done(self, message: RunDone) -> None:
