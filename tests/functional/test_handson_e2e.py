@@ -178,7 +178,7 @@ def test_student_types_every_step_and_the_lab_completes(
             run.proc.terminate()
             run.proc.wait(timeout=120)
     assert seen == ["key-pair", "security-group", "builder", "install-stack", "stop-builder",
-                    "bake", "code-bundles", "launch-baked", "launch-base"]
+                    "bake", "code-bundles", "launch-baked", "launch-base", "load-balancer"]
     assert summary["status"] == "succeeded" and summary["hands_on"] is True
     by = {s["id"]: s["by"] for s in summary["steps"]}
     assert all(by[step] == "student" for step in seen)

@@ -6,7 +6,7 @@ the console way in one sentence) and answers "done yet?" each tick: it finds
 the student's resources by what the step asks for, adopts them into the run's
 ledger (tagged with the run's tags, ``made_by="student"``) and runs the step's
 checks. Step kinds with no task here (explain, find_base_image, measure,
-compare, load_balancer, cleanup) are done by stemcell, on the student's servers.
+compare, cleanup) are done by stemcell, on the student's servers.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ TASKS: dict[str, str] = {
     "create_image": "create_image_task",
     "upload_bundles": "upload_bundles_task",
     "launch_roles": "launch_roles_task",
+    "load_balancer": "load_balancer_task",
     "share_image": "share_image_task",
 }
 
