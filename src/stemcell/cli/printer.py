@@ -68,7 +68,7 @@ class Printer:
             style = STATUS_STYLE.get(event.status, "white")
             unit = "s (simulated)" if self._simulated else "s"
             line = f"  [{style}]{event.status}[/] {event.step_id} in {event.seconds:.1f}{unit}"
-            if event.by:
+            if event.by and event.status == "done":
                 line += f" [dim]({who_did(event.by)})[/]"
             streamed = self._ssh_lines.get(event.step_id, 0)
             if streamed and not self.verbose:

@@ -242,7 +242,7 @@ def summary_lines(model: ViewModel) -> list[str]:
     for step in model.steps.values():
         extra = f"  {step.error}" if step.error else ""
         # Hands-on runs: who did the step; a student's time is how long they took.
-        who = f"  ({WHO.get(step.by, step.by)})" if step.by else ""
+        who = f"  ({WHO.get(step.by, step.by)})" if step.by and step.status == "done" else ""
         out.append(f"  {step.status:<11} {fmt_seconds(step.seconds):>8}  {step.title}{who}"
                    f"{extra}")
     bars = model.boot_bars()

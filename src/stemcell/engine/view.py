@@ -503,7 +503,7 @@ def _describe(e: Event) -> str | None:
         return f"step {e.step_id} started: {e.title}"
     if isinstance(e, StepFinished):
         text = f"step {e.step_id} {e.status} ({fmt_seconds(e.seconds)})"
-        if e.by:
+        if e.by and e.status == "done":
             text += f" {WHO.get(e.by, e.by)}"
         if e.error:
             text += f": {e.error}"

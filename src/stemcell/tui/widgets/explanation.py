@@ -96,7 +96,7 @@ def _status_line(model: ViewModel, step: StepView) -> str:
     elapsed = model.step_elapsed(step)
     clock = f" · {fmt_seconds(elapsed)}" if step.status != "pending" and elapsed else ""
     sim = " (simulated time)" if model.simulated and clock else ""
-    who = f" · {WHO.get(step.by, step.by)}" if step.by else ""
+    who = f" · {WHO.get(step.by, step.by)}" if step.by and step.status == "done" else ""
     return f"*Status: {step.status}{clock}{sim}{who}*"
 
 

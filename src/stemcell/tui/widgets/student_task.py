@@ -53,6 +53,6 @@ def student_markdown(step: StepView) -> str:
     if step.status == "running":
         parts.append("stemcell checks your account on each tick (**k**: now). Stuck? "
                      "**m** (show me) lets stemcell do this step.")
-    elif step.by:
+    elif step.by and step.status == "done":
         parts.append(f"*Done {WHO.get(step.by, step.by)}.*")
     return "\n\n".join(parts)
