@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 from typing import Any
@@ -97,6 +98,7 @@ def run(
         session.bus.subscribe(_step_commands)
     try:
         try:
+            _check_mode(session.ctx)  # a resumed run too: the course policy holds
             if not resume:
                 _check_config(session.ctx)
             session.open()
@@ -159,20 +161,24 @@ def student_setup(session: Any) -> list[str]:
             env = {"AWS_ENDPOINT_URL": handle.endpoint_url, "AWS_ACCESS_KEY_ID": "sandbox",
                    "AWS_SECRET_ACCESS_KEY": "sandbox", "AWS_DEFAULT_REGION": ctx.config.region,
                    "AWS_REGION": ctx.config.region}
-        lines += [f"export {name}={shlex_quote(value)}" for name, value in env.items()]
+        lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
     else:
         if ctx.config.aws_profile:
-            lines.append(f"export AWS_PROFILE={shlex_quote(ctx.config.aws_profile)}")
-        lines.append(f"export AWS_DEFAULT_REGION={shlex_quote(ctx.config.region)}")
+            lines.append(f"export AWS_PROFILE={shlex.quote(ctx.config.aws_profile)}")
+        lines.append(f"export AWS_DEFAULT_REGION={shlex.quote(ctx.config.region)}")
     lines.append(f"# Your SSH key will live at {key} (mode 0600); the files the commands "
                  f"name are in {ctx.run_dir / 'handson'}.")
     return lines
 
 
-def shlex_quote(value: str) -> str:
-    import shlex
+def _check_mode(ctx: Context) -> None:
+    """The course's autopilot policy: guided mode only where the lab file allows it."""
+    from stemcell.session import autopilot_refusal
 
-    return shlex.quote(value)
+    refusal = autopilot_refusal(ctx.config, ctx.lab)
+    if refusal:
+        raise ConfigError(refusal, hint="In hands-on mode you type each step's commands "
+                          "and stemcell checks them (docs/handson.md).")
 
 
 def _check_config(ctx: Context) -> None:
@@ -181,13 +187,8 @@ def _check_config(ctx: Context) -> None:
     A run refused here never ran: the ``finally`` in ``run`` removes its folder.
     """
     from stemcell.cloud.pricing import choose_instance_type
-    from stemcell.session import autopilot_refusal
     from stemcell.steps.step_create_security_group import ssh_cidr
 
-    refusal = autopilot_refusal(ctx.config, ctx.lab)
-    if refusal:
-        raise ConfigError(refusal, hint="In hands-on mode you type each step's commands "
-                          "and stemcell checks them (docs/handson.md).")
     config, profile = ctx.config, ctx.profile
     ssh_cidr(config, config.backend == "sandbox")
     choose_instance_type(config.instance_type, profile.instance_type,
