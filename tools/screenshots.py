@@ -1,10 +1,12 @@
 """Regenerate screenshots/*.svg of the app's main screens from the reference recording.
 
-    python tools/screenshots.py     (with stemcell installed, from the repository root)
+    python tools/screenshots.py [--out DIR]    (with stemcell installed, from the repo root)
 
 Every lab screenshot is the real lab screen fed with the events of
 recordings/lab1-sandbox.jsonl (a simulated sandbox run) cut at a moment of
-interest, which is the same path live events take; nothing is mocked up.
+interest, which is the same path live events take; nothing is mocked up. The
+hands-on view comes from recordings/lab1-handson.jsonl (tools/handson_recording.py),
+when it exists.
 """
 
 from __future__ import annotations
@@ -106,6 +108,24 @@ async def main() -> None:
 
     await shoot("replay", StemcellApp(recording=recording, autoplay=False), before=to_bake)
 
+    hands_on = ROOT / "recordings" / "lab1-handson.jsonl"
+    if hands_on.is_file():
+        from stemcell.engine.events import StudentCheck
+
+        student = read_recording(hands_on).events
+        # The security group open to the world: the step waits with the check's hint.
+        mistake = cut(student, lambda e: isinstance(e, StudentCheck) and any(
+            r.get("status") == "failed" and r.get("id") == "ssh-not-wider" for r in e.results))
+        async def to_checks(pilot: Any) -> None:  # what stemcell sees, with the hint
+            pilot.app.screen.query_one("#explain").scroll_to(y=14, animate=False)
+            await pilot.pause(0.2)
+
+        await shoot("lab-hands-on", StemcellApp(RunConfig(lab=config.lab, profile=config.profile,
+                                                          hands_on=True),
+                                                events=list(mistake)), before=to_checks)
+
 
 if __name__ == "__main__":
+    if "--out" in sys.argv:
+        OUT = Path(sys.argv[sys.argv.index("--out") + 1])
     sys.exit(asyncio.run(main()))

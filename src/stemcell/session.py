@@ -23,6 +23,7 @@ from stemcell.engine.events import EventBus
 from stemcell.engine.recorder import Recorder
 from stemcell.engine.runner import Runner, summary
 from stemcell.engine.state import RunState, StateStore, load_state
+from stemcell.engine.student_desk import StudentDesk
 
 RECORDING_NAME = "recording.jsonl"
 
@@ -59,6 +60,7 @@ class LabSession:
     recorder: Recorder
     backend: Any = None
     resumed: bool = False
+    desk: StudentDesk | None = None  # hands-on mode: the steps the student does
     _open_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -83,12 +85,31 @@ class LabSession:
         """Run (or resume) the lab to the end; blocking. Returns the final status."""
         self.open()
         try:
-            return Runner(self.ctx, self.steps).run()
+            return Runner(self.ctx, self.steps, self.desk).run()
         finally:
             self.recorder.flush()
 
     def cancel(self) -> None:
         self.ctx.cancel.set()
+        if self.desk is not None:
+            self.desk.wake.set()
+
+    def where_to_type(self) -> str:
+        """Hands-on: how the student's shell reaches this run's cloud, in one sentence."""
+        handle = getattr(self.backend, "_handle", None)
+        if handle is None:
+            return "use your usual AWS CLI profile and region in the shell you type in"
+        if getattr(handle, "background", False):
+            return 'in the shell you type in, first run: eval "$(stemcell sandbox env)"'
+        return ("this sandbox runs inside the app: for your shell, quit and start "
+                "`stemcell sandbox start` first, then `eval \"$(stemcell sandbox env)\"`"
+                f" (endpoint {getattr(handle, 'endpoint_url', '?')})")
+
+    def show_me(self) -> str:
+        """Hands-on: let stemcell do the step waiting for the student; '' or why not."""
+        if self.desk is None:
+            return "show me is for hands-on runs"
+        return self.desk.show_me()
 
     def summary(self) -> dict[str, Any]:
         return summary(self.ctx)
@@ -152,7 +173,29 @@ def prepare(
                 "backend": config.backend, "simulated": config.backend == "sandbox"},
     )
     ctx.bus.subscribe(recorder)
-    return LabSession(ctx=ctx, steps=build_steps(lab), recorder=recorder, resumed=resumed)
+    return LabSession(ctx=ctx, steps=build_steps(lab), recorder=recorder, resumed=resumed,
+                      desk=student_desk(config, lab))
+
+
+def autopilot_refusal(config: RunConfig, lab: Lab) -> str:
+    """Why the course does not allow this run (guided mode where only hands-on is), or ''."""
+    if config.hands_on or lab.autopilot.allows(config.backend):
+        return ""
+    where = "on AWS" if config.backend == "aws" else "in the sandbox"
+    return (f"the course allows only hands-on mode {where} for {lab.id} "
+            "(autopilot in the lab file): run it with --hands-on")
+
+
+def student_desk(config: RunConfig, lab: Lab) -> StudentDesk | None:
+    """Hands-on mode: every step the student acts on gets its task."""
+    if not config.hands_on:
+        return None
+    from stemcell.handson import build_tasks
+
+    allowed = lab.autopilot.allows(config.backend)
+    return StudentDesk(build_tasks(lab), show_me_allowed=allowed,
+                       why_not="" if allowed else "the course asks you to do this step "
+                       "yourself here (autopilot is off in the lab file)")
 
 
 def _next_segment(run_dir: Path) -> int:

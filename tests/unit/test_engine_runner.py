@@ -235,7 +235,8 @@ def test_summary_shape(tmp_path: Path) -> None:
     Runner(ctx, [Creates(specs[0], cloud, "a1")]).run()
     data = summary(ctx)
     assert data["status"] == "succeeded"
-    assert data["steps"] == [{"id": "a", "status": "done", "seconds": data["steps"][0]["seconds"]}]
+    assert data["steps"] == [{"id": "a", "status": "done", "seconds": data["steps"][0]["seconds"],
+                              "by": ""}]  # who did it: hands-on runs only
     assert data["resources"][0]["state"] == "deleted"
     assert data["simulated"] is True
     assert set(data) >= {"run_id", "status", "steps", "resources", "timings", "api_calls"}

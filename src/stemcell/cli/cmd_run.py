@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import shutil
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
@@ -51,6 +54,9 @@ def backend_options(fn):  # type: ignore[no-untyped-def]
 @click.option("--ta-key", "ta_keys", multiple=True, help="A TA's public key (repeatable).")
 @click.option("--course-account", default=None, help="Account id to share the image with.")
 @click.option("--resume", default=None, metavar="RUN", help="Resume a run by id.")
+@click.option("--hands-on", is_flag=True, help="You do each step (AWS CLI, ssh); stemcell "
+              "shows the commands, recognises what you made and checks it. With --json: one "
+              "{\"step\", \"commands\"} object per line as each step begins.")
 def run(
     lab: str,
     profile: str,
@@ -69,6 +75,7 @@ def run(
     ta_keys: tuple[str, ...],
     course_account: str | None,
     resume: str | None,
+    hands_on: bool,
 ) -> None:
     """Run a lab headless, from start to cleanup. Exit 0 on success."""
     from stemcell.session import dump_summary, prepare
@@ -79,14 +86,19 @@ def run(
         speed=speed, keep=keep, yes=yes, ssh_cidr=ssh_cidr,
         allow_ssh_from_anywhere=allow_ssh_from_anywhere, instance_type=instance_type,
         repeat=repeat, ta_keys=list(ta_keys), course_account=course_account,
+        hands_on=hands_on,
     )
     try:
         session = prepare(config, resume=resume)
     except (ConfigError, StateError) as exc:
         _bad_input(console, exc.message, exc.hint)
     session.bus.subscribe(Printer(console, verbose=verbose))
+    hands = session.ctx.config.hands_on
+    if hands and as_json:
+        session.bus.subscribe(_step_commands)
     try:
         try:
+            _check_mode(session.ctx)  # a resumed run too: the course policy holds
             if not resume:
                 _check_config(session.ctx)
             session.open()
@@ -94,9 +106,16 @@ def run(
             _bad_input(console, exc.message, exc.hint)
         if session.ctx.config.backend == "aws":
             _approve_cost(session, console)
+        if hands:
+            # To the terminal, never to stdout: the lines may hold sandbox credentials.
+            setup_out = Console(stderr=True, highlight=False, soft_wrap=True)
+            for line in student_setup(session):
+                setup_out.print(line, markup=False)
         with interrupt_on_signals(session.ctx.cancel):
             status = session.run()
-        if as_json:
+        if as_json and hands:  # JSON Lines: every line of stdout is one object
+            click.echo(json.dumps(session.summary(), sort_keys=True, default=str))
+        elif as_json:
             click.echo(dump_summary(session.summary()))
         else:
             console.print(f"recording: {session.ctx.run_dir / 'recording.jsonl'}")
@@ -107,6 +126,59 @@ def run(
             # that never ran is no run to list, resume or clean up.
             shutil.rmtree(session.ctx.run_dir, ignore_errors=True)
     raise SystemExit(EXIT.get(status, 1))
+
+
+def _step_commands(event: Any) -> None:
+    """--hands-on --json: as a student's step begins, its commands as one line of stdout."""
+    from stemcell.engine.events import StudentTask
+
+    if isinstance(event, StudentTask):
+        click.echo(json.dumps({"step": event.step_id, "commands": event.commands}))
+        sys.stdout.flush()
+
+
+def student_setup(session: Any) -> list[str]:
+    """What the student's shell needs once, before the first command (to the console).
+
+    Shell lines, so ``eval`` or copy-paste both work. A background sandbox: its
+    ``stemcell sandbox env``; this process's own sandbox: its endpoint and
+    credentials (any key works in a sandbox without credentials).
+    """
+    ctx = session.ctx
+    key = ctx.run_dir / "ssh" / "id_ed25519"
+    lines = ["# hands-on: you type each step's commands; stemcell checks what you made.",
+             "# In the shell where you type them, first run:"]
+    handle = getattr(session.backend, "_handle", None)
+    if handle is not None and getattr(handle, "background", False):
+        lines.append('eval "$(stemcell sandbox env)"')
+    elif handle is not None:
+        from stemcell.sandbox.credentials import aws_env
+
+        creds = getattr(handle, "credentials", None)
+        if creds is not None:
+            env = aws_env(handle.endpoint_url, creds, ctx.config.region)
+        else:  # this sandbox accepts any credentials
+            env = {"AWS_ENDPOINT_URL": handle.endpoint_url, "AWS_ACCESS_KEY_ID": "sandbox",
+                   "AWS_SECRET_ACCESS_KEY": "sandbox", "AWS_DEFAULT_REGION": ctx.config.region,
+                   "AWS_REGION": ctx.config.region}
+        lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    else:
+        if ctx.config.aws_profile:
+            lines.append(f"export AWS_PROFILE={shlex.quote(ctx.config.aws_profile)}")
+        lines.append(f"export AWS_DEFAULT_REGION={shlex.quote(ctx.config.region)}")
+    lines.append(f"# Your SSH key will live at {key} (mode 0600); the files the commands "
+                 f"name are in {ctx.run_dir / 'handson'}.")
+    return lines
+
+
+def _check_mode(ctx: Context) -> None:
+    """The course's autopilot policy: guided mode only where the lab file allows it."""
+    from stemcell.session import autopilot_refusal
+
+    refusal = autopilot_refusal(ctx.config, ctx.lab)
+    if refusal:
+        raise ConfigError(refusal, hint="In hands-on mode you type each step's commands "
+                          "and stemcell checks them (docs/handson.md).")
 
 
 def _check_config(ctx: Context) -> None:

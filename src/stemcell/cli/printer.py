@@ -26,6 +26,14 @@ STATUS_STYLE = {
 }
 
 
+CHECK_MARK = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "waiting": "[dim]…[/]"}
+
+
+def who_did(by: str) -> str:
+    """Hands-on runs: who did a step, in words (StepFinished.by)."""
+    return {"student": "done by you", "stemcell": "done by stemcell"}.get(by, by)
+
+
 class Printer:
     def __init__(self, console: Console, verbose: bool = False) -> None:
         self.console = console
@@ -63,6 +71,8 @@ class Printer:
             style = STATUS_STYLE.get(event.status, "white")
             unit = "s (simulated)" if self._simulated else "s"
             line = f"  [{style}]{event.status}[/] {event.step_id} in {event.seconds:.1f}{unit}"
+            if event.by and event.status == "done":
+                line += f" [dim]({who_did(event.by)})[/]"
             streamed = self._ssh_lines.get(event.step_id, 0)
             if streamed and not self.verbose:
                 line += f" [dim]({streamed} lines of SSH output; --verbose shows them)[/]"
@@ -116,10 +126,38 @@ class Printer:
                 out("  [green]nothing left behind[/]")
         elif isinstance(event, ev.Comparison):
             self._comparison(event.data)
+        elif isinstance(event, ev.StudentTask):
+            self._task(event)
+        elif isinstance(event, ev.StudentCheck):
+            self._checks(event)
         elif isinstance(event, ev.RunFinished):
             style = STATUS_STYLE.get(event.status, "white")
             out(f"[{style}]run {event.status}[/]"
                 + (f": {escape(redact(event.reason))}" if event.reason else ""))
+
+    def _task(self, event: ev.StudentTask) -> None:
+        out = self.console.print
+        out(f"  [bold]your turn:[/] {escape(event.goal)}")
+        for command in event.commands:
+            out(f"    $ {escape(command)}", highlight=False)
+        if event.console:
+            out(f"  [dim]console: {escape(event.console)}[/]")
+        for note in event.notes:
+            out(f"  [dim]note: {escape(note)}[/]")
+        out("  [dim]stemcell watches your account and checks each tick.[/]")
+
+    def _checks(self, event: ev.StudentCheck) -> None:
+        out = self.console.print
+        if event.found:
+            out(f"    [dim]found: {escape(event.found)}[/]")
+        for line in event.results:
+            mark = CHECK_MARK.get(line.get("status", ""), "?")
+            text = f"    {mark} {escape(line.get('description', ''))}"
+            if line.get("why") and line.get("status") != "passed":
+                text += f": {escape(redact(line['why']))}"
+            out(text)
+            if line.get("hint") and line.get("status") == "failed":
+                out(f"      [yellow]hint:[/] {escape(line['hint'])}")
 
     def _comparison(self, data: dict[str, object]) -> None:
         """A table of ready times; the compare step logs the generated conclusion itself."""

@@ -184,6 +184,20 @@ class StepSpec(Strict):
         return STEP_KINDS[self.kind].model_validate(self.params)
 
 
+class Autopilot(Strict):
+    """Where the course lets stemcell do the lab for the student (guided mode, "show me").
+
+    ``aws: false`` keeps the graded work the student's own: on AWS only hands-on
+    mode is offered, and "show me" is refused. See docs/handson.md.
+    """
+
+    sandbox: bool = True
+    aws: bool = True
+
+    def allows(self, backend: str) -> bool:
+        return self.aws if backend == "aws" else self.sandbox
+
+
 class Lab(Strict):
     id: str = Field(pattern=ID_PATTERN)
     title: str
@@ -191,6 +205,7 @@ class Lab(Strict):
     default_profile: str = "apache-python"
     ta_keys: list[str] = Field(default_factory=list)
     course_account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    autopilot: Autopilot = Field(default_factory=Autopilot)
     steps: list[StepSpec]
 
     @model_validator(mode="after")

@@ -54,6 +54,7 @@ class RunConfig:
     repeat: int = 1
     ta_keys: list[str] = field(default_factory=list)
     course_account: str | None = None
+    hands_on: bool = False  # the student does each step; stemcell recognises and checks
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -151,9 +152,13 @@ class Context:
 
     # --- the ledger ----------------------------------------------------------------
     def record_resource(
-        self, rtype: str, rid: str, name: str = "", **extra: Any
+        self, rtype: str, rid: str, name: str = "", *, made_by: str = "stemcell", **extra: Any
     ) -> Resource:
-        """Record a resource the moment its id exists, before any wait on it."""
+        """Record a resource the moment its id exists, before any wait on it.
+
+        ``made_by="student"``: a resource the student made by hand, adopted by a
+        hands-on step; cleanup and the comparison treat it as the run's own.
+        """
         resource = Resource(
             rtype=rtype,
             rid=rid,
@@ -161,11 +166,13 @@ class Context:
             name=name,
             created=self.clock.now(),
             extra=extra,
+            made_by=made_by,
         )
         with self.store.lock:
             self.state.resources.append(resource)
             self.store.save()
-        self.emit(ResourceCreated(rtype=rtype, rid=rid, step_id=self.current_step, name=name))
+        self.emit(ResourceCreated(rtype=rtype, rid=rid, step_id=self.current_step, name=name,
+                                  made_by=made_by))
         return resource
 
     def mark_resource(self, rtype: str, rid: str, state: str, error: str = "") -> None:

@@ -78,6 +78,10 @@ class StepFinished(Event):
     seconds: float = 0.0
     error: str = ""
     hint: str = ""
+    # Hands-on runs: "student" (verified after the student did it) or "stemcell"
+    # (run by stemcell: a step nobody acts on, or "show me"); "" in a guided run.
+    # For a student's step, ``seconds`` is how long the student took.
+    by: str = ""
 
 
 @dataclass(kw_only=True)
@@ -99,6 +103,7 @@ class ResourceCreated(Event):
     rid: str
     step_id: str = ""
     name: str = ""
+    made_by: str = "stemcell"  # "student": made by hand, adopted in a hands-on run
 
 
 @dataclass(kw_only=True)
@@ -177,6 +182,36 @@ class Comparison(Event):
 
     kind: ClassVar[str] = "comparison"
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class StudentTask(Event):
+    """A hands-on step began: what to do, the exact commands, the console way.
+
+    Commands hold paths and ids, never a secret: the role's user data (with its
+    presigned URL) is a 0600 file in the run folder that the commands name.
+    """
+
+    kind: ClassVar[str] = "student_task"
+    step_id: str
+    goal: str
+    commands: list[str] = field(default_factory=list)
+    console: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class StudentCheck(Event):
+    """What stemcell sees of a hands-on step so far; emitted when it changes.
+
+    ``results``: one dict per check (``id``, ``description``, ``status``
+    passed | failed | waiting, ``why``, ``hint``). ``found`` names what was recognised.
+    """
+
+    kind: ClassVar[str] = "student_check"
+    step_id: str
+    found: str = ""
+    results: list[dict[str, str]] = field(default_factory=list)
 
 
 Subscriber = Callable[[Event], None]

@@ -26,7 +26,7 @@ from stemcell.engine.events import (
     StepStarted,
 )
 from stemcell.engine.recorder import RECORDING_FORMAT, RECORDING_VERSION
-from stemcell.engine.view import PHASES, ViewModel, describe, fmt_seconds
+from stemcell.engine.view import PHASES, WHO, ViewModel, describe, fmt_seconds
 
 
 class RecordingError(ConfigError):
@@ -241,7 +241,10 @@ def summary_lines(model: ViewModel) -> list[str]:
            + (f" ({model.reason})" if model.reason else "")]
     for step in model.steps.values():
         extra = f"  {step.error}" if step.error else ""
-        out.append(f"  {step.status:<11} {fmt_seconds(step.seconds):>8}  {step.title}{extra}")
+        # Hands-on runs: who did the step; a student's time is how long they took.
+        who = f"  ({WHO.get(step.by, step.by)})" if step.by and step.status == "done" else ""
+        out.append(f"  {step.status:<11} {fmt_seconds(step.seconds):>8}  {step.title}{who}"
+                   f"{extra}")
     bars = model.boot_bars()
     if bars:
         kind = "simulated" if model.simulated else "measured"

@@ -31,18 +31,28 @@ from stemcell.engine.events import (
     RunStarted,
     StepFinished,
     StepStarted,
+    StudentCheck,
+    StudentTask,
 )
 from stemcell.engine.redact import redact_value
 from stemcell.engine.state import StepRecord
 from stemcell.engine.step import Step
+from stemcell.engine.student_desk import HandsOnTask, StudentDesk
 
 STARTED = ("running", "done", "failed", "interrupted")
+# Waiting for the student: ask "done yet?" with the same backoff as the instance
+# poller (cloud.poller.Backoff), in modeled seconds; wake within a modeled second.
+STUDENT_POLL_FIRST, STUDENT_POLL_FACTOR, STUDENT_POLL_LONGEST = 1.0, 1.5, 5.0
+STUDENT_WAKE_SLICE = 1.0
 
 
 class Runner:
-    def __init__(self, ctx: Context, steps: Sequence[Step]) -> None:
+    def __init__(self, ctx: Context, steps: Sequence[Step],
+                 desk: StudentDesk | None = None) -> None:
         self.ctx = ctx
         self.steps = list(steps)
+        self.desk = desk  # hands-on mode: the student does the steps that have a task
+        self._by = ""  # who does the current step (StepFinished.by)
 
     # --- public ---------------------------------------------------------------------
     def run(self) -> str:
@@ -85,7 +95,8 @@ class Runner:
                     cleaned = True
                     left = len(ctx.state.live_resources())
                     self._finish(step, "done" if not left else "failed",
-                                 "" if not left else f"{left} resources could not be deleted")
+                                 "" if not left else f"{left} resources could not be deleted",
+                                 by="" if self.desk is None else "stemcell")
                 continue
             outcome, why, hint = self._run_step(step)
             if outcome == "interrupted":
@@ -114,7 +125,8 @@ class Runner:
         ctx.emit(StepStarted(step_id=step.spec.id, title=step.spec.title,
                              step_kind=step.spec.kind))
 
-    def _finish(self, step: Step, status: str, error: str = "", hint: str = "") -> None:
+    def _finish(self, step: Step, status: str, error: str = "", hint: str = "",
+                by: str = "") -> None:
         ctx = self.ctx
         with ctx.store.lock:
             record = ctx.state.steps.setdefault(step.spec.id, StepRecord())
@@ -122,31 +134,85 @@ class Runner:
             record.finished = ctx.clock.now()
             record.seconds = round(max(0.0, record.finished - record.started), 3)
             record.error = error
+            record.by = by
             ctx.store.save()
         ctx.emit(StepFinished(step_id=step.spec.id, status=status, seconds=record.seconds,
-                              error=error, hint=hint))
+                              error=error, hint=hint, by=by))
 
     def _run_step(self, step: Step) -> tuple[str, str, str]:
         self._start(step)
+        task = self.desk.task_for(step.spec.id) if self.desk is not None else None
+        self._by = "" if self.desk is None else "stemcell"
         try:
-            step.run(self.ctx)
+            if task is not None:
+                self._await_student(step, task)
+            else:
+                step.run(self.ctx)
         except SkipStep as exc:
-            self._finish(step, "skipped", exc.message, exc.hint)
+            self._finish(step, "skipped", exc.message, exc.hint, by=self._by)
             return "skipped", exc.message, exc.hint
         except Interrupted:
-            self._finish(step, "interrupted", "interrupted")
+            self._finish(step, "interrupted", "interrupted", by=self._by)
             return "interrupted", "interrupted", ""
         except StemcellError as exc:
-            self._finish(step, "failed", exc.message, exc.hint)
+            self._finish(step, "failed", exc.message, exc.hint, by=self._by)
             return "failed", exc.message, exc.hint
         except Exception as exc:  # a bug or an unexpected cloud error: still clean up
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self.ctx.emit(Log(message=traceback.format_exc(), level="debug",
                               step_id=step.spec.id))
-            self._finish(step, "failed", detail)
+            self._finish(step, "failed", detail, by=self._by)
             return "failed", detail, ""
-        self._finish(step, "done")
+        self._finish(step, "done", by=self._by)
         return "done", "", ""
+
+    # --- hands-on: waiting for the student (like pause, a runner feature) -------------
+    def _await_student(self, step: Step, task: HandsOnTask) -> None:
+        """Show the task, then ask it "done yet?" each tick; ``self._by`` says who did it.
+
+        The wait ends when the task verifies the student's work ("student"), when
+        the student asks stemcell to do it ("show me": the guided ``run``,
+        "stemcell"), or with Interrupted when the run is cancelled. A failing
+        check keeps the step open; ``desk.recheck()`` asks again at once.
+        """
+        ctx, desk = self.ctx, self.desk
+        assert desk is not None
+        step_id = step.spec.id
+        brief = task.brief(ctx)
+        ctx.emit(StudentTask(step_id=step_id, goal=brief.goal, commands=list(brief.commands),
+                             console=brief.console, notes=list(brief.notes)))
+        self._by = "student"
+        desk.waiting_on = step_id
+        delay, last = STUDENT_POLL_FIRST, None
+        try:
+            while True:
+                ctx.check_cancel()
+                desk.wake.clear()
+                if desk.take_show_me(step_id):
+                    ctx.log("show me: stemcell does this step for you")
+                    self._by = "stemcell"
+                    step.run(ctx)
+                    return
+                progress = task.poll(ctx)
+                if progress.view() != last:
+                    last = progress.view()
+                    ctx.emit(StudentCheck(step_id=step_id, found=progress.found,
+                                          results=[c.to_dict() for c in progress.lines]))
+                if progress.done:
+                    return
+                self._nap(delay, desk)
+                delay = min(STUDENT_POLL_LONGEST, delay * STUDENT_POLL_FACTOR)
+        finally:
+            desk.waiting_on = ""
+
+    def _nap(self, seconds: float, desk: StudentDesk) -> None:
+        """Sleep modeled ``seconds``; wake early on show me / re-check, stop on cancel."""
+        ctx = self.ctx
+        end = ctx.clock.now() + seconds
+        while (left := end - ctx.clock.now()) > 0:
+            ctx.check_cancel()
+            if not ctx.clock.sleep(min(left, STUDENT_WAKE_SLICE), desk.wake):
+                return
 
     # --- cleanup --------------------------------------------------------------------
     def _cleanup(self, reason: str, exclude: Step | None = None) -> None:
@@ -231,13 +297,16 @@ def summary(ctx: Context) -> dict[str, Any]:
         "backend": ctx.config.backend,
         "region": ctx.config.region,
         "simulated": ctx.simulated,
+        "hands_on": ctx.config.hands_on,
         "steps": [
             {"id": s.id, "status": state.steps.get(s.id, StepRecord()).status,
-             "seconds": state.steps.get(s.id, StepRecord()).seconds}
+             "seconds": state.steps.get(s.id, StepRecord()).seconds,
+             "by": state.steps.get(s.id, StepRecord()).by}
             for s in ctx.lab.steps
         ],
         "resources": [
-            {"type": r.rtype, "id": r.rid, "name": r.name, "state": r.state, "step": r.step_id}
+            {"type": r.rtype, "id": r.rid, "name": r.name, "state": r.state, "step": r.step_id,
+             "made_by": r.made_by}
             for r in state.resources
         ],
         "timings": state.timings,

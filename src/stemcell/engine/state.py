@@ -33,6 +33,8 @@ class StepRecord:
     # Set once the step's cleanup ran: a resumed run must do the step again, since
     # what it made is gone (a "done" step alone would be skipped).
     cleaned: bool = False
+    # Hands-on runs: who did the step, "student" or "stemcell" ("" in a guided run).
+    by: str = ""
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Resource:
     state: str = "live"  # live | deleted | gone | failed
     created: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Who made it: "stemcell", or "student" for a resource adopted in a hands-on run.
+    made_by: str = "stemcell"
 
 
 @dataclass

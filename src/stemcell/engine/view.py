@@ -29,6 +29,8 @@ from stemcell.engine.events import (
     SshOutput,
     StepFinished,
     StepStarted,
+    StudentCheck,
+    StudentTask,
     TimingMark,
 )
 from stemcell.engine.redact import StreamRedactor
@@ -68,6 +70,14 @@ class StepView:
     seconds: float = 0.0
     error: str = ""
     hint: str = ""
+    by: str = ""  # hands-on runs: "student" | "stemcell"
+    # Hands-on: the student's task and what stemcell sees of it so far.
+    goal: str = ""
+    commands: list[str] = field(default_factory=list)
+    console: str = ""
+    notes: list[str] = field(default_factory=list)
+    found: str = ""
+    checks: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -249,9 +259,21 @@ class ViewModel:
         # runner's generic "done in an earlier session".
         keep_reason = step.status == "skipped" and e.status == "skipped" and step.error
         step.status, step.seconds = e.status, e.seconds
+        step.by = e.by or step.by
         if not keep_reason:
             step.error, step.hint = e.error, e.hint
         self.changed.update({"steps", "current"})
+
+    def _student_task(self, e: StudentTask) -> None:
+        step = self.steps.setdefault(e.step_id, StepView(e.step_id, e.step_id))
+        step.goal, step.commands, step.console = e.goal, list(e.commands), e.console
+        step.notes, step.found, step.checks = list(e.notes), "", []
+        self.changed.update({"steps", "current", "student"})
+
+    def _student_check(self, e: StudentCheck) -> None:
+        step = self.steps.setdefault(e.step_id, StepView(e.step_id, e.step_id))
+        step.found, step.checks = e.found, [dict(r) for r in e.results]
+        self.changed.update({"current", "student"})
 
     def _cleanup_started(self, e: CleanupStarted) -> None:
         self.cleanup, self.cleanup_reason = "running", e.reason
@@ -448,7 +470,11 @@ _HANDLERS: dict[type[Event], Any] = {
     CostEstimate: ViewModel._cost,
     Log: ViewModel._log,
     Comparison: ViewModel._comparison,
+    StudentTask: ViewModel._student_task,
+    StudentCheck: ViewModel._student_check,
 }
+
+WHO = {"student": "by you", "stemcell": "by stemcell"}
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -482,6 +508,8 @@ def _describe(e: Event) -> str | None:
         return f"step {e.step_id} started: {e.title}"
     if isinstance(e, StepFinished):
         text = f"step {e.step_id} {e.status} ({fmt_seconds(e.seconds)})"
+        if e.by and e.status == "done":
+            text += f" {WHO.get(e.by, e.by)}"
         if e.error:
             text += f": {e.error}"
         if e.hint:
@@ -521,4 +549,15 @@ def _describe(e: Event) -> str | None:
         return prefix + e.message.splitlines()[0]
     if isinstance(e, Comparison):
         return "comparison ready"
+    if isinstance(e, StudentTask):
+        return f"your turn: {e.goal} ({len(e.commands)} command(s))"
+    if isinstance(e, StudentCheck):
+        failed = [r for r in e.results if r.get("status") == "failed"]
+        if failed:
+            return f"check {e.step_id}: {failed[0].get('description', '')}: " \
+                   f"{failed[0].get('why', '')}"
+        waiting = [r for r in e.results if r.get("status") == "waiting"]
+        if waiting:
+            return f"waiting for you: {waiting[0].get('description', '')}"
+        return f"check {e.step_id}: all passed"
     return None

@@ -72,6 +72,10 @@ def build(state: RunState, scenario: Scenario | None = None) -> dict[str, Any]:
         "source": comparison["source"],
         "instances": rows,
         "comparison": comparison,
+        # Hands-on runs: who did each step and how long the student took (for the TA).
+        "hands_on": bool(state.config.get("hands_on")),
+        "steps": [{"id": sid, "status": rec.status, "by": rec.by, "seconds": rec.seconds}
+                  for sid, rec in state.steps.items()] if state.config.get("hands_on") else [],
     }
 
 
@@ -226,6 +230,12 @@ def to_markdown(report: dict[str, Any]) -> str:
     flagged = [(i["instance_id"], n) for i in report["instances"] for n in i["notes"]]
     if flagged:
         parts += ["Notes:", "", *[f"- {iid}: {n}" for iid, n in flagged], ""]
+    if report.get("steps"):
+        rows = [["step", "status", "done by", "seconds"]]
+        rows += [[st["id"], st["status"], {"student": "student", "stemcell": "stemcell (show "
+                  "me or automatic)"}.get(st["by"], st["by"] or "—"), _num(st["seconds"])]
+                 for st in report["steps"]]
+        parts += ["## Hands-on: who did each step", "", _md_table(rows), ""]
     return "\n".join(parts)
 
 

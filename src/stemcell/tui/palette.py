@@ -23,8 +23,13 @@ class LabCommands(Provider):
             ("Stop the run", screen.action_stop, "cleans up what it created"),
             ("Clean up resources", screen.action_cleanup, "this run's, or every leftover"),
             ("Check my servers", screen.action_check, "the lab's checks, as a TA runs them"),
+            ("Show me: let stemcell do this step", screen.action_show_me,
+             "hands-on: stemcell does the step that waits for you (m)"),
             ("Open the run folder", screen.open_run_folder, screen.run_folder() or "no run yet"),
         ]
+        for n, command in enumerate(screen.student_commands(), start=1):
+            commands.append((f"Copy command {n} of this step",
+                             partial(self._copy, command), command))
         for label, command in screen.ssh_commands():
             commands.append((f"Copy SSH command for {label}",
                              partial(self._copy, command), command))

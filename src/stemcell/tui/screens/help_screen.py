@@ -20,6 +20,7 @@ HELP = """\
 | **x** | stop the run (everything created is cleaned up) |
 | **c** | clean-up screen: this run's resources or every tagged leftover |
 | **k** | check my servers: the lab's checks against this run's live servers |
+| **m** | hands-on: show me, stemcell does the step that waits for you (**k** re-checks it) |
 | **1**–**5** | tabs: step, instances, SSH, boot times, events |
 | **z** | hide or show the step list (more room on narrow terminals) |
 | **o** / **f** / **/** | SSH pane: next instance, follow or pause, search |

@@ -45,6 +45,7 @@ class LabScreen(PanesScreen):
         Binding("x", "stop", "Stop"),
         Binding("c", "cleanup", "Clean up"),
         Binding("k", "check", "Check servers", show=False),
+        Binding("m", "show_me", "Show me", show=False),
         Binding("slash", "search", "Search", show=False),
     ]
 
@@ -129,8 +130,9 @@ class LabScreen(PanesScreen):
         elif self.live is not None and self.live.step_mode and m.status == "running":
             state += " · step mode"
         note = f" · {self.note}" if self.note else ""
+        mode = " · hands-on" if self.config.hands_on else ""
         self.query_one("#status-bar", Static).update(
-            f"[b]{lab}[/b] · {self.config.profile} · {where} · {done}/{len(m.steps)} · "
+            f"[b]{lab}[/b] · {self.config.profile} · {where}{mode} · {done}/{len(m.steps)} · "
             f"[b]{state}[/b]{note}")
 
     # --- workers ----------------------------------------------------------------------
@@ -196,6 +198,10 @@ class LabScreen(PanesScreen):
         self._clear_problem()
         self._status()
         self.notify("Ready: press r to run the lab (n first for step by step).", timeout=4)
+        if self.config.hands_on and self.live is not None and self.live.session is not None:
+            where = getattr(self.live.session, "where_to_type", None)
+            if where is not None:
+                self.notify(f"Hands-on: {where()}.", timeout=12)
 
     @on(RunDone)
     def _done(self, message: RunDone) -> None:
@@ -357,12 +363,31 @@ class LabScreen(PanesScreen):
         if self.live is None or self.live.session is None or not self.ready:
             self.notify("Checks need a live run.", severity="warning")
             return
+        desk = getattr(self.live.session, "desk", None)
+        if desk is not None and desk.waiting_on:
+            # Hands-on: the waiting step's checks run again now, not at the next tick.
+            desk.recheck()
+            self.notify(f"Checking {desk.waiting_on} again now.", timeout=3)
+            return
         # The highlighted step's checks when it has any ("check this step"), else all.
         step = self.view.query_one("#steps").selected_step  # type: ignore[attr-defined]
         lab = self.live.session.ctx.lab
         with_checks = {s.id for s in lab.steps if s.checks}
         self.app.push_screen(CheckScreen(self.live.session.ctx,
                                          step if step in with_checks else None))
+
+    def action_show_me(self) -> None:
+        """Hands-on: stemcell does the step that waits for the student (the guided run)."""
+        if self.live is None or self.live.session is None or not self.config.hands_on:
+            self.notify("Show me is for hands-on runs: in guided mode stemcell does every "
+                        "step already.", severity="warning")
+            return
+        refusal = self.live.session.show_me()
+        if refusal:
+            self.notify(f"Show me: {refusal}", severity="warning")
+        else:
+            self.notify("Show me: stemcell does this step for you; watch the SSH and "
+                        "Events tabs.", timeout=5)
 
     def action_search(self) -> None:
         self.view.show_tab("tab-ssh")
@@ -426,6 +451,11 @@ class LabScreen(PanesScreen):
         if self.live is not None:
             self.live.close()
         self.app.exit()
+
+    def student_commands(self) -> list[str]:
+        """Hands-on: the commands of the step waiting for the student (palette: copy)."""
+        step = self.model.steps.get(self.model.current_step)
+        return list(step.commands) if step is not None and step.status == "running" else []
 
     def ssh_commands(self) -> list[tuple[str, str]]:
         """(label, command) to reach each running instance over SSH."""

@@ -78,6 +78,12 @@ class StartScreen(Screen[None]):
                                             value=self.config.backend == "aws", id="b-aws"),
                                 id="backend"), classes="row"),
             aws,
+            Horizontal(Label("Mode", classes="field-label"),
+                       RadioSet(RadioButton("guided: stemcell does it",
+                                            value=not self.config.hands_on, id="m-guided"),
+                                RadioButton("hands-on: you do it",
+                                            value=self.config.hands_on, id="m-hands-on"),
+                                id="mode"), classes="row"),
         ]
 
     def _lab_value(self) -> str:
@@ -135,6 +141,7 @@ class StartScreen(Screen[None]):
         config.backend = "aws" if self.query_one("#b-aws", RadioButton).value else "sandbox"
         config.region = self.query_one("#region", Input).value.strip() or "us-east-1"
         config.aws_profile = self.query_one("#aws-profile", Input).value.strip() or None
+        config.hands_on = self.query_one("#m-hands-on", RadioButton).value
         return config
 
     @on(Button.Pressed, "#start-button")
@@ -160,6 +167,16 @@ class StartScreen(Screen[None]):
 
     def _loaded(self, config: RunConfig, lab: Any, profile: Any) -> None:
         self.query_one("#start-button", Button).loading = False
+        from stemcell.session import autopilot_refusal
+
+        if autopilot_refusal(config, lab):
+            # The course keeps the graded work the student's own here: hands-on only.
+            config.hands_on = True
+            if self.complete:
+                self.query_one("#m-hands-on", RadioButton).value = True
+            self.notify(f"{lab.title}: the course allows only hands-on mode on "
+                        f"{'AWS' if config.backend == 'aws' else 'this backend'}; starting "
+                        "in hands-on mode.", severity="warning", timeout=8)
         if config.backend != "aws":
             self.app.switch_screen(self.app.lab_screen(config, lab, profile))  # type: ignore[attr-defined]
             return

@@ -15,6 +15,7 @@ from textual.widgets import Markdown
 
 from stemcell.engine.view import StepView, ViewModel, fmt_seconds
 from stemcell.tui.widgets.bake import BakeProgress
+from stemcell.tui.widgets.student_task import WHO, student_markdown
 
 if TYPE_CHECKING:  # content models only for hints: pydantic + YAML cost ~0.3 s to import
     from stemcell.content.models import Lab, Profile, StepSpec
@@ -73,6 +74,9 @@ def explain_markdown(model: ViewModel, step: StepView | None, spec: StepSpec | N
                      f"> **What to do next:** {step.hint or _default_next(model)}")
     elif step is not None and step.status == "skipped" and step.error:
         parts.append(f"> Skipped: {step.error}")
+    task = student_markdown(step) if step is not None else ""
+    if task:
+        parts.append(task)
     if spec is not None:
         if spec.explain:
             parts.append(spec.explain.strip())
@@ -92,7 +96,8 @@ def _status_line(model: ViewModel, step: StepView) -> str:
     elapsed = model.step_elapsed(step)
     clock = f" · {fmt_seconds(elapsed)}" if step.status != "pending" and elapsed else ""
     sim = " (simulated time)" if model.simulated and clock else ""
-    return f"*Status: {step.status}{clock}{sim}*"
+    who = f" · {WHO.get(step.by, step.by)}" if step.by and step.status == "done" else ""
+    return f"*Status: {step.status}{clock}{sim}{who}*"
 
 
 def _default_next(model: ViewModel) -> str:
