@@ -2,7 +2,10 @@
 
 Instances get a presigned GET URL in their user data instead of credentials, so
 nothing on the server can read anything else in the account. URLs are made when
-user data is rendered and never stored in the state or sent as events.
+user data is rendered and never stored in the state or sent as events. They name
+the bucket's regional host, SigV4-signed for its region (``clients.client_config``):
+the global host redirects (307) for buckets outside us-east-1 and the signature
+then fails.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import re
 import tarfile
 from pathlib import Path
 from typing import Any
+
+from stemcell.cloud.consistency_retry import retry_not_found
 
 PRESIGN_SECONDS = 3600
 
@@ -52,8 +57,16 @@ def create_bucket(s3: Any, name: str, region: str) -> None:
     s3.create_bucket(**kwargs)
 
 
-def secure_and_tag(s3: Any, name: str, tags: list[dict[str, str]]) -> None:
-    s3.put_public_access_block(
+def secure_and_tag(ctx: Any, s3: Any, name: str, tags: list[dict[str, str]]) -> None:
+    """Block public access and tag the bucket, right after CreateBucket.
+
+    General purpose buckets cannot take tags in CreateBucket (its
+    ``CreateBucketConfiguration.Tags`` is for directory buckets only, CreateBucket,
+    Amazon S3 API Reference), so the tags follow at once; S3 may answer
+    ``NoSuchBucket`` for a bucket created a moment ago, which is retried. Until
+    tagged, ``cleanup`` still finds the bucket by its name (``stemcell-<run id>``).
+    """
+    retry_not_found(ctx, f"securing bucket {name}", lambda: s3.put_public_access_block(
         Bucket=name,
         PublicAccessBlockConfiguration={
             "BlockPublicAcls": True,
@@ -61,8 +74,9 @@ def secure_and_tag(s3: Any, name: str, tags: list[dict[str, str]]) -> None:
             "BlockPublicPolicy": True,
             "RestrictPublicBuckets": True,
         },
-    )
-    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
+    ), codes=("NoSuchBucket",))
+    retry_not_found(ctx, f"tagging bucket {name}", lambda: s3.put_bucket_tagging(
+        Bucket=name, Tagging={"TagSet": tags}), codes=("NoSuchBucket",))
 
 
 def presigned_get(s3: Any, bucket: str, key: str, seconds: int = PRESIGN_SECONDS) -> str:

@@ -139,9 +139,14 @@ class Runner:
             self._finish(step, "failed", exc.message, exc.hint)
             return "failed", exc.message, exc.hint
         except Exception as exc:  # a bug or an unexpected cloud error: still clean up
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self.ctx.emit(Log(message=traceback.format_exc(), level="debug",
                               step_id=step.spec.id))
+            # The backend may know better words for it (expired credentials, say).
+            known = self.ctx.explain_error(exc) if self.ctx.explain_error else None
+            if known is not None:
+                self._finish(step, "failed", known.message, known.hint)
+                return "failed", known.message, known.hint
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self._finish(step, "failed", detail)
             return "failed", detail, ""
         self._finish(step, "done")

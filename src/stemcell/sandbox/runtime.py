@@ -69,6 +69,10 @@ class Sandbox:
         self._control = ControlServer(self, on_shutdown=on_shutdown)
         self._closed = False
         self._close_lock = threading.Lock()
+        from stemcell.sandbox.quotas import VcpuQuota
+
+        # The account's vCPU quota (Service Quotas L-1216C47A); tests may lower it live.
+        self.vcpu_quota = VcpuQuota.from_env()
 
     @property
     def simulated(self) -> bool:
@@ -76,6 +80,7 @@ class Sandbox:
 
     def start(self, warm: bool = True) -> Sandbox:
         lifecycle.register(self.world)
+        self._add_aws_realism()
         self._moto.start()
         self._control.start()
         if warm:
@@ -105,6 +110,19 @@ class Sandbox:
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
             with contextlib.suppress(OSError), opener.open(request, timeout=30) as response:
                 response.read()
+
+    def _add_aws_realism(self) -> None:
+        """What AWS does that moto does not: zones, presigned hosts, quotas, credit modes."""
+        from stemcell.sandbox import credit_specs, presign_hosts, quotas, zones
+
+        zones.install(lambda account: lifecycle.world_for(account) is not None)
+        credit_specs.install(lambda account: lifecycle.world_for(account) is not None)
+        quotas.install()
+        quotas.register(self.account_id, self.vcpu_quota)
+        door = self.front_door
+        door.add_filter(presign_hosts.presigned_host_filter(self.account_id))
+        door.add_filter(quotas.vcpu_filter(self.account_id, self.vcpu_quota))
+        door.add_observer(credit_specs.launch_observer(self.account_id))
 
     @property
     def endpoint_url(self) -> str:
@@ -151,6 +169,10 @@ class Sandbox:
         self._moto.stop()
         self.world.close()
         lifecycle.unregister(self.account_id)
+        from stemcell.sandbox import credit_specs, quotas
+
+        quotas.unregister(self.account_id)
+        credit_specs.forget(self.account_id)
         forget_accounts({self.account_id})
 
     def __enter__(self) -> Sandbox:
