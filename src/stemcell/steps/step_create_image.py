@@ -110,7 +110,8 @@ class CreateImageStep(BaseStep):
             state = image.get("State", "pending")
             if state == "failed":
                 reason = image.get("StateReason", {}).get("Message", "no reason given")
-                raise StepFailed(f"image {image_id} ({image.get('Name', '')}) failed: {reason}",
+                raise StepFailed(f"image {image_id} ({image.get('Name', '')}) failed to bake: "
+                                 f"{reason}",
                                  hint="Everything of this run is cleaned up; run the lab "
                                  "again. If it keeps failing, try another region.")
             if state == "available":
