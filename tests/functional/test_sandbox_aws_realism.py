@@ -193,3 +193,25 @@ def test_credit_mode_is_what_the_launch_asked_for(sandbox: Sandbox) -> None:
              )["InstanceCreditSpecifications"]}
     assert modes == {default_t3: "unlimited", standard_t3: "standard", default_t2: "standard"}
     ec2.terminate_instances(InstanceIds=list(modes))
+
+
+def test_guest_curl_meets_the_redirect_and_never_leaves_loopback(sandbox: Sandbox) -> None:
+    """A boot script fetching the global-host form: curl -L follows S3's 307 towards the
+    regional host, which the sandbox cannot reach (AWS would answer 403 there)."""
+    from stemcell.engine.clock import ScaledClock
+    from stemcell.sandbox.machine import IO, Disk, Shell, System
+
+    s3 = _bucket_with_bundle(sandbox, "stemcell-presign-curl", "eu-west-1")
+    url = s3.generate_presigned_url("get_object", ExpiresIn=60, Params={
+        "Bucket": "stemcell-presign-curl", "Key": "bundles/web.tar.gz"}).replace(
+        "/stemcell-presign-curl/", "/", 1)
+    guest = System(Disk.ubuntu(), ScaledClock.starting_now(1e7), hostname="ip-172-31-5-6",
+                   private_ip="172.31.5.6")
+    err: list[bytes] = []
+    code = Shell(guest, user="root").run(
+        f"curl -fsSL -H 'Host: stemcell-presign-curl.s3.amazonaws.com' -o /tmp/b '{url}'",
+        IO(b"", lambda b: None, err.append))
+    text = b"".join(err).decode()
+    assert code == 7, text
+    assert "stemcell-presign-curl.s3.eu-west-1.amazonaws.com" in text
+    assert "X-Amz-Signature" not in text  # curl names the host, never the signature
