@@ -215,3 +215,72 @@ def test_guest_curl_meets_the_redirect_and_never_leaves_loopback(sandbox: Sandbo
     assert code == 7, text
     assert "stemcell-presign-curl.s3.eu-west-1.amazonaws.com" in text
     assert "X-Amz-Signature" not in text  # curl names the host, never the signature
+
+
+def _baked_image(sandbox: Sandbox, region: str, **ebs: Any) -> str:
+    ec2 = client(sandbox, "ec2", region)
+    base = noble(ec2)
+    root = ec2.describe_images(ImageIds=[base])["Images"][0]["RootDeviceName"]
+    iid = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                            BlockDeviceMappings=[{"DeviceName": root, "Ebs": {
+                                "VolumeSize": 8, "VolumeType": "gp3", "Encrypted": True,
+                                "DeleteOnTermination": True, **ebs}}])["Instances"][0][
+        "InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid],
+                                            WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    image = ec2.create_image(InstanceId=iid, Name=f"share-{iid}")["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[image],
+                                           WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    ec2.terminate_instances(InstanceIds=[iid])
+    return str(image)
+
+
+def _share_step(sandbox: Sandbox, tmp_path: Any, region: str, image: str) -> Any:
+    from ec2_support import make_cloud, make_ctx, make_lab
+
+    from stemcell.engine.runner import Runner
+    from stemcell.steps import build_steps
+
+    lab = make_lab([{"id": "share", "title": "Share", "kind": "share_image",
+                     "params": {"account_id": "123456789012"}}])
+    ctx = make_ctx(tmp_path, make_cloud(sandbox.endpoint_url, region), None, lab=lab)
+    ctx.put("image_id", image)
+    return ctx, Runner(ctx, build_steps(ctx.lab)).run()
+
+
+def test_an_image_on_the_default_ebs_key_is_not_shared(sandbox: Sandbox, tmp_path: Any) -> None:
+    ec2 = client(sandbox, "ec2", "eu-west-1")
+    image = _baked_image(sandbox, "eu-west-1")
+    described = ec2.describe_images(ImageIds=[image])["Images"][0]
+    (snap,) = [m["Ebs"]["SnapshotId"] for m in described["BlockDeviceMappings"]]
+    snapshot = ec2.describe_snapshots(SnapshotIds=[snap])["Snapshots"][0]
+    assert snapshot["Encrypted"] and described["BlockDeviceMappings"][0]["Ebs"]["Encrypted"]
+    key = client(sandbox, "kms", "eu-west-1").describe_key(KeyId=snapshot["KmsKeyId"])
+    assert key["KeyMetadata"]["KeyManager"] == "AWS"
+    # EC2 itself refuses, in its own words.
+    with pytest.raises(ClientError) as refused:
+        ec2.modify_image_attribute(ImageId=image,
+                                   LaunchPermission={"Add": [{"UserId": "123456789012"}]})
+    assert refused.value.response["Error"]["Code"] == "InvalidParameter"
+    assert "AWS Managed CMK can't be shared" in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError, match="cannot be made public"):
+        ec2.modify_image_attribute(ImageId=image, LaunchPermission={"Add": [{"Group": "all"}]})
+    # The step fails before sharing, naming the image, the snapshot and the fix.
+    ctx, status = _share_step(sandbox, tmp_path, "eu-west-1", image)
+    assert status == "failed"
+    error = ctx.state.steps["share"].error
+    assert image in error and snap in error and "aws/ebs" in error
+    assert "customer managed KMS key" in ctx.state.reason
+    assert "shared_with" not in ctx.state.bag
+
+
+def test_an_image_on_a_customer_managed_key_is_shared(sandbox: Sandbox, tmp_path: Any) -> None:
+    kms = client(sandbox, "kms", "eu-west-1")
+    key = kms.create_key(Description="stemcell share")["KeyMetadata"]["Arn"]
+    image = _baked_image(sandbox, "eu-west-1", KmsKeyId=key)
+    ctx, status = _share_step(sandbox, tmp_path, "eu-west-1", image)
+    assert status == "succeeded", ctx.state.reason
+    assert ctx.state.bag["shared_with"] == "123456789012"
+    perms = client(sandbox, "ec2", "eu-west-1").describe_image_attribute(
+        ImageId=image, Attribute="launchPermission")["LaunchPermissions"]
+    assert perms == [{"UserId": "123456789012"}]

@@ -230,7 +230,7 @@ def _make_sandbox_ami() -> type:
                     "VolumeSize": self.ebs_snapshot.volume.size,
                     "DeleteOnTermination": True,
                     "VolumeType": "gp3",
-                    "Encrypted": False,
+                    "Encrypted": bool(getattr(self.ebs_snapshot, "encrypted", False)),
                 },
             }]
 

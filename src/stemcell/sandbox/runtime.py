@@ -113,15 +113,20 @@ class Sandbox:
 
     def _add_aws_realism(self) -> None:
         """What AWS does that moto does not: zones, presigned hosts, quotas, credit modes."""
-        from stemcell.sandbox import credit_specs, presign_hosts, quotas, zones
+        from stemcell.sandbox import credit_specs, ebs_keys, presign_hosts, quotas, zones
 
-        zones.install(lambda account: lifecycle.world_for(account) is not None)
-        credit_specs.install(lambda account: lifecycle.world_for(account) is not None)
+        def is_sandbox(account: str) -> bool:
+            return lifecycle.world_for(account) is not None
+
+        zones.install(is_sandbox)
+        credit_specs.install(is_sandbox)
+        ebs_keys.install(is_sandbox)
         quotas.install()
         quotas.register(self.account_id, self.vcpu_quota)
         door = self.front_door
         door.add_filter(presign_hosts.presigned_host_filter(self.account_id))
         door.add_filter(quotas.vcpu_filter(self.account_id, self.vcpu_quota))
+        door.add_filter(ebs_keys.share_filter(self.account_id))
         door.add_observer(credit_specs.launch_observer(self.account_id))
 
     @property
