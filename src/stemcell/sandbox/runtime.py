@@ -69,7 +69,7 @@ class Sandbox:
         self._control = ControlServer(self, on_shutdown=on_shutdown)
         self._closed = False
         self._close_lock = threading.Lock()
-        from stemcell.sandbox.quotas import VcpuQuota
+        from stemcell.sandbox.vcpu_quota import VcpuQuota
 
         # The account's vCPU quota (Service Quotas L-1216C47A); tests may lower it live.
         self.vcpu_quota = VcpuQuota.from_env()
@@ -113,7 +113,7 @@ class Sandbox:
 
     def _add_aws_realism(self) -> None:
         """What AWS does that moto does not: zones, presigned hosts, quotas, credit modes."""
-        from stemcell.sandbox import credit_specs, ebs_keys, presign_hosts, quotas, zones
+        from stemcell.sandbox import credit_specs, ebs_keys, presign_hosts, vcpu_quota, zones
 
         def is_sandbox(account: str) -> bool:
             return lifecycle.world_for(account) is not None
@@ -121,11 +121,11 @@ class Sandbox:
         zones.install(is_sandbox)
         credit_specs.install(is_sandbox)
         ebs_keys.install(is_sandbox)
-        quotas.install()
-        quotas.register(self.account_id, self.vcpu_quota)
+        vcpu_quota.install()
+        vcpu_quota.register(self.account_id, self.vcpu_quota)
         door = self.front_door
         door.add_filter(presign_hosts.presigned_host_filter(self.account_id))
-        door.add_filter(quotas.vcpu_filter(self.account_id, self.vcpu_quota))
+        door.add_filter(vcpu_quota.vcpu_filter(self.account_id, self.vcpu_quota))
         door.add_filter(ebs_keys.share_filter(self.account_id))
         door.add_observer(credit_specs.launch_observer(self.account_id))
 
@@ -174,9 +174,9 @@ class Sandbox:
         self._moto.stop()
         self.world.close()
         lifecycle.unregister(self.account_id)
-        from stemcell.sandbox import credit_specs, quotas
+        from stemcell.sandbox import credit_specs, vcpu_quota
 
-        quotas.unregister(self.account_id)
+        vcpu_quota.unregister(self.account_id)
         credit_specs.forget(self.account_id)
         forget_accounts({self.account_id})
 
