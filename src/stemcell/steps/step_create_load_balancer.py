@@ -104,8 +104,11 @@ class LoadBalancerStep(BaseStep):
                 "TargetHealthDescriptions"]
             states = {h["Target"]["Id"]: h["TargetHealth"]["State"] for h in health_list}
             for h in health_list:
-                if h["TargetHealth"].get("Reason") == "Target.NotInUse":
-                    # Never becomes healthy: fail now, not after the whole deadline.
+                health = h["TargetHealth"]
+                # Target.NotInUse also means "no listener yet" (passing); only the zone
+                # case is final: fail now, not after the whole deadline.
+                if health.get("Reason") == "Target.NotInUse" and \
+                        "Availability Zone" in str(health.get("Description", "")):
                     raise StepFailed(
                         f"target {h['Target']['Id']} is unused by the load balancer: "
                         f"{h['TargetHealth'].get('Description', 'not in its zones')}",
