@@ -176,3 +176,30 @@ def test_run_region_option_has_no_fixed_default() -> None:
 
     help_text = CliRunner().invoke(run, ["--help"]).output
     assert "AWS_REGION" in help_text and "default: us-east-1" not in help_text
+
+
+def test_a_cleanup_that_loses_its_credentials_says_how_to_finish(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "functional"))
+    from ec2_support import make_cloud, make_ctx, make_lab
+
+    from stemcell.engine.events import Log
+    from stemcell.engine.runner import Runner
+    from stemcell.engine.step import BaseStep
+
+    class Fails(BaseStep):
+        def run(self, ctx: Any) -> None:
+            raise StepFailed("something broke")
+
+        def cleanup(self, ctx: Any) -> None:
+            raise TokenRetrievalError(provider="sso", error_msg="token expired")
+
+    ctx = make_ctx(tmp_path, make_cloud(), None, lab=make_lab([
+        {"id": "x", "title": "X", "kind": "explain"}]))
+    ctx.explain_error = lambda exc: explain_unexpected(exc, aws_profile="dev", run_id=ctx.run_id)
+    logs: list[str] = []
+    ctx.bus.subscribe(lambda e: logs.append(e.message) if isinstance(e, Log) else None)
+    assert Runner(ctx, [Fails(ctx.lab.steps[0])]).run() == "failed"
+    told = [line for line in logs if "aws sso login --profile dev" in line]
+    assert len(told) == 1 and f"stemcell cleanup --run {ctx.run_id}" in told[0]
