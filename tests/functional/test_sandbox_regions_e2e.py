@@ -26,8 +26,9 @@ pytestmark = pytest.mark.e2e
 SPEED = "20"
 
 
-def stemcell(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, STEMCELL_HOME=str(home))
+def stemcell(*args: str, home: Path, timeout: float = 300,
+             **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, STEMCELL_HOME=str(home), **extra_env)
     return subprocess.run([sys.executable, "-m", "stemcell", *args], env=env, text=True,
                           capture_output=True, timeout=timeout)
 
@@ -97,3 +98,22 @@ def test_lab_in_region_spreads_zones_and_every_target_is_healthy(
     elb = boto3.client("elbv2", **kw)
     assert elb.describe_load_balancers()["LoadBalancers"] == []
     assert elb.describe_target_groups()["TargetGroups"] == []
+
+
+def test_a_new_accounts_small_vcpu_quota_stops_the_lab_before_any_launch(
+        _isolated: Path) -> None:
+    started = stemcell("sandbox", "start", "--speed", SPEED, "--json", home=_isolated,
+                       STEMCELL_SANDBOX_VCPU_QUOTA="8")
+    assert started.returncode == 0, started.stderr
+    endpoint = json.loads(started.stdout)["endpoint_url"]
+    try:
+        run = stemcell("run", "--region", "eu-west-1", "--json", home=_isolated)
+        summary = json.loads(run.stdout)
+        assert run.returncode == 1 and summary["status"] == "failed"
+        assert "not enough vCPU quota in eu-west-1" in summary["reason"]
+        assert "L-1216C47A" in summary["reason"]
+        ec2: Any = boto3.client("ec2", endpoint_url=endpoint, region_name="eu-west-1",
+                                aws_access_key_id="any", aws_secret_access_key="any")
+        assert ec2.describe_instances()["Reservations"] == []  # nothing was launched
+    finally:
+        stemcell("sandbox", "stop", home=_isolated)

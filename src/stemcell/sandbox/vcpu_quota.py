@@ -25,9 +25,11 @@ from stemcell.sandbox.front_door import ApiRequest, Refusal
 QUOTA_CODE = "L-1216C47A"
 QUOTA_NAME = "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances"
 STANDARD_FAMILIES = ("a", "c", "d", "h", "i", "m", "r", "t", "z")
-# Enough for lab 1 (six two-vCPU role servers at once, the builder gone by then)
-# with room for one more; small enough that a lab run with --repeat 2 meets it.
-DEFAULT_VCPUS = 16
+# A modest account's: lab 1 needs 12 (six two-vCPU role servers at once, the builder
+# gone by then), --repeat 5 needs 60; a TA's class of 30 servers at once meets it.
+# Tests and students lower it (``Sandbox.vcpu_quota.limit``, or the environment) to
+# see what a brand-new account's few vCPUs do.
+DEFAULT_VCPUS = 64
 _LIVE = ("pending", "running", "stopping")
 
 _lock = threading.Lock()
