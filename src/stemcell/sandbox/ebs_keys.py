@@ -56,11 +56,11 @@ def share_filter(account_id: str) -> Callable[[ApiRequest], Refusal | None]:
     def check(request: ApiRequest) -> Refusal | None:
         if request.service != "ec2" or request.operation != "ModifyImageAttribute":
             return None
-        users = request.params_like("LaunchPermission.Add") or []
+        # LaunchPermission.Add.N.UserId / .Group, or the older OperationType=add form.
         adds = [k for k in request.params if k.startswith("LaunchPermission.Add.")]
         if request.param("OperationType") == "add":
             adds += [k for k in request.params if k.startswith(("UserId.", "UserGroup."))]
-        if not adds and not users:
+        if not adds:
             return None
         public = any(request.params[k][0] == "all" for k in adds if k.endswith(".Group")
                      or k.startswith("UserGroup."))
