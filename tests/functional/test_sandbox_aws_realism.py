@@ -284,3 +284,34 @@ def test_an_image_on_a_customer_managed_key_is_shared(sandbox: Sandbox, tmp_path
     perms = client(sandbox, "ec2", "eu-west-1").describe_image_attribute(
         ImageId=image, Attribute="launchPermission")["LaunchPermissions"]
     assert perms == [{"UserId": "123456789012"}]
+
+
+def test_a_bucket_is_tagged_at_birth(sandbox: Sandbox) -> None:
+    from stemcell.cloud.s3 import create_bucket
+
+    for region in ("us-east-1", "eu-west-1"):
+        s3 = client(sandbox, "s3", region)
+        name = f"stemcell-born-tagged-{region}"
+        create_bucket(s3, name, region, [{"Key": "stemcell:run", "Value": "r1"}])
+        assert s3.get_bucket_tagging(Bucket=name)["TagSet"] == [
+            {"Key": "stemcell:run", "Value": "r1"}]
+        location = s3.get_bucket_location(Bucket=name)["LocationConstraint"]
+        assert (location or "us-east-1") == region
+
+
+def test_an_endpoint_refusing_tags_at_create_gets_the_plain_request() -> None:
+    from botocore.stub import Stubber
+
+    from stemcell.cloud.s3 import create_bucket
+
+    s3 = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="a",
+                      aws_secret_access_key="b")
+    with Stubber(s3) as stub:
+        stub.add_client_error("create_bucket", "MalformedXML", http_status_code=400,
+                              expected_params={"Bucket": "b-1", "CreateBucketConfiguration": {
+                                  "LocationConstraint": "eu-west-1",
+                                  "Tags": [{"Key": "k", "Value": "v"}]}})
+        stub.add_response("create_bucket", {}, expected_params={
+            "Bucket": "b-1", "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}})
+        create_bucket(s3, "b-1", "eu-west-1", [{"Key": "k", "Value": "v"}])
+        stub.assert_no_pending_responses()

@@ -112,8 +112,15 @@ class Sandbox:
                 response.read()
 
     def _add_aws_realism(self) -> None:
-        """What AWS does that moto does not: zones, presigned hosts, quotas, credit modes."""
-        from stemcell.sandbox import credit_specs, ebs_keys, presign_hosts, vcpu_quota, zones
+        """What AWS does that moto does not (docs/aws-backend.md has the table)."""
+        from stemcell.sandbox import (
+            bucket_tags,
+            credit_specs,
+            ebs_keys,
+            presign_hosts,
+            vcpu_quota,
+            zones,
+        )
 
         def is_sandbox(account: str) -> bool:
             return lifecycle.world_for(account) is not None
@@ -128,6 +135,7 @@ class Sandbox:
         door.add_filter(vcpu_quota.vcpu_filter(self.account_id, self.vcpu_quota))
         door.add_filter(ebs_keys.share_filter(self.account_id))
         door.add_observer(credit_specs.launch_observer(self.account_id))
+        door.add_observer(bucket_tags.create_observer(self.account_id))
 
     @property
     def endpoint_url(self) -> str:

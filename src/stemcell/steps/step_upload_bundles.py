@@ -19,13 +19,14 @@ class UploadBundlesStep(BaseStep):
     def run(self, ctx: Any) -> None:
         s3 = ctx.cloud.s3
         name = bucket_name(ctx.run_id)
+        tags = ctx_tags(ctx, name=name)
         try:
-            create_bucket(s3, name, ctx.cloud.region)
+            create_bucket(s3, name, ctx.cloud.region, tags)
         except ClientError as exc:
             raise explain(exc, f"creating bucket {name}") from None
         ctx.record_resource("bucket", name, name)
         try:
-            secure_and_tag(ctx, s3, name, ctx_tags(ctx, name=name))
+            secure_and_tag(ctx, s3, name, tags)
         except ClientError as exc:
             raise explain(exc, f"tagging bucket {name}") from None
         keys: dict[str, str] = {}
