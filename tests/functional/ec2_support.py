@@ -131,7 +131,8 @@ def make_ctx(tmp_path: Path, cloud: Cloud, dialer: Any, lab: Lab | None = None,
     profile = config.pop("profile", None) or make_profile(profile_dir)
     store = StateStore(run_dir / "state.json", RunState(run_id=run_id))
     ctx = Context(
-        run_id=run_id, run_dir=run_dir, config=RunConfig(**config), lab=lab or make_lab(),
+        run_id=run_id, run_dir=run_dir, config=RunConfig(**{"region": cloud.region, **config}),
+        lab=lab or make_lab(),
         profile=profile, profile_dir=profile_dir, store=store,
         clock=ScaledClock.starting_now(speed),
     )

@@ -110,6 +110,7 @@ def test_failed_image_is_a_clear_error_and_everything_is_cleaned(moto_env: None,
     assert run(ctx) == "failed"
     assert "failed to bake: Internal error while creating snapshot" in ctx.state.steps[
         "image"].error
+    assert ctx.state.bag["image_id"] in ctx.state.steps["image"].error  # named, not "it"
     kinds = {r.rtype: r.state for r in ctx.state.resources}
     assert kinds["image"] in ("deleted", "gone") and kinds["snapshot"] == "deleted"
     assert kinds["instance"] == "deleted"

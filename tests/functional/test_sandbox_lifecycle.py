@@ -212,8 +212,11 @@ def test_console_output_is_the_guests(ec2: Any) -> None:
 def _target_group(sandbox: Sandbox, ec2: Any, iid: str) -> tuple[Any, str]:
     elb = client(sandbox, "elbv2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]
-               if s["VpcId"] == vpc["VpcId"]][:2]
+    # The ALB must have the target's zone (sandbox/zones.py: others are "unused").
+    inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    others = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]
+              if s["VpcId"] == vpc["VpcId"] and s["SubnetId"] != inst["SubnetId"]]
+    subnets = [inst["SubnetId"], others[0]]
     tg = elb.create_target_group(Name=f"tg-{iid[-6:]}", Protocol="HTTP", Port=80,
                                  VpcId=vpc["VpcId"], HealthCheckPath="/health",
                                  HealthCheckIntervalSeconds=10, HealthyThresholdCount=2,

@@ -29,7 +29,7 @@ def _lab_profile(tmp_path: Path) -> tuple[Any, Any]:
 
 def test_estimate_adds_up_from_the_table(tmp_path: Path) -> None:
     lab, profile = _lab_profile(tmp_path)
-    est = estimate(lab, profile, RunConfig(backend="aws"))
+    est = estimate(lab, profile, RunConfig(backend="aws", region="us-east-1"))
     # builder 0.5 h + 4 role servers x 1 h, at the t3.micro price.
     assert est.lines[0].startswith("t3.micro x 4.5 instance-hours at $0.0104/h")
     assert est.usd == pytest.approx(sum(float(line.rsplit("$", 1)[1]) for line in est.lines
@@ -37,16 +37,31 @@ def test_estimate_adds_up_from_the_table(tmp_path: Path) -> None:
     assert 0.05 < est.usd < 0.2
     assert PRICES_AS_OF in est.text() and "us-east-1" in est.text()
     assert "load balancer" in est.text()
-    more = estimate(lab, profile, RunConfig(backend="aws", repeat=3))
+    more = estimate(lab, profile, RunConfig(backend="aws", region="us-east-1", repeat=3))
     assert more.usd > est.usd
 
 
-def test_unknown_region_falls_back_and_says_so(tmp_path: Path) -> None:
+def test_unknown_region_is_not_priced_as_us_east_1(tmp_path: Path) -> None:
     lab, profile = _lab_profile(tmp_path)
     est = estimate(lab, profile, RunConfig(region="ap-south-2"))
-    assert est.priced_region == "us-east-1"
-    assert "no prices on file for ap-south-2" in est.text()
+    assert not est.priced and est.usd == 0.0
+    assert est.text().startswith("no price for ap-south-2")
+    assert "us-east-1" not in est.text().splitlines()[1:][0]
     assert "eu-west-1" in INSTANCE_HOURLY
+    with pytest.raises(ConfigError, match="no price for ap-south-2"):
+        confirm_launch(lab, profile, RunConfig(backend="aws", region="ap-south-2"), None)
+
+
+def test_alb_lcus_and_every_public_ipv4_address_are_priced(tmp_path: Path) -> None:
+    lab, profile = _lab_profile(tmp_path)
+    est = estimate(lab, profile, RunConfig(region="eu-west-1"))
+    text = est.text()
+    assert "load balancer capacity units" in text and "$0.008/LCU-h" in text
+    # Instances' addresses and the ALB's two (one per zone), $0.005/h each.
+    assert "public IPv4 x 4.5 h at $0.005/h: $0.0225" in text
+    assert "load balancer public IPv4 x 2 zones x 1 h at $0.005/h: $0.0100" in text
+    assert "list prices for eu-west-1" in text
+    assert "15 July 2025" in text and "not t4g" in text
 
 
 def test_allowlist_and_architecture() -> None:
@@ -61,12 +76,13 @@ def test_allowlist_and_architecture() -> None:
 def test_confirmation_on_aws_only(tmp_path: Path) -> None:
     lab, profile = _lab_profile(tmp_path)
     asked: list[str] = []
-    confirm_launch(lab, profile, RunConfig(backend="sandbox"), None)
-    confirm_launch(lab, profile, RunConfig(backend="aws", yes=True), None)
-    est = confirm_launch(lab, profile, RunConfig(backend="aws"),
+    confirm_launch(lab, profile, RunConfig(backend="sandbox", region="us-east-1"), None)
+    confirm_launch(lab, profile, RunConfig(backend="aws", region="us-east-1", yes=True), None)
+    est = confirm_launch(lab, profile, RunConfig(backend="aws", region="us-east-1"),
                          lambda text: asked.append(text) or True)
     assert asked and f"${est.usd:.2f}" in asked[0]
     with pytest.raises(Interrupted):
-        confirm_launch(lab, profile, RunConfig(backend="aws"), lambda text: False)
+        confirm_launch(lab, profile, RunConfig(backend="aws", region="us-east-1"),
+                       lambda text: False)
     with pytest.raises(ConfigError, match="--yes"):
-        confirm_launch(lab, profile, RunConfig(backend="aws"), None)
+        confirm_launch(lab, profile, RunConfig(backend="aws", region="us-east-1"), None)

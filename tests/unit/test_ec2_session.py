@@ -42,10 +42,42 @@ def test_unknown_backend() -> None:
 
 
 def test_retry_mode_and_addressing() -> None:
-    cfg = client_config("http://127.0.0.1:1")
+    cfg = client_config("http://127.0.0.1:1", "s3")
     assert cfg.retries == {"max_attempts": 8, "mode": "standard"}
     assert cfg.s3 == {"addressing_style": "path"}
-    assert client_config(None).s3 == {}
+    assert cfg.signature_version == "s3v4"
+    assert client_config(None, "s3").s3 == {"addressing_style": "virtual",
+                                            "us_east_1_regional_endpoint": "regional"}
+    # SigV4-for-S3 settings belong to the S3 client only.
+    ec2 = client_config(None, "ec2")
+    assert ec2.s3 is None and ec2.signature_version is None
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-southeast-5"])
+def test_presigned_bundle_urls_use_the_regional_host(region: str) -> None:
+    """A bucket outside us-east-1 is reachable only on its regional host (S3 307/403s the
+    global one for new buckets; newer regions never answer there)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from stemcell.cloud.s3 import presigned_get
+
+    cloud = Cloud(sandbox_session(region), region)
+    url = urlsplit(presigned_get(cloud.s3, "stemcell-run-1", "bundles/web.tar.gz"))
+    assert url.scheme == "https"
+    assert url.hostname == f"stemcell-run-1.s3.{region}.amazonaws.com"
+    assert url.path == "/bundles/web.tar.gz"
+    query = parse_qs(url.query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-Credential"][0].split("/")[2:4] == [region, "s3"]
+
+
+def test_presigned_urls_with_an_endpoint_are_path_style_on_it() -> None:
+    from stemcell.cloud.s3 import presigned_get
+
+    cloud = Cloud(sandbox_session("eu-west-1"), "eu-west-1", "http://127.0.0.1:9")
+    url = presigned_get(cloud.s3, "stemcell-run-1", "bundles/web.tar.gz")
+    assert url.startswith("http://127.0.0.1:9/stemcell-run-1/bundles/web.tar.gz?")
+    assert "%2Feu-west-1%2Fs3%2F" in url
 
 
 def test_every_call_is_counted_by_operation() -> None:

@@ -209,6 +209,16 @@ def test_apt_needs_root_and_an_update_first(m: System) -> None:
     assert code == 100
 
 
+def test_apt_takes_a_dpkg_lock_timeout_option(m: System) -> None:
+    # Profiles wait for unattended-upgrades' lock at first boot, as on real Ubuntu.
+    code, _, err = run(m, "sudo apt-get -o DPkg::Lock::Timeout=300 update && "
+                          "sudo apt-get -o DPkg::Lock::Timeout=300 install -y apache2")
+    assert code == 0, err
+    code, _, err = run(m, "sudo apt-get -o DPkg::Lock::Timeout install -y apache2")
+    assert code == 100
+    assert "Configuration item specification must have an =<val>" in err
+
+
 def test_apt_install_output_and_effects(m: System) -> None:
     code, out, err = run(m, "sudo apt-get update && sudo apt-get install -y apache2")
     assert code == 0, err

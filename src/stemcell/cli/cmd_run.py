@@ -25,7 +25,9 @@ def backend_options(fn):  # type: ignore[no-untyped-def]
         [
             click.option("--backend", type=click.Choice(["sandbox", "aws"]), default="sandbox",
                          show_default=True, help="Where to run: offline sandbox or real AWS."),
-            click.option("--region", default="us-east-1", show_default=True),
+            click.option("--region", default=None,
+                         help="Region (default: the AWS session's, from --aws-profile, "
+                         "AWS_REGION or the profile's config; else us-east-1 in the sandbox)."),
             click.option("--aws-profile", default=None, help="Named AWS profile (aws only)."),
             click.option("--speed", type=float, default=None,
                          help="Sandbox only: how much faster than real time modeled time runs."),
@@ -61,7 +63,7 @@ def run(
     lab: str,
     profile: str,
     backend: str,
-    region: str,
+    region: str | None,
     aws_profile: str | None,
     speed: float | None,
     keep: bool,
@@ -82,7 +84,7 @@ def run(
 
     console = Console(stderr=as_json, highlight=False, soft_wrap=True)
     config = RunConfig(
-        lab=lab, profile=profile, backend=backend, region=region, aws_profile=aws_profile,
+        lab=lab, profile=profile, backend=backend, region=region or "", aws_profile=aws_profile,
         speed=speed, keep=keep, yes=yes, ssh_cidr=ssh_cidr,
         allow_ssh_from_anywhere=allow_ssh_from_anywhere, instance_type=instance_type,
         repeat=repeat, ta_keys=list(ta_keys), course_account=course_account,

@@ -15,7 +15,13 @@ from typing import Any
 
 import boto3
 
-from stemcell.cloud.clients import aws_session, sandbox_session, verify_credentials
+from stemcell.cloud.aws_errors import explain_unexpected
+from stemcell.cloud.clients import (
+    aws_session,
+    default_region,
+    sandbox_session,
+    verify_credentials,
+)
 from stemcell.cloud.deleter import CloudDeleter
 from stemcell.cloud.ec2 import Cloud
 from stemcell.engine.clock import Clock, WallClock
@@ -42,6 +48,15 @@ class Backend:
         ctx.dialer = self.dialer
         ctx.deleter = self.deleter
         ctx.clock = self.clock
+        # The region the backend resolved (the session's, when --region was not given)
+        # is the run's: cleanup and resume must look there.
+        if ctx.state.config.get("region") != self.cloud.region:
+            with ctx.store.lock:
+                ctx.state.config["region"] = self.cloud.region
+                ctx.store.save()
+        cloud, config, run_id = self.cloud, ctx.config, ctx.run_id
+        ctx.explain_error = lambda exc: explain_unexpected(
+            exc, region=cloud.region, aws_profile=config.aws_profile, run_id=run_id)
 
     def close(self) -> None:
         if self._handle is not None:
@@ -58,7 +73,11 @@ def open_backend(config: RunConfig, *, verify: bool = True) -> Backend:
 
 
 def _open_aws(config: RunConfig, verify: bool) -> Backend:
-    session = aws_session(config.aws_profile, config.region)
+    session = aws_session(config.aws_profile, config.region or None)
+    if not session.region_name:
+        raise ConfigError("no AWS region: pass --region, set AWS_REGION, or give the "
+                          "profile a region (`aws configure set region eu-west-1`)")
+    config.region = session.region_name
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None  # LocalStack / moto server users
     if verify:
         verify_credentials(session, endpoint)
@@ -70,6 +89,8 @@ def _open_sandbox(config: RunConfig) -> Backend:
     from stemcell.sandbox.connect import connect_or_start
 
     handle = connect_or_start(config.speed)
+    # The sandbox takes any region; by default the one AWS tools here would use.
+    config.region = config.region or default_region()
     session: boto3.Session = sandbox_session(config.region, handle.credentials)
     cloud = Cloud(session, config.region, handle.endpoint_url)
     return Backend("sandbox", cloud, handle.dialer, handle.clock, simulated=True,

@@ -20,7 +20,9 @@ from stemcell.cloud.tags import run_filter
 
 CallSink = Callable[[str, str], None]
 
-# Free-tier eligible types; a run may only use these (a typo must not cost money).
+# The smallest burstable types; a run may only use these (a typo must not cost money).
+# Free tier: legacy accounts (before 15 July 2025) get t2.micro/t3.micro hours, not
+# t4g.micro; newer accounts pay every type from their credits (pricing.py).
 ALLOWED_TYPES: dict[str, str] = {"t3.micro": "x86_64", "t2.micro": "x86_64",
                                  "t4g.micro": "arm64"}
 
@@ -48,7 +50,7 @@ class Cloud:
                     service,  # type: ignore[call-overload]
                     region_name=self.region,
                     endpoint_url=self.endpoint_url,
-                    config=client_config(self.endpoint_url),
+                    config=client_config(self.endpoint_url, service),
                 )
                 # before-parameter-build fires for every call, even one that another
                 # handler answers without sending (stubs, injected faults).
@@ -123,6 +125,19 @@ class Cloud:
         vpcs = self.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])
         found = vpcs.get("Vpcs", [])
         return str(found[0]["VpcId"]) if found else None
+
+    def zones_offering(self, instance_type: str) -> set[str] | None:
+        """Zones of the region that offer ``instance_type`` (None if EC2 would not say)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            offers = self.ec2.describe_instance_type_offerings(
+                LocationType="availability-zone",
+                Filters=[{"Name": "instance-type", "Values": [instance_type]}],
+            ).get("InstanceTypeOfferings", [])
+        except ClientError:  # not allowed for these credentials: any zone, as EC2 decides
+            return None
+        return {str(o["Location"]) for o in offers if o.get("Location")} or None
 
     def subnets(self, vpc_id: str) -> list[dict[str, Any]]:
         return list(

@@ -7,6 +7,7 @@ before their target groups, instances before the security group ...).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -74,10 +75,26 @@ def _buckets(cloud: Any, run_id: str | None) -> list[Resource]:
         try:
             tags = as_dict(s3.get_bucket_tagging(Bucket=name).get("TagSet"))
         except ClientError:
-            continue
-        if RUN in tags and (run_id is None or tags[RUN] == run_id):
+            tags = {}
+        if RUN not in tags:
+            # Tagged right after CreateBucket: a run stopped in between leaves an
+            # untagged bucket, still ours by its name (s3.bucket_name).
+            owner = _run_of_bucket(name)
+            if owner is None:
+                continue
+            tags = {RUN: owner}
+        if run_id is None or tags[RUN] == run_id:
             out.append(_res("bucket", name, {**tags, NAME: name}))
     return out
+
+
+_RUN_BUCKET = re.compile(r"^stemcell-(\d{8}-\d{6}-[0-9a-f]{6})$")
+
+
+def _run_of_bucket(name: str) -> str | None:
+    """The run id a bucket named by ``s3.bucket_name`` belongs to, else None."""
+    match = _RUN_BUCKET.match(name)
+    return match.group(1) if match else None
 
 
 def _elb(cloud: Any, run_id: str | None) -> list[Resource]:

@@ -5,7 +5,15 @@ https://aws.amazon.com/ec2/pricing/on-demand/, https://aws.amazon.com/ebs/pricin
 https://aws.amazon.com/elasticloadbalancing/pricing/ and
 https://aws.amazon.com/vpc/pricing/ (public IPv4), read on ``PRICES_AS_OF``.
 They change rarely but they do change: the estimate says where it comes from.
-Free-tier hours, if the account still has them, make the real bill lower.
+A Region without prices on file is not priced at all ("no price for REGION"):
+guessing with us-east-1's would understate it.
+
+Free tier: accounts created before 15 July 2025 may still have the legacy
+12-month offer (750 h a month of t2.micro, or t3.micro where t2 is not offered;
+t4g.micro is not part of it); accounts created since then get credits instead
+(the Free plan, up to six months) and every hour is drawn from them ("AWS Free
+Tier", https://aws.amazon.com/free/, and "Tracking your Free Tier usage", AWS
+Billing User Guide). Either way the list price below is what the usage is worth.
 """
 
 from __future__ import annotations
@@ -35,7 +43,14 @@ SNAPSHOT_GB_MONTH = {"us-east-1": 0.05, "us-east-2": 0.05, "us-west-2": 0.05,
                      "eu-west-1": 0.05, "eu-central-1": 0.054}
 ALB_HOURLY = {"us-east-1": 0.0225, "us-east-2": 0.0225, "us-west-2": 0.0225,
               "eu-west-1": 0.0252, "eu-central-1": 0.027}
-PUBLIC_IPV4_HOURLY = 0.005  # every region, per in-use public address
+# USD per Load Balancer Capacity Unit-hour; an ALB bills at least the LCUs it uses,
+# and its health checks alone use a fraction of one: one LCU-hour per hour is a ceiling.
+ALB_LCU_HOURLY = {"us-east-1": 0.008, "us-east-2": 0.008, "us-west-2": 0.008,
+                  "eu-west-1": 0.008, "eu-central-1": 0.008}
+ALB_LCUS = 1.0
+PUBLIC_IPV4_HOURLY = 0.005  # every region, per in-use public address (since Feb 2024)
+# An internet-facing ALB holds one public IPv4 address per zone it is given.
+ALB_ZONES = 2
 
 ROOT_GB = 8
 # How long a student typically keeps things around during the lab.
@@ -53,9 +68,18 @@ class Estimate:
     lines: list[str] = field(default_factory=list)
     priced_region: str = ""
 
+    @property
+    def priced(self) -> bool:
+        return bool(self.priced_region)
+
     def text(self) -> str:
-        head = f"Estimated AWS cost of this lab run: ${self.usd:.2f} " \
-               f"(list prices for {self.priced_region} as of {self.as_of})"
+        if not self.priced:
+            head = (f"no price for {self.region}: stemcell has list prices only for "
+                    f"{', '.join(sorted(INSTANCE_HOURLY))}; see "
+                    "https://aws.amazon.com/ec2/pricing/on-demand/ for this Region")
+        else:
+            head = f"Estimated AWS cost of this lab run: ${self.usd:.2f} " \
+                   f"(list prices for {self.priced_region} as of {self.as_of})"
         return "\n".join([head, *(f"  {line}" for line in self.lines)])
 
 
@@ -65,7 +89,7 @@ def choose_instance_type(requested: str | None, profile_default: str, architectu
     if itype not in ALLOWED_TYPES:
         allowed = ", ".join(sorted(ALLOWED_TYPES))
         raise ConfigError(f"instance type {itype!r} is not allowed (allowed: {allowed})",
-                          hint="The allowlist keeps the lab within the free tier.")
+                          hint="The allowlist keeps the lab on the smallest, cheapest types.")
     if ALLOWED_TYPES[itype] != architecture:
         fits = [t for t, a in ALLOWED_TYPES.items() if a == architecture]
         raise ConfigError(
@@ -94,12 +118,16 @@ def count_instances(lab: Any, repeat: int = 1) -> tuple[int, bool]:
 
 def estimate(lab: Any, profile: Any, config: Any) -> Estimate:
     region = config.region
-    priced = region if region in INSTANCE_HOURLY else "us-east-1"
     itype = choose_instance_type(config.instance_type, profile.instance_type,
                                  profile.base_image.architecture)
-    hourly = INSTANCE_HOURLY[priced][itype]
     roles, lb = count_instances(lab, getattr(config, "repeat", 1))
     builder = any(s.kind == "launch_builder" for s in lab.steps)
+    instance_hours = (BUILDER_HOURS if builder else 0.0) + roles * ROLE_HOURS
+    usage = (f"{itype} x {instance_hours:g} instance-hours"
+             + (f", an application load balancer for {LB_HOURS:g} h" if lb else ""))
+    if region not in INSTANCE_HOURLY:
+        return Estimate(usd=0.0, region=region, lines=[f"usage: {usage}"], priced_region="")
+    hourly = INSTANCE_HOURLY[region][itype]
     lines: list[str] = []
     total = 0.0
 
@@ -108,24 +136,27 @@ def estimate(lab: Any, profile: Any, config: Any) -> Estimate:
         total += usd
         lines.append(f"{label}: ${usd:.4f}")
 
-    instance_hours = (BUILDER_HOURS if builder else 0.0) + roles * ROLE_HOURS
     add(f"{itype} x {instance_hours:g} instance-hours at ${hourly}/h", instance_hours * hourly)
     add(f"public IPv4 x {instance_hours:g} h at ${PUBLIC_IPV4_HOURLY}/h",
         instance_hours * PUBLIC_IPV4_HOURLY)
     gb_month = ROOT_GB * instance_hours / HOURS_PER_MONTH
-    add(f"gp3 root volumes {ROOT_GB} GB x {instance_hours:g} h at ${GP3_GB_MONTH[priced]}"
-        "/GB-month", gb_month * GP3_GB_MONTH[priced])
+    add(f"gp3 root volumes {ROOT_GB} GB x {instance_hours:g} h at ${GP3_GB_MONTH[region]}"
+        "/GB-month", gb_month * GP3_GB_MONTH[region])
     snap = ROOT_GB * IMAGE_HOURS / HOURS_PER_MONTH
-    add(f"AMI snapshot {ROOT_GB} GB x {IMAGE_HOURS:g} h at ${SNAPSHOT_GB_MONTH[priced]}"
-        "/GB-month", snap * SNAPSHOT_GB_MONTH[priced])
+    add(f"AMI snapshot {ROOT_GB} GB x {IMAGE_HOURS:g} h at ${SNAPSHOT_GB_MONTH[region]}"
+        "/GB-month", snap * SNAPSHOT_GB_MONTH[region])
     if lb:
-        add(f"application load balancer x {LB_HOURS:g} h at ${ALB_HOURLY[priced]}/h "
-            "(plus LCUs, negligible here)", LB_HOURS * ALB_HOURLY[priced])
-    if priced != region:
-        lines.append(f"no prices on file for {region}; us-east-1 prices shown")
+        add(f"application load balancer x {LB_HOURS:g} h at ${ALB_HOURLY[region]}/h",
+            LB_HOURS * ALB_HOURLY[region])
+        add(f"load balancer capacity units: at most {ALB_LCUS:g} LCU x {LB_HOURS:g} h at "
+            f"${ALB_LCU_HOURLY[region]}/LCU-h", ALB_LCUS * LB_HOURS * ALB_LCU_HOURLY[region])
+        add(f"load balancer public IPv4 x {ALB_ZONES} zones x {LB_HOURS:g} h at "
+            f"${PUBLIC_IPV4_HOURLY}/h", ALB_ZONES * LB_HOURS * PUBLIC_IPV4_HOURLY)
     lines.append(f"assumes the builder lives {BUILDER_HOURS:g} h and the {roles} role "
                  f"servers {ROLE_HOURS:g} h; S3 and API requests cost fractions of a cent")
-    return Estimate(usd=round(total, 4), region=region, lines=lines, priced_region=priced)
+    lines.append("free tier: accounts from before 15 July 2025 may have 750 free t2/t3.micro "
+                 "hours a month (not t4g); newer accounts pay this from their credits")
+    return Estimate(usd=round(total, 4), region=region, lines=lines, priced_region=region)
 
 
 def confirm_launch(lab: Any, profile: Any, config: Any,
@@ -139,8 +170,9 @@ def confirm_launch(lab: Any, profile: Any, config: Any,
     if config.backend != "aws" or config.yes:
         return est
     if confirm is None:
+        cost = f"about ${est.usd:.2f}" if est.priced else f"no price for {est.region}"
         raise ConfigError(
-            f"this run launches real AWS resources (about ${est.usd:.2f}) and there is no "
+            f"this run launches real AWS resources ({cost}) and there is no "
             "one to confirm it: pass --yes to accept", hint=est.text())
     if not confirm(est.text() + "\nLaunch these resources on your AWS account?"):
         raise Interrupted("not confirmed: nothing was launched")

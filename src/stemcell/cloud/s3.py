@@ -2,7 +2,10 @@
 
 Instances get a presigned GET URL in their user data instead of credentials, so
 nothing on the server can read anything else in the account. URLs are made when
-user data is rendered and never stored in the state or sent as events.
+user data is rendered and never stored in the state or sent as events. They name
+the bucket's regional host, SigV4-signed for its region (``clients.client_config``):
+the global host redirects (307) for buckets outside us-east-1 and the signature
+then fails.
 """
 
 from __future__ import annotations
@@ -13,6 +16,11 @@ import re
 import tarfile
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stemcell.cloud.aws_errors import error_code
+from stemcell.cloud.consistency_retry import retry_not_found
 
 PRESIGN_SECONDS = 3600
 
@@ -45,15 +53,47 @@ def pack_bundle(folder: Path) -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-def create_bucket(s3: Any, name: str, region: str) -> None:
-    kwargs: dict[str, Any] = {"Bucket": name}
+# Codes an endpoint answers when it does not know CreateBucketConfiguration.Tags
+# (older S3-compatible servers); the bucket is then tagged right after instead.
+_NO_TAGS_AT_CREATE = frozenset({"MalformedXML", "InvalidArgument", "InvalidRequest",
+                                "NotImplemented"})
+
+
+def create_bucket(s3: Any, name: str, region: str,
+                  tags: list[dict[str, str]] | None = None) -> None:
+    """CreateBucket in ``region``, tagged at birth where the API takes it.
+
+    S3 takes tags in ``CreateBucketConfiguration.Tags`` for general purpose buckets
+    ("Using tags with S3 general purpose buckets", Amazon S3 User Guide,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/buckets-tagging.html);
+    an endpoint that refuses them gets the plain request.
+    """
+    config: dict[str, Any] = {}
     if region != "us-east-1":  # us-east-1 rejects an explicit LocationConstraint
-        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        config["LocationConstraint"] = region
+    if tags:
+        try:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={**config, "Tags": tags})
+            return
+        except ClientError as exc:
+            if error_code(exc) not in _NO_TAGS_AT_CREATE:
+                raise
+    kwargs: dict[str, Any] = {"Bucket": name}
+    if config:
+        kwargs["CreateBucketConfiguration"] = config
     s3.create_bucket(**kwargs)
 
 
-def secure_and_tag(s3: Any, name: str, tags: list[dict[str, str]]) -> None:
-    s3.put_public_access_block(
+def secure_and_tag(ctx: Any, s3: Any, name: str, tags: list[dict[str, str]]) -> None:
+    """Block public access and (again) tag the bucket, right after CreateBucket.
+
+    The tags are put even when CreateBucket took them: an endpoint that refused or
+    ignored them (older APIs, S3-compatible servers, moto) must not leave the bucket
+    untagged. S3 may answer ``NoSuchBucket`` for a bucket created a moment ago,
+    which is retried. Until tagged, ``cleanup`` still finds the bucket by its name
+    (``stemcell-<run id>``).
+    """
+    retry_not_found(ctx, f"securing bucket {name}", lambda: s3.put_public_access_block(
         Bucket=name,
         PublicAccessBlockConfiguration={
             "BlockPublicAcls": True,
@@ -61,8 +101,9 @@ def secure_and_tag(s3: Any, name: str, tags: list[dict[str, str]]) -> None:
             "BlockPublicPolicy": True,
             "RestrictPublicBuckets": True,
         },
-    )
-    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
+    ), codes=("NoSuchBucket",))
+    retry_not_found(ctx, f"tagging bucket {name}", lambda: s3.put_bucket_tagging(
+        Bucket=name, Tagging={"TagSet": tags}), codes=("NoSuchBucket",))
 
 
 def presigned_get(s3: Any, bucket: str, key: str, seconds: int = PRESIGN_SECONDS) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from stemcell.engine.clock import Clock, WallClock
-from stemcell.engine.errors import Interrupted
+from stemcell.engine.errors import Interrupted, StemcellError
 from stemcell.engine.events import (
     ApiCall,
     Event,
@@ -43,7 +43,7 @@ class RunConfig:
     lab: str = "lab1-stem-cell"
     profile: str = "apache-python"
     backend: str = "sandbox"  # sandbox | aws
-    region: str = "us-east-1"
+    region: str = ""  # "": the AWS session's region (profile, AWS_REGION); set on open
     aws_profile: str | None = None
     speed: float | None = None
     keep: bool = False
@@ -81,6 +81,8 @@ class Context:
     dialer: Any = None  # stemcell.remote.dialer.Dialer
     deleter: Deleter | None = None
     current_step: str = ""
+    # Set by the backend: better words for an exception a step did not catch.
+    explain_error: Callable[[BaseException], StemcellError | None] | None = None
 
     @property
     def state(self) -> RunState:

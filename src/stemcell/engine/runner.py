@@ -158,9 +158,14 @@ class Runner:
             self._finish(step, "failed", exc.message, exc.hint, by=self._by)
             return "failed", exc.message, exc.hint
         except Exception as exc:  # a bug or an unexpected cloud error: still clean up
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self.ctx.emit(Log(message=traceback.format_exc(), level="debug",
                               step_id=step.spec.id))
+            # The backend may know better words for it (expired credentials, say).
+            known = self.ctx.explain_error(exc) if self.ctx.explain_error else None
+            if known is not None:
+                self._finish(step, "failed", known.message, known.hint, by=self._by)
+                return "failed", known.message, known.hint
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self._finish(step, "failed", detail, by=self._by)
             return "failed", detail, ""
         self._finish(step, "done", by=self._by)
@@ -226,6 +231,7 @@ class Runner:
         # waits inside cleanups work, and let a second interrupt be ignored politely.
         cancelled = ctx.cancel
         ctx.cancel = threading.Event()
+        told = False
         try:
             for step in reversed(started):
                 ctx.current_step = step.spec.id
@@ -233,6 +239,7 @@ class Runner:
                     step.cleanup(ctx)
                 except Exception as exc:
                     ctx.log(f"cleanup of {step.spec.id} failed: {exc}", "error")
+                    told = self._say_how_to_recover(exc, told)
                 with ctx.store.lock:
                     ctx.state.steps[step.spec.id].cleaned = True
                     ctx.store.save()
@@ -247,9 +254,21 @@ class Runner:
                     ctx.mark_resource(resource.rtype, resource.rid, "failed", str(exc))
                     ctx.log(f"could not delete {resource.rtype} {resource.rid}: {exc}",
                             "error")
+                    told = self._say_how_to_recover(exc, told)
         finally:
             ctx.cancel = cancelled
         ctx.emit(CleanupFinished(left=len(ctx.state.live_resources())))
+
+    def _say_how_to_recover(self, exc: Exception, told: bool) -> bool:
+        """Once per cleanup: the backend's words for a failure (expired credentials: how
+        to log in again and finish the cleanup)."""
+        if told or self.ctx.explain_error is None:
+            return told
+        known = self.ctx.explain_error(exc)
+        if known is None or not known.hint:
+            return told
+        self.ctx.log(f"{known.message}: {known.hint}", "error")
+        return True
 
     def _set_status(self, status: str, reason: str) -> None:
         with self.ctx.store.lock:

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from stemcell.cloud.run_instances import instance_type, root_mapping
+from stemcell.cloud.run_instances import credit_specification, instance_type, root_mapping
 from stemcell.handson.task_base import other_run, q
 
 LIVE = ["pending", "running"]
@@ -34,6 +34,9 @@ def run_instances_command(ctx: Any, image_id: str, name: str, *, count: int = 1,
         f"--block-device-mappings {q(mapping)}",
         f"--tag-specifications {q(tags)}",
     ]
+    credits = credit_specification(instance_type(ctx))
+    if credits:  # T-family: standard credits, never billed surplus (AWS's default is unlimited)
+        words.append(f"--credit-specification CpuCredits={q(credits['CpuCredits'])}")
     if user_data_path:
         words.append(f"--user-data file://{q(user_data_path)}")
     return " ".join(words)

@@ -17,7 +17,7 @@ from stemcell.cloud.tags import ctx_tags
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, q, waiting
-from stemcell.steps.step_create_load_balancer import two_zone_subnets
+from stemcell.steps.step_create_load_balancer import balancer_subnets
 
 MISSING = ("TargetGroupNotFound", "LoadBalancerNotFound", "ListenerNotFound")
 
@@ -52,7 +52,7 @@ class Task(TaskBase):
                              f"#{params.setup} to put behind the load balancer")
         health = ctx.profile.roles[params.roles[0]].health
         vpc = ctx.get("vpc_id") or ctx.cloud.default_vpc()
-        subnets = two_zone_subnets(ctx, vpc)
+        subnets = balancer_subnets(ctx, vpc, self.targets)
         self.with_lb = bool(subnets)
         name = self.name(ctx)
         commands = [

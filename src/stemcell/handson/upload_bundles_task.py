@@ -78,7 +78,7 @@ class Task(TaskBase):
         if done:
             if ctx.state.find("bucket", name) is None:
                 ctx.record_resource("bucket", name, name, made_by="student")
-                secure_and_tag(ctx.cloud.s3, name, ctx_tags(ctx, name=name))
+                secure_and_tag(ctx, ctx.cloud.s3, name, ctx_tags(ctx, name=name))
             ctx.put("bucket", name)
             ctx.put("bundle_keys", {k.removeprefix(PREFIX).removesuffix(".tar.gz"): k
                                     for k in self.sizes})

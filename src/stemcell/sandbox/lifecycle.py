@@ -230,7 +230,7 @@ def _make_sandbox_ami() -> type:
                     "VolumeSize": self.ebs_snapshot.volume.size,
                     "DeleteOnTermination": True,
                     "VolumeType": "gp3",
-                    "Encrypted": False,
+                    "Encrypted": bool(getattr(self.ebs_snapshot, "encrypted", False)),
                 },
             }]
 
@@ -362,15 +362,15 @@ def _hook_instances(cls: type) -> None:
 
 
 def _default_subnet(backend: Any, kwargs: dict[str, Any]) -> None:
-    """Launch into the default VPC's subnet, as EC2 does (moto would use EC2-Classic)."""
+    """Launch into a default subnet of some zone, as EC2 does (moto would use EC2-Classic)."""
     if kwargs.get("subnet_id") or kwargs.get("nics") or kwargs.get("launch_template"):
         return
     subnets = backend.get_default_subnets()
     if not subnets:
         return
-    zone = kwargs.get("placement") or backend.region_name + "a"
-    subnet = subnets.get(zone) or subnets[sorted(subnets)[0]]
-    kwargs["subnet_id"] = subnet.id
+    from stemcell.sandbox.zones import pick_default_subnet
+
+    kwargs["subnet_id"] = pick_default_subnet(backend, kwargs, subnets).id
 
 
 def _hook_images(cls: type) -> None:

@@ -78,6 +78,10 @@ class Sandbox:
                                       on_shutdown=on_shutdown)
         self._closed = False
         self._close_lock = threading.Lock()
+        from stemcell.sandbox.vcpu_quota import VcpuQuota
+
+        # The account's vCPU quota (Service Quotas L-1216C47A); tests may lower it live.
+        self.vcpu_quota = VcpuQuota.from_env()
 
     @property
     def simulated(self) -> bool:
@@ -86,6 +90,7 @@ class Sandbox:
     def start(self, warm: bool = True) -> Sandbox:
         import_moto()  # before anything imports moto: a stray AWS_PROFILE must not matter
         lifecycle.register(self.world)
+        self._add_aws_realism()
         self._moto.start()
         self._control.start()
         if warm:
@@ -125,6 +130,32 @@ class Sandbox:
                                              headers=dict(prepared.headers.items()))
             with contextlib.suppress(OSError), opener.open(request, timeout=30) as response:
                 response.read()
+
+    def _add_aws_realism(self) -> None:
+        """What AWS does that moto does not (docs/aws-backend.md has the table)."""
+        from stemcell.sandbox import (
+            bucket_tags,
+            credit_specs,
+            ebs_keys,
+            presign_hosts,
+            vcpu_quota,
+            zones,
+        )
+
+        def is_sandbox(account: str) -> bool:
+            return lifecycle.world_for(account) is not None
+
+        zones.install(is_sandbox)
+        credit_specs.install(is_sandbox)
+        ebs_keys.install(is_sandbox)
+        vcpu_quota.install()
+        vcpu_quota.register(self.account_id, self.vcpu_quota)
+        door = self.front_door
+        door.add_filter(presign_hosts.presigned_host_filter(self.account_id))
+        door.add_filter(vcpu_quota.vcpu_filter(self.account_id, self.vcpu_quota))
+        door.add_filter(ebs_keys.share_filter(self.account_id))
+        door.add_observer(credit_specs.launch_observer(self.account_id))
+        door.add_observer(bucket_tags.create_observer(self.account_id))
 
     @property
     def endpoint_url(self) -> str:
@@ -171,6 +202,10 @@ class Sandbox:
         self._moto.stop()
         self.world.close()
         lifecycle.unregister(self.account_id)
+        from stemcell.sandbox import credit_specs, vcpu_quota
+
+        vcpu_quota.unregister(self.account_id)
+        credit_specs.forget(self.account_id)
         forget_accounts({self.account_id})
 
     def __enter__(self) -> Sandbox:

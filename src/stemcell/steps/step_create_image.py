@@ -4,6 +4,11 @@ The AMI id goes into the ledger the moment CreateImage returns, before the long
 wait (Packer leaks the AMI when interrupted there); its snapshots go in as soon
 as DescribeImages names them. Cleanup deregisters the AMI *and* deletes its
 snapshots, which otherwise keep costing money.
+
+The wait is boto3's ``image_exists`` then ``image_available``: just after
+CreateImage, DescribeImages may answer ``InvalidAMIID.NotFound`` for an image
+that exists (EC2 is eventually consistent); that is "not yet", for a bounded
+window, not a failure. An image that turns ``failed`` fails the step by name.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stemcell.cloud.aws_errors import explain
+from stemcell.cloud.aws_errors import error_code, explain
+from stemcell.cloud.consistency_retry import DEFAULT_WINDOW
 from stemcell.cloud.tags import ctx_tags, tag_spec
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import ImageState
@@ -69,12 +75,28 @@ class CreateImageStep(BaseStep):
     def _wait_available(self, ctx: Any, image_id: str) -> None:
         ec2 = ctx.cloud.ec2
         known: set[str] = set()
+        known_once: list[bool] = []
         last = {"progress": -1.0}
 
+        unseen_until = ctx.clock.now() + DEFAULT_WINDOW
+
         def probe() -> bool:
-            images = ec2.describe_images(ImageIds=[image_id])["Images"]
+            try:
+                images = ec2.describe_images(ImageIds=[image_id])["Images"]
+            except ClientError as exc:
+                # image_exists: NotFound right after CreateImage means "not visible yet".
+                if error_code(exc) == "InvalidAMIID.NotFound" and not known_once \
+                        and ctx.clock.now() < unseen_until:
+                    return False
+                raise explain(exc, f"waiting for image {image_id}") from None
             if not images:
-                return False
+                if ctx.clock.now() < unseen_until and not known_once:
+                    return False  # a filter-less by-id read may come back empty too
+                raise StepFailed(f"image {image_id} is gone while it was being made",
+                                 hint="Someone or something deregistered it; run the lab "
+                                 "again.")
+            if not known_once:
+                known_once.append(True)
             image = images[0]
             snaps = [m["Ebs"]["SnapshotId"] for m in image.get("BlockDeviceMappings", [])
                      if m.get("Ebs", {}).get("SnapshotId")]
@@ -88,14 +110,20 @@ class CreateImageStep(BaseStep):
             state = image.get("State", "pending")
             if state == "failed":
                 reason = image.get("StateReason", {}).get("Message", "no reason given")
-                raise StepFailed(f"image {image_id} failed to bake: {reason}",
+                raise StepFailed(f"image {image_id} ({image.get('Name', '')}) failed to bake: "
+                                 f"{reason}",
                                  hint="Everything of this run is cleaned up; run the lab "
                                  "again. If it keeps failing, try another region.")
             if state == "available":
                 return True
             progress = 0.0
             if snaps:
-                found = ec2.describe_snapshots(SnapshotIds=snaps)["Snapshots"]
+                try:
+                    found = ec2.describe_snapshots(SnapshotIds=snaps)["Snapshots"]
+                except ClientError as exc:
+                    if error_code(exc) != "InvalidSnapshot.NotFound":
+                        raise
+                    found = []  # the new snapshot is not visible yet
                 if found:
                     progress = sum(_progress(s.get("Progress")) for s in found) / len(found)
             if progress != last["progress"]:

@@ -3,6 +3,13 @@
 A target group checks the role's health path; an Application Load Balancer (it
 needs two subnets in different zones of the default VPC) forwards port 80 to
 it. One DescribeTargetHealth per tick covers every target.
+
+An ALB only routes to targets in the zones it is given; a target anywhere else
+stays ``unused`` (``Target.NotInUse``) forever ("Availability Zones for your
+Application Load Balancer", Elastic Load Balancing User Guide,
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-subnets.html).
+So the ALB gets one subnet in every zone a target is in, plus the run's
+placement zones (the launches used them) until it has two.
 """
 
 from __future__ import annotations
@@ -19,11 +26,29 @@ from stemcell.engine.step import BaseStep
 HEALTHY_TIMEOUT = 900.0
 
 
-def two_zone_subnets(ctx: Any, vpc: str) -> list[str]:
+def balancer_subnets(ctx: Any, vpc: str, targets: list[str]) -> list[str]:
+    """One subnet per zone holding a target, then placement zones until there are two."""
     by_zone: dict[str, str] = {}
     for subnet in ctx.cloud.subnets(vpc):
-        by_zone.setdefault(subnet["AvailabilityZone"], subnet["SubnetId"])
-    return [by_zone[z] for z in sorted(by_zone)][:2] if len(by_zone) >= 2 else []
+        if subnet.get("DefaultForAz", True):
+            by_zone.setdefault(subnet["AvailabilityZone"], subnet["SubnetId"])
+    wanted: dict[str, str] = {}
+    for inst in ctx.cloud.instances_of_run(ctx.run_id):
+        if inst["InstanceId"] not in targets:
+            continue
+        zone = inst.get("Placement", {}).get("AvailabilityZone", "")
+        subnet = inst.get("SubnetId") or by_zone.get(zone, "")
+        if zone and subnet:
+            wanted.setdefault(zone, subnet)
+    for place in ctx.get("placement") or []:
+        if len(wanted) >= 2:
+            break
+        wanted.setdefault(place["zone"], place["subnet"])
+    for zone in sorted(by_zone):
+        if len(wanted) >= 2:
+            break
+        wanted.setdefault(zone, by_zone[zone])
+    return [wanted[z] for z in sorted(wanted)] if len(wanted) >= 2 else []
 
 
 class LoadBalancerStep(BaseStep):
@@ -51,7 +76,7 @@ class LoadBalancerStep(BaseStep):
             raise explain(exc, "creating the target group") from None
         ctx.record_resource("target_group", tg, name)
         elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": i} for i in targets])
-        subnets = two_zone_subnets(ctx, vpc)
+        subnets = balancer_subnets(ctx, vpc, targets)
         if not subnets:
             ctx.log("the default VPC has no two subnets in different zones: no load "
                     "balancer, so nothing checks the targets' health", "warning")
@@ -78,6 +103,17 @@ class LoadBalancerStep(BaseStep):
             health_list = elb.describe_target_health(TargetGroupArn=tg)[
                 "TargetHealthDescriptions"]
             states = {h["Target"]["Id"]: h["TargetHealth"]["State"] for h in health_list}
+            for h in health_list:
+                health = h["TargetHealth"]
+                # Target.NotInUse also means "no listener yet" (passing); only the zone
+                # case is final: fail now, not after the whole deadline.
+                if health.get("Reason") == "Target.NotInUse" and \
+                        "Availability Zone" in str(health.get("Description", "")):
+                    raise StepFailed(
+                        f"target {h['Target']['Id']} is unused by the load balancer: "
+                        f"{h['TargetHealth'].get('Description', 'not in its zones')}",
+                        hint="The load balancer must be given a subnet in every zone its "
+                        "targets run in.")
             for iid, state in states.items():
                 if state == "healthy":
                     ctx.mark(iid, "lb_healthy")
@@ -85,4 +121,7 @@ class LoadBalancerStep(BaseStep):
 
         ctx.wait_for("the load balancer's targets to be healthy", all_healthy,
                      HEALTHY_TIMEOUT, first=2.0, longest=10.0)
-        ctx.log(f"load balancer {lb.get('DNSName', name)}: {len(targets)} healthy target(s)")
+        zones = sorted(z.get("ZoneName", "") for z in lb.get("AvailabilityZones", []))
+        ctx.put("load_balancer_zones", zones)
+        ctx.log(f"load balancer {lb.get('DNSName', name)} in {', '.join(zones)}: "
+                f"{len(targets)} healthy target(s)")

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.aws_errors import explain
+from stemcell.cloud.consistency_retry import retry_not_found
 from stemcell.cloud.tags import ctx_tags, tag_spec
 from stemcell.engine.errors import ConfigError, StepFailed
 from stemcell.engine.step import BaseStep
@@ -54,13 +55,18 @@ class SecurityGroupStep(BaseStep):
         except ClientError as exc:
             raise explain(exc, "creating the security group") from None
         ctx.record_resource("security_group", group, name, vpc=vpc)
+        rules = [
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+             "IpRanges": [{"CidrIp": cidr, "Description": "SSH from the student"}]},
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+             "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "HTTP"}]},
+        ]
         try:
-            ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
-                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-                 "IpRanges": [{"CidrIp": cidr, "Description": "SSH from the student"}]},
-                {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
-                 "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "HTTP"}]},
-            ])
+            # Right after CreateSecurityGroup the group may not be visible yet.
+            retry_not_found(ctx, f"opening ports on {group}",
+                            lambda: ec2.authorize_security_group_ingress(
+                                GroupId=group, IpPermissions=rules),
+                            codes=("InvalidGroup.NotFound",))
         except ClientError as exc:
             raise explain(exc, "opening ports 22 and 80") from None
         ctx.put("security_group_id", group)

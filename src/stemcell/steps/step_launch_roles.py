@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from stemcell.cloud.poller import InstancePoller
-from stemcell.cloud.run_instances import address_of, launch, wait_running
+from stemcell.cloud.quotas import check_vcpus
+from stemcell.cloud.run_instances import address_of, instance_type, launch, wait_running
 from stemcell.cloud.s3 import presigned_get
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.step import BaseStep
@@ -38,6 +39,7 @@ class LaunchRolesStep(BaseStep):
         unknown = [r for r in params.roles if r not in ctx.profile.roles]
         if unknown:
             raise StepFailed(f"roles not in profile {ctx.profile.id}: {', '.join(unknown)}")
+        check_vcpus(ctx, instance_type(ctx), count * len(params.roles))
         launched: dict[str, str] = {}
         for role in params.roles:
             for iid in launch(ctx, image_id=image, role=role, setup=str(setup), count=count,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Any
@@ -57,7 +58,11 @@ class StartScreen(Screen[None]):
 
     def _form(self) -> list[Horizontal]:
         aws = Horizontal(Label("Region", classes="field-label"),
-                         Input(self.config.region, id="region", classes="short"),
+                         # Prefilled from the environment (cheap, no boto3 on the first
+                         # frame); empty: the backend takes the AWS profile's region.
+                         Input(self.config.region or os.environ.get("AWS_REGION")
+                               or os.environ.get("AWS_DEFAULT_REGION", ""),
+                               placeholder="profile's", id="region", classes="short"),
                          Label(" AWS profile "),
                          Input(self.config.aws_profile or "", placeholder="default",
                                id="aws-profile", classes="short"),
@@ -139,7 +144,7 @@ class StartScreen(Screen[None]):
         if pressed is not None and pressed.id:
             config.profile = pressed.id.removeprefix("p-")
         config.backend = "aws" if self.query_one("#b-aws", RadioButton).value else "sandbox"
-        config.region = self.query_one("#region", Input).value.strip() or "us-east-1"
+        config.region = self.query_one("#region", Input).value.strip()
         config.aws_profile = self.query_one("#aws-profile", Input).value.strip() or None
         config.hands_on = self.query_one("#m-hands-on", RadioButton).value
         return config

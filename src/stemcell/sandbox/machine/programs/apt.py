@@ -211,6 +211,12 @@ def apt_get(sh: Shell, argv: list[str], io: IO) -> int:
               long_valued=("option",))
     quiet = sum(1 for a in argv[1:] if a.startswith("-q")) + argv[1:].count("-qq")
     quiet = 2 if any(a == "-qq" for a in argv[1:]) else min(quiet, 1)
+    # -o NAME=VALUE sets a configuration item (profiles use DPkg::Lock::Timeout=300 to wait
+    # for unattended-upgrades at first boot); apt refuses one without "=".
+    option = o.get("o", "option")
+    if option is not None and "=" not in option:
+        io.eprint(f"E: Option {option}: Configuration item specification must have an =<val>.")
+        return 100
     if not o.args:
         io.print(f"apt {sh.system.disk.packages.get('apt', '2.7.14build2')} "
                  f"({sh.system.catalogue.arch})\nUsage: apt-get [options] command")

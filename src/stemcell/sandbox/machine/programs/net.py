@@ -94,7 +94,9 @@ def fetch(sh: Shell, url: str, *, method: str = "GET", headers: dict[str, str] |
         return code, hdrs, body
     if port == 22:
         raise FetchError("connect", f"Failed to connect to {host} port 22: not an HTTP server")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    # No redirect is followed here: a redirect may point off loopback (S3 answers 307
+    # to its regional host); curl -L follows it through fetch() again, which checks.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
     req = urllib.request.Request(url, method=method, headers=headers)
     try:
         with opener.open(req, timeout=timeout) as resp:
@@ -121,6 +123,23 @@ def reason(code: int) -> str:
         return http.HTTPStatus(code).phrase
     except ValueError:
         return ""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def fetch_following(sh: Shell, url: str, *, method: str, headers: dict[str, str],
+                    timeout: float, follow: bool) -> tuple[int, dict[str, str], bytes]:
+    """fetch(); with ``follow`` (curl -L) each redirect is fetched again, at most 10 hops."""
+    for _ in range(10):
+        code, hdrs, body = fetch(sh, url, method=method, headers=headers, timeout=timeout)
+        location = {k.lower(): v for k, v in hdrs.items()}.get("location")
+        if not follow or code not in (301, 302, 303, 307, 308) or not location:
+            return code, hdrs, body
+        url = urllib.parse.urljoin(url, location)
+    raise FetchError("redirects", "Maximum (10) redirects followed")
 
 
 def _write_out(sh: Shell, dest: str, data: bytes, prog: str) -> None:
@@ -162,13 +181,14 @@ def curl(sh: Shell, argv: list[str], io: IO) -> int:
         if "://" not in url:
             url = "http://" + url  # curl's default protocol
         try:
-            code, hdrs, body = fetch(sh, url, method=method, headers=headers,
-                                     timeout=float(o.get("m", "max-time") or 30))
+            code, hdrs, body = fetch_following(
+                sh, url, method=method, headers=headers,
+                timeout=float(o.get("m", "max-time") or 30), follow=o.has("L", "location"))
         except FetchError as exc:
             if show_err:
-                num = {"resolve": 6, "protocol": 1}.get(exc.kind, 7)
+                num = {"resolve": 6, "protocol": 1, "redirects": 47}.get(exc.kind, 7)
                 io.eprint(f"curl: ({num}) {exc}")
-            status = {"resolve": 6, "protocol": 1}.get(exc.kind, 7)
+            status = {"resolve": 6, "protocol": 1, "redirects": 47}.get(exc.kind, 7)
             continue
         if code >= 400 and o.has("f", "fail"):
             if show_err:
