@@ -25,7 +25,7 @@ read-only binds, ``pivot_root``, the old root detached), then sets
 ``PR_SET_NO_NEW_PRIVS`` and drops every capability before the supervisor starts.
 Without either (or off Linux) the worker runs unisolated — a separate process with
 a scrubbed environment and limits, but the host's files in view — and stemcell
-says so (``isolation()``). See docs/security-isolation.md.
+says so (``isolation()``). See docs/security.md ("Guest code isolation").
 """
 
 from __future__ import annotations
