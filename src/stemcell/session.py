@@ -87,8 +87,9 @@ class LabSession:
         finally:
             self.recorder.flush()
 
-    def cancel(self) -> None:
-        self.ctx.cancel.set()
+    def cancel(self) -> str:
+        """A Stop press: see ``Context.request_stop``; returns what to show."""
+        return self.ctx.request_stop()
 
     def summary(self) -> dict[str, Any]:
         return summary(self.ctx)

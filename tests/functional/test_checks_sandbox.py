@@ -228,7 +228,7 @@ def test_cli_roster_and_launch_reports(
     handle = connect.SandboxHandle(world.sandbox.endpoint_url, world.sandbox.control_url,
                                    world.sandbox.clock, world.options.dialer,  # type: ignore[arg-type]
                                    world.sandbox.speed, background=True)
-    monkeypatch.setattr(connect, "connect_or_start", lambda speed=None: handle)
+    monkeypatch.setattr(connect, "connect_or_start", lambda speed=None, faults="": handle)
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "ta").write_bytes(world.key.read_bytes())
     (tmp_path / "keys" / "ta").chmod(0o600)

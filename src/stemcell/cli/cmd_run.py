@@ -50,6 +50,9 @@ def backend_options(fn):  # type: ignore[no-untyped-def]
               help="Launch each role N times per setup; report median and spread.")
 @click.option("--ta-key", "ta_keys", multiple=True, help="A TA's public key (repeatable).")
 @click.option("--course-account", default=None, help="Account id to share the image with.")
+@click.option("--faults", default="", metavar="SPEC",
+              help="Sandbox only: inject AWS-like faults, e.g. throttle=0.3,capacity=1 "
+              "(docs/sandbox.md).")
 @click.option("--resume", default=None, metavar="RUN", help="Resume a run by id.")
 def run(
     lab: str,
@@ -68,6 +71,7 @@ def run(
     repeat: int,
     ta_keys: tuple[str, ...],
     course_account: str | None,
+    faults: str,
     resume: str | None,
 ) -> None:
     """Run a lab headless, from start to cleanup. Exit 0 on success."""
@@ -78,8 +82,9 @@ def run(
         lab=lab, profile=profile, backend=backend, region=region, aws_profile=aws_profile,
         speed=speed, keep=keep, yes=yes, ssh_cidr=ssh_cidr,
         allow_ssh_from_anywhere=allow_ssh_from_anywhere, instance_type=instance_type,
-        repeat=repeat, ta_keys=list(ta_keys), course_account=course_account,
+        repeat=repeat, ta_keys=list(ta_keys), course_account=course_account, faults=faults,
     )
+    _check_faults(console, config)
     try:
         session = prepare(config, resume=resume)
     except (ConfigError, StateError) as exc:
@@ -94,7 +99,7 @@ def run(
             _bad_input(console, exc.message, exc.hint)
         if session.ctx.config.backend == "aws":
             _approve_cost(session, console)
-        with interrupt_on_signals(session.ctx.cancel):
+        with interrupt_on_signals(session.ctx):
             status = session.run()
         if as_json:
             click.echo(dump_summary(session.summary()))
@@ -121,6 +126,21 @@ def _check_config(ctx: Context) -> None:
     ssh_cidr(config, config.backend == "sandbox")
     choose_instance_type(config.instance_type, profile.instance_type,
                          profile.base_image.architecture)
+
+
+def _check_faults(console: Console, config: RunConfig) -> None:
+    """A bad --faults spec is bad input (exit 2) before a run folder exists."""
+    if not config.faults:
+        return
+    from stemcell.sandbox.faults import FaultSpec, FaultSpecError
+
+    if config.backend != "sandbox":
+        _bad_input(console, "--faults works with the sandbox backend only",
+                   "AWS brings its own faults.")
+    try:
+        FaultSpec.parse(config.faults)
+    except FaultSpecError as exc:
+        _bad_input(console, f"--faults: {exc}")
 
 
 def _bad_input(console: Console, message: str, hint: str = "") -> None:

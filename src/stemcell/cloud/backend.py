@@ -34,6 +34,10 @@ class Backend:
     note: str = ""
     _handle: Any = None
 
+    def __post_init__(self) -> None:
+        # Retry backoff and the fresh-id window in the run's (modeled) time.
+        self.cloud.retries.clock = self.clock
+
     def attach(self, ctx: Any) -> None:
         """Give a context this backend's cloud, dialer, deleter and clock."""
         self.cloud.on_call = ctx.count_api_call
@@ -68,7 +72,10 @@ def _open_aws(config: RunConfig, verify: bool) -> Backend:
 def _open_sandbox(config: RunConfig) -> Backend:
     from stemcell.sandbox.connect import connect_or_start
 
-    handle = connect_or_start(config.speed)
+    try:
+        handle = connect_or_start(config.speed, config.faults)
+    except ValueError as exc:  # a bad --faults spec, or a background sandbox with others
+        raise ConfigError(f"--faults: {exc}") from None
     session: boto3.Session = sandbox_session(config.region)
     cloud = Cloud(session, config.region, handle.endpoint_url)
     return Backend("sandbox", cloud, handle.dialer, handle.clock, simulated=True,

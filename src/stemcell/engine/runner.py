@@ -6,12 +6,19 @@ Semantics (tested in tests/unit/test_runner.py):
 - on failure, interrupt (cancel event, SIGINT, SIGTERM) or an unexpected error, every
   step that started - in this process or in the run being resumed - is cleaned up,
   newest first, and the reason is recorded in the state and a RunFinished event;
-- cleanup runs even when the run was cancelled: it ignores the cancel event, but
-  each step's cleanup is isolated so one failure does not stop the others.
+- cleanup runs even when the run was cancelled: its waits listen to a separate
+  ``ctx.cleanup_cancel``, set only by a confirmed second Stop (``ctx.request_stop``);
+  each step's cleanup is isolated so one failure does not stop the others, and it
+  ends with a sweep by the run's tag (a create retried after a lost answer leaves a
+  resource the ledger never saw);
+- a resource whose deletion failed stays live in the ledger; the run ends saying
+  what is left and the command that removes it;
+- step mode (``ctx.pause``) holds the runner after each step it finished.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -82,9 +89,9 @@ class Runner:
                 else:
                     self._cleanup("the lab is finished", exclude=step)
                     cleaned = True
-                    left = len(ctx.state.live_resources())
+                    left = ctx.state.live_resources()
                     self._finish(step, "done" if not left else "failed",
-                                 "" if not left else f"{left} resources could not be deleted")
+                                 "" if not left else self._left_behind(left))
                 continue
             outcome, why, hint = self._run_step(step)
             if outcome == "interrupted":
@@ -95,10 +102,21 @@ class Runner:
                 if hint:
                     reason += f" (hint: {hint})"
                 break
+            if outcome == "done" and step is not self.steps[-1]:
+                ctx.pause.hold(step.spec.id, ctx.cancel)
         if status != "succeeded" and not cleaned:
             self._cleanup(reason)
         elif status == "succeeded" and not cleaned and not ctx.config.keep:
             self._cleanup("the lab is finished")
+        left = ctx.state.live_resources()
+        if left and not ctx.config.keep:
+            # Say exactly what is left and how to remove it: never "nothing left".
+            note = self._left_behind(left)
+            ctx.log(note, "error")
+            if status == "succeeded":
+                status, reason = "failed", note
+            else:
+                reason = f"{reason}; {note}"
         self._set_status(status, reason)
         ctx.emit(RunFinished(run_id=ctx.run_id, status=status, reason=reason))
         return status
@@ -155,10 +173,9 @@ class Runner:
             if s is not exclude and ctx.state.steps.get(s.spec.id, StepRecord()).status in STARTED
         ]
         ctx.emit(CleanupStarted(reason=reason))
-        # Cleanup must finish even though the run was cancelled: use a fresh event so
-        # waits inside cleanups work, and let a second interrupt be ignored politely.
-        cancelled = ctx.cancel
-        ctx.cancel = threading.Event()
+        # Cleanup must finish even though the run was cancelled: from here on waits
+        # listen to ctx.cleanup_cancel, which only a confirmed second Stop sets.
+        ctx.cleaning_up = True
         try:
             for step in reversed(started):
                 ctx.current_step = step.spec.id
@@ -174,15 +191,32 @@ class Runner:
                                    reverse=True):
                 if ctx.deleter is None:
                     break
+                if ctx.cleanup_cancel.is_set():
+                    break
                 try:
                     ctx.deleter.delete(resource, ctx)
                 except Exception as exc:
                     ctx.mark_resource(resource.rtype, resource.rid, "failed", str(exc))
                     ctx.log(f"could not delete {resource.rtype} {resource.rid}: {exc}",
                             "error")
+            sweep = getattr(ctx.deleter, "sweep", None)
+            if sweep is not None and not ctx.cleanup_cancel.is_set():
+                try:
+                    for found in sweep(ctx):
+                        ctx.log(f"found {found.rtype} {found.rid} by the run's tag, "
+                                "outside the ledger; deleted it", "warning")
+                except Exception as exc:
+                    ctx.log(f"the sweep by the run's tag failed: {exc}", "error")
         finally:
-            ctx.cancel = cancelled
+            ctx.cleaning_up = False
         ctx.emit(CleanupFinished(left=len(ctx.state.live_resources())))
+
+    def _left_behind(self, left: list[Any]) -> str:
+        what = ", ".join(f"{r.rtype} {r.rid}"
+                         + (f" ({r.extra['delete_error']})" if r.extra.get("delete_error")
+                            else "") for r in left)
+        return (f"{len(left)} resource(s) left behind: {what}; remove them with "
+                f"`stemcell cleanup --run {self.ctx.run_id}`")
 
     def _set_status(self, status: str, reason: str) -> None:
         with self.ctx.store.lock:
@@ -192,11 +226,12 @@ class Runner:
 
 
 @contextmanager
-def interrupt_on_signals(cancel: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set ``cancel`` (so the runner cleans up) instead of killing us.
+def interrupt_on_signals(target: threading.Event | Context) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the run (so the runner cleans up) instead of killing us.
 
-    Only usable from the main thread; a second Ctrl-C while cleaning up is ignored
-    with a note, because leaving resources behind costs the student money.
+    Given a context, each signal is ``ctx.request_stop()``: a Ctrl-C during cleanup
+    is shown, and only a second one within 3 s leaves the rest for ``stemcell
+    cleanup``. Given an event, it is set. Only usable from the main thread.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -205,7 +240,12 @@ def interrupt_on_signals(cancel: threading.Event) -> Iterator[None]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         seen["count"] += 1
-        cancel.set()
+        if isinstance(target, threading.Event):
+            target.set()
+            return
+        # No event from here: the bus, recorder and printer hold plain locks the
+        # interrupted main thread may be holding. A raw write to stderr is safe.
+        os.write(2, f"\n{target.request_stop()}\n".encode())
 
     previous: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -40,7 +40,9 @@ class Resource:
     rid: str
     step_id: str = ""
     name: str = ""
-    state: str = "live"  # live | deleted | gone | failed
+    # live | deleted | gone; a failed deletion stays live (extra["delete_error"] says
+    # why); "failed" from older state files counts as live too.
+    state: str = "live"
     created: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -79,7 +81,7 @@ class RunState:
         )
 
     def live_resources(self) -> list[Resource]:
-        return [r for r in self.resources if r.state == "live"]
+        return [r for r in self.resources if r.state in ("live", "failed")]
 
     def find(self, rtype: str, rid: str) -> Resource | None:
         for r in self.resources:

@@ -25,6 +25,7 @@ class SandboxInfo:
     account_id: str
     started_at: float
     log_file: str = ""
+    faults: str = ""  # the --faults spec it was started with ("" = none)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
