@@ -61,12 +61,24 @@ def launch(ctx: Any, *, image_id: str, role: str, setup: str, count: int = 1,
     if user_data is not None:
         kwargs["UserData"] = user_data
     sent = ctx.clock.now()
-    try:
-        reply = ctx.cloud.ec2.run_instances(**kwargs)
-    except ClientError as exc:
-        if error_code(exc) == "InsufficientInstanceCapacity":
-            raise capacity_error(exc, itype, ctx.cloud.region, alternatives(itype)) from None
-        raise explain(exc, f"launching {name}") from None
+    tried: list[str] = []
+    while True:
+        try:
+            reply = ctx.cloud.ec2.run_instances(**kwargs)
+            break
+        except ClientError as exc:
+            if error_code(exc) != "InsufficientInstanceCapacity":
+                raise explain(exc, f"launching {name}") from None
+            # No capacity for this type right now: fall back to another allowlisted
+            # type of the same architecture, and say so (EC2 User Guide,
+            # "Insufficient instance capacity": try a different instance type).
+            tried.append(kwargs["InstanceType"])
+            others = [t for t in alternatives(itype) if t not in tried]
+            if not others:
+                raise capacity_error(exc, itype, ctx.cloud.region, alternatives(itype)) from None
+            ctx.log(f"AWS has no spare {kwargs['InstanceType']} capacity in "
+                    f"{ctx.cloud.region}; launching {name} as {others[0]} instead", "warning")
+            kwargs["InstanceType"] = others[0]
     returned = ctx.clock.now()
     ids = [inst["InstanceId"] for inst in reply["Instances"]]
     for iid in ids:

@@ -168,16 +168,16 @@ class Faults:
             return None  # the sandbox's own warm-up requests (runtime.Sandbox.warm)
         with self._lock:
             if request.service == "s3":
-                if request.access_key_id and self._roll(self.spec.s3_errors):
+                # API calls only (signed in the header): the guests' presigned
+                # downloads are spared, as the profiles' boot scripts do not yet
+                # retry (`curl --retry`); see docs/sandbox.md.
+                if "authorization" in request.headers and self._roll(self.spec.s3_errors):
                     # S3 asks clients to slow down with a 503 they retry with backoff.
                     self._count("s3-errors")
                     return Refusal(503, "SlowDown", "Please reduce your request rate.")
                 return None
-            throttled = _THROTTLE.get(request.service)
-            if throttled is not None and self._roll(self.spec.throttle):
-                self._count("throttle")
-                status, code, message = throttled
-                return Refusal(status, code, message)
+            # Capacity before throttling: every attempt of a call short of capacity
+            # must say so, or its last attempt's error would hide the shortage.
             if request.service == "ec2" and request.operation == "RunInstances" and \
                     self._short_of_capacity(request):
                 self._count("capacity")
@@ -188,6 +188,11 @@ class Faults:
                                "provisioning additional capacity. You can currently get "
                                f"{itype} capacity by not specifying an Availability Zone in "
                                "your request or choosing a different instance type.")
+            throttled = _THROTTLE.get(request.service)
+            if throttled is not None and self._roll(self.spec.throttle):
+                self._count("throttle")
+                status, code, message = throttled
+                return Refusal(status, code, message)
         return None
 
     def _short_of_capacity(self, request: ApiRequest) -> bool:
