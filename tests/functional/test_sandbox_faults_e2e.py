@@ -12,12 +12,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 pytestmark = pytest.mark.e2e
 
@@ -113,15 +115,22 @@ def test_lab_rides_through_everyday_faults_and_a_blocked_group_is_reported(
     run_group = next(r["id"] for r in summary["resources"]
                      if r["type"] == "security_group")
     blocker = ec2.create_security_group(GroupName="blocker", Description="hand-made")["GroupId"]
-    ec2.authorize_security_group_ingress(GroupId=blocker, IpPermissions=[{
-        "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
-        "UserIdGroupPairs": [{"GroupId": run_group}]}])
+    deadline = time.monotonic() + 30
+    while True:  # the new group is unknown for not-found=5 modeled seconds, as on AWS
+        try:
+            ec2.authorize_security_group_ingress(GroupId=blocker, IpPermissions=[{
+                "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                "UserIdGroupPairs": [{"GroupId": run_group}]}])
+            break
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "InvalidGroup.NotFound"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
 
     first = stemcell("cleanup", "--run", run_id, "--yes", home=home)
     assert first.returncode == 1, first.stdout + first.stderr
     assert run_group in first.stderr and "DependencyViolation" in first.stderr
-    assert live(info) == [f"group {run_group}", f"group {blocker}"] or \
-        sorted(live(info)) == sorted([f"group {run_group}", f"group {blocker}"])
+    assert sorted(live(info)) == sorted([f"group {run_group}", f"group {blocker}"])
     runs = json.loads(stemcell("runs", "--json", home=home).stdout)
     assert next(r for r in runs if r["run_id"] == run_id)["live_resources"] == 1
 

@@ -232,8 +232,14 @@ class CloudDeleter:
                 raise
             return True
 
-        ctx.wait_for(f"security group {resource.rid} to be free", attempt, SG_RETRY_SECONDS,
-                     first=2.0, longest=15.0)
+        try:
+            ctx.wait_for(f"security group {resource.rid} to be free", attempt,
+                         SG_RETRY_SECONDS, first=2.0, longest=15.0)
+        except StepFailed:
+            raise StepFailed(
+                f"security group {resource.rid} is still in use after "
+                f"{SG_RETRY_SECONDS:.0f} s (DependencyViolation): another group's rule, an "
+                "instance or a load balancer still references it") from None
 
     def _delete_key_pair(self, resource: Resource, ctx: Any) -> None:
         ec2 = ctx.cloud.ec2
