@@ -100,7 +100,10 @@ def run(
         if session.ctx.config.backend == "aws":
             _approve_cost(session, console)
         with interrupt_on_signals(session.ctx):
-            status = session.run()
+            try:
+                status = session.run()
+            except StateError as exc:  # the run is being run by another process
+                _bad_input(console, exc.message, exc.hint)
         if as_json:
             click.echo(dump_summary(session.summary()))
         else:

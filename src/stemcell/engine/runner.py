@@ -25,11 +25,13 @@ import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from stemcell.engine import run_lock
 from stemcell.engine.context import Context
-from stemcell.engine.errors import Interrupted, SkipStep, StemcellError
+from stemcell.engine.errors import Interrupted, SkipStep, StateError, StemcellError
 from stemcell.engine.events import (
     CleanupFinished,
     CleanupStarted,
@@ -52,7 +54,18 @@ class Runner:
 
     # --- public ---------------------------------------------------------------------
     def run(self) -> str:
-        """Run (or resume) the lab; return succeeded | failed | interrupted."""
+        """Run (or resume) the lab; return succeeded | failed | interrupted.
+
+        The run's lock (``engine/run_lock.py``) is held throughout: ``runs`` tells a
+        live run from one whose process died, ``cleanup --all`` leaves it alone.
+        """
+        with run_lock.hold(Path(self.ctx.run_dir)) as mine:
+            if not mine:
+                raise StateError(f"run {self.ctx.run_id} is being run by another process",
+                                 hint="Wait for it to finish, or stop it there.")
+            return self._run()
+
+    def _run(self) -> str:
         ctx = self.ctx
         state = ctx.state
         ctx.emit(

@@ -135,8 +135,11 @@ def load_state(path: Path) -> RunState:
         )
     try:
         return RunState.from_dict(data)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise StateError(f"{path}: run state is corrupt ({exc})") from exc
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # Any unexpected shape (a list where a mapping belongs ...) is this file's
+        # problem, reported for this file; never a crash of whoever lists runs.
+        raise StateError(f"{path}: run state is corrupt ({type(exc).__name__}: {exc})") \
+            from exc
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
