@@ -38,7 +38,7 @@ def test_one_stop_during_cleanup_is_shown_and_does_not_cancel_its_waits(tmp_path
     ctx.deleter = cloud
     worker.start()
     deadline = time.monotonic() + 30
-    while not ctx.state.steps.get("b", StepRecord()).status == "running":
+    while ctx.state.steps.get("b", StepRecord()).status != "running":
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert ctx.request_stop().startswith("Stopping")
