@@ -185,8 +185,13 @@ class CloudDeleter:
                 raise
             return not seen["images"] or seen["images"][0].get("State") != "pending"
 
-        ctx.wait_for(f"image {image_id} to settle", settled, IMAGE_SETTLE_SECONDS,
-                     first=5.0, longest=30.0)
+        try:
+            ctx.wait_for(f"image {image_id} to settle", settled, IMAGE_SETTLE_SECONDS,
+                         first=5.0, longest=30.0)
+        except StepFailed:
+            # Stuck pending: deregistering it anyway beats leaving it to bill on.
+            ctx.log(f"image {image_id} still pending after {IMAGE_SETTLE_SECONDS:.0f} s; "
+                    "deregistering it anyway", "warning")
         return seen["images"]
 
     def _deregister(self, image_id: str, ctx: Any) -> None:
