@@ -10,7 +10,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -258,6 +259,18 @@ class Context:
         self._stop_armed = now
         return (f"already cleaning up — press again within {STOP_CONFIRM_SECONDS:g} s to "
                 "leave the rest for `stemcell cleanup`")
+
+    @contextmanager
+    def cleaning(self) -> Iterator[None]:
+        """A cleanup (the runner's, or one the student starts later): waits inside it
+        listen to a fresh ``cleanup_cancel``, not to the run's (maybe set) cancel."""
+        self.cleanup_cancel = threading.Event()
+        self._stop_armed = 0.0
+        self.cleaning_up = True
+        try:
+            yield
+        finally:
+            self.cleaning_up = False
 
     @property
     def waits_on(self) -> threading.Event:

@@ -188,8 +188,7 @@ class Runner:
         ctx.emit(CleanupStarted(reason=reason))
         # Cleanup must finish even though the run was cancelled: from here on waits
         # listen to ctx.cleanup_cancel, which only a confirmed second Stop sets.
-        ctx.cleaning_up = True
-        try:
+        with ctx.cleaning():
             for step in reversed(started):
                 ctx.current_step = step.spec.id
                 try:
@@ -220,8 +219,6 @@ class Runner:
                                 "outside the ledger; deleted it", "warning")
                 except Exception as exc:
                     ctx.log(f"the sweep by the run's tag failed: {exc}", "error")
-        finally:
-            ctx.cleaning_up = False
         ctx.emit(CleanupFinished(left=len(ctx.state.live_resources())))
 
     def _left_behind(self, left: list[Any]) -> str:
