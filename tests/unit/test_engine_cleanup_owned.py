@@ -111,3 +111,22 @@ def test_the_run_lock_is_held_while_running_and_released_after(tmp_path: Path) -
         with run_lock.hold(tmp_path) as again:
             assert not again  # one process per run
     assert not run_lock.is_held(tmp_path)
+
+
+class StartsAWatcher(Creates):
+    def run(self, ctx: Context) -> None:
+        stop = threading.Event()
+        thread = threading.Thread(target=lambda: stop.wait(60), daemon=True)
+        ctx.workers.add("watcher", stop, thread)
+        thread.start()
+        self.thread = thread
+        super().run(ctx)
+
+
+def test_the_runner_stops_the_boot_watchers_when_cleanup_starts(tmp_path: Path) -> None:
+    cloud = FakeCloud()
+    ctx = make_ctx(tmp_path, [spec("a"), spec("b")])
+    ctx.deleter = cloud
+    watcher = StartsAWatcher(spec("a"), cloud, "r1")
+    assert Runner(ctx, [watcher, Creates(spec("b"), cloud, then="fail")]).run() == "failed"
+    assert not watcher.thread.is_alive()

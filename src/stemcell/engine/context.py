@@ -44,6 +44,39 @@ class Deleter(Protocol):
 STOP_CONFIRM_SECONDS = 3.0
 
 
+class Workers:
+    """Background threads steps start (the boot watchers): the runner owns them.
+
+    It stops them all when cleanup starts (nothing keeps knocking on servers being
+    terminated) and joins them when the run ends.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, threading.Event, threading.Thread]] = []
+        self._lock = threading.Lock()
+
+    def add(self, name: str, stop: threading.Event, thread: threading.Thread) -> None:
+        with self._lock:
+            self._items = [i for i in self._items if i[2].is_alive() or not i[2].ident]
+            self._items.append((name, stop, thread))
+
+    def stop_all(self) -> None:
+        with self._lock:
+            items = list(self._items)
+        for _, stop, _ in items:
+            stop.set()
+
+    def join(self, timeout: float) -> list[str]:
+        """Wait up to ``timeout`` wall seconds in all; return the names still running."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            items = list(self._items)
+        for _, _, thread in items:
+            if thread.ident and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        return [name for name, _, thread in items if thread.is_alive()]
+
+
 class PauseGate:
     """Step mode: the runner holds between steps until the student continues.
 
@@ -124,6 +157,7 @@ class Context:
     cleanup_cancel: threading.Event = field(default_factory=threading.Event)
     cleaning_up: bool = False
     pause: PauseGate = field(default_factory=PauseGate)
+    workers: Workers = field(default_factory=Workers)
     _stop_armed: float = 0.0
 
     @property

@@ -121,6 +121,10 @@ class Runner:
             self._cleanup(reason)
         elif status == "succeeded" and not cleaned and not ctx.config.keep:
             self._cleanup("the lab is finished")
+        ctx.workers.stop_all()
+        still = ctx.workers.join(10.0)
+        if still:
+            ctx.log(f"background work still running at the end: {', '.join(still)}", "debug")
         left = ctx.state.live_resources()
         if left and not ctx.config.keep:
             # Say exactly what is left and how to remove it: never "nothing left".
@@ -186,6 +190,7 @@ class Runner:
             if s is not exclude and ctx.state.steps.get(s.spec.id, StepRecord()).status in STARTED
         ]
         ctx.emit(CleanupStarted(reason=reason))
+        ctx.workers.stop_all()  # the boot watchers: nothing knocks on servers going away
         # Cleanup must finish even though the run was cancelled: from here on waits
         # listen to ctx.cleanup_cancel, which only a confirmed second Stop sets.
         with ctx.cleaning():
