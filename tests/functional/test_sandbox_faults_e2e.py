@@ -144,6 +144,14 @@ def test_lab_rides_through_everyday_faults_and_a_blocked_group_is_reported(
 
 def test_a_failed_image_fails_the_run_by_name_and_leaves_nothing(home: Path) -> None:
     info = start(home, "ami-failed=1,throttle=0.2,seed=3")
+    status = stemcell("sandbox", "status", home=home)
+    assert "faults: throttle=0.2,ami-failed=1,seed=3" in status.stdout, status.stdout
+    bad = stemcell("run", "--faults", "throttle=2", home=home)
+    assert bad.returncode == 2 and "between 0 and 0.9" in bad.stdout + bad.stderr
+    other = stemcell("run", "--faults", "capacity=1", home=home)
+    assert other.returncode == 2, other.stdout + other.stderr
+    assert "runs with faults" in other.stdout + other.stderr
+    assert not list((home / "runs").glob("*")), "a refused run leaves no run folder"
     run = stemcell("run", "--json", home=home)
     summary = json.loads(run.stdout)
     assert run.returncode == 1, run.stderr[-3000:]
