@@ -48,3 +48,19 @@ def test_throttling_is_seeded_and_capacity_refuses_every_attempt_of_the_first_ca
     slow = Faults(FaultSpec(s3_errors=0.9, seed=1)).filter(request("s3", "PutObject"))
     assert slow is not None and (slow.status, slow.code) == (503, "SlowDown")
     assert Faults(FaultSpec(ami_failed=1)).image_fails()
+
+
+def test_bad_faults_on_the_command_line_are_exit_2_before_anything_starts(
+        tmp_path: object) -> None:
+    from click.testing import CliRunner
+
+    from stemcell.cli import main
+
+    cli = CliRunner()
+    for args in (["sandbox", "start", "--faults", "throttle=abc"],
+                 ["run", "--faults", "nope=1"],
+                 ["run", "--backend", "aws", "--faults", "throttle=0.1"],
+                 ["--faults", "capacity=-1"]):
+        result = cli.invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "faults" in result.output, (args, result.output)
