@@ -130,3 +130,25 @@ def test_the_runner_stops_the_boot_watchers_when_cleanup_starts(tmp_path: Path) 
     watcher = StartsAWatcher(spec("a"), cloud, "r1")
     assert Runner(ctx, [watcher, Creates(spec("b"), cloud, then="fail")]).run() == "failed"
     assert not watcher.thread.is_alive()
+
+
+def test_leaving_the_cleanup_stops_it_and_the_run_names_the_command(tmp_path: Path) -> None:
+    cloud = SlowCleanup()
+    ctx = make_ctx(tmp_path, [spec("a"), spec("b")])
+    ctx.deleter = cloud
+    steps = [Creates(spec("a"), cloud, "r1"), Creates(spec("b"), cloud, "r2", then="wait")]
+    result: dict[str, str] = {}
+    worker = threading.Thread(target=lambda: result.update(s=Runner(ctx, steps).run()))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while ctx.state.steps.get("b", StepRecord()).status != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    ctx.request_stop()
+    assert cloud.waiting.wait(30)
+    ctx.request_stop()
+    ctx.request_stop()  # the second press during cleanup, within 3 s: leave the rest
+    worker.join(60)
+    assert result["s"] == "interrupted"
+    assert ctx.state.live_resources()  # left, and said so
+    assert "stemcell cleanup --run r1" in ctx.state.reason

@@ -195,6 +195,10 @@ class Runner:
         # listen to ctx.cleanup_cancel, which only a confirmed second Stop sets.
         with ctx.cleaning():
             for step in reversed(started):
+                if ctx.cleanup_cancel.is_set():
+                    ctx.log("cleanup left to `stemcell cleanup --run "
+                            f"{ctx.run_id}` at the student's request", "warning")
+                    break
                 ctx.current_step = step.spec.id
                 try:
                     step.cleanup(ctx)
