@@ -99,8 +99,8 @@ class ScriptedSession:
         finally:
             self.recorder.flush()
 
-    def cancel(self) -> None:
-        self.ctx.cancel.set()
+    def cancel(self) -> str:
+        return self.ctx.request_stop()
 
     def close(self) -> None:
         self.closed = True

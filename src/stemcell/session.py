@@ -89,10 +89,12 @@ class LabSession:
         finally:
             self.recorder.flush()
 
-    def cancel(self) -> None:
-        self.ctx.cancel.set()
-        if self.desk is not None:
+    def cancel(self) -> str:
+        """A Stop press: see ``Context.request_stop``; returns what to show."""
+        message = self.ctx.request_stop()
+        if self.desk is not None:  # a run waiting for the student stops waiting too
             self.desk.wake.set()
+        return message
 
     def where_to_type(self) -> str:
         """Hands-on: how the student's shell reaches this run's cloud, in one sentence."""

@@ -25,6 +25,7 @@ from stemcell.checks import CheckOptions, HostSpec, Status, run_checks, run_rost
 from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.launch_and_check import launch_and_check
 from stemcell.content import load_lab
+from stemcell.sandbox.faults import FaultSpec
 
 try:
     from stemcell.sandbox.machine import Guest  # noqa: F401
@@ -50,7 +51,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("checks-home")
-    sandbox = Sandbox(SPEED).start()
+    sandbox = Sandbox(SPEED, faults=FaultSpec(not_found=0)).start()  # raw clients
     try:
         ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=sandbox.endpoint_url,
                            aws_access_key_id=sandbox.credentials.access_key_id,
@@ -308,7 +309,7 @@ def test_cli_roster_and_launch_reports(
                                    world.sandbox.credentials,
                                    world.sandbox.clock, world.options.dialer,  # type: ignore[arg-type]
                                    world.sandbox.speed, background=True)
-    monkeypatch.setattr(connect, "connect_or_start", lambda speed=None: handle)
+    monkeypatch.setattr(connect, "connect_or_start", lambda speed=None, faults="": handle)
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "ta").write_bytes(world.key.read_bytes())
     (tmp_path / "keys" / "ta").chmod(0o600)

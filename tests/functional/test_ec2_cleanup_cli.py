@@ -113,3 +113,56 @@ def test_run_on_aws_shows_the_cost_and_launches_nothing_without_a_yes(
     assert after == before
     assert {k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]} == keys_before
     assert not list((_isolated / "runs").glob("*")), "a run that never ran is not kept"
+
+
+def test_all_takes_only_the_callers_resources_of_runs_no_process_holds(
+        endpoint: str, _isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: --all once broke a lab running in another terminal."""
+    import json
+
+    from stemcell.engine import run_lock
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    home = Path(os.environ["STEMCELL_HOME"])
+    mine, cloud = _kept_run(home, endpoint, "cccccc")
+    busy, _ = _kept_run(home, endpoint, "dddddd")
+    # A classmate in the same account made this group (the owner tag says who).
+    group = next(r.split()[1] for r in leftovers(cloud, mine) if r.startswith("security_group"))
+    cloud.ec2.create_tags(Resources=[group], Tags=[
+        {"Key": "stemcell:owner", "Value": "arn:aws:iam::123456789012:user/classmate"}])
+    cli = CliRunner()
+    with run_lock.hold(home / "runs" / busy):  # the other run is still running
+        listed = cli.invoke(main, ["cleanup", "--all", "--dry-run", "--backend", "aws"])
+        assert listed.exit_code == 0, listed.output
+        assert "3 resource(s) to delete" in listed.output
+        assert "--any-owner would add them" in listed.output and group in listed.output
+        assert "--include-live would add them" in listed.output
+        done = cli.invoke(main, ["cleanup", "--all", "--yes", "--backend", "aws"])
+        assert done.exit_code == 0, done.output
+        assert leftovers(cloud, mine) == [f"security_group {group}"]
+        assert len(leftovers(cloud, busy)) == 4
+    wide = cli.invoke(main, ["cleanup", "--all", "--any-owner", "--yes", "--backend", "aws"])
+    assert wide.exit_code == 0, wide.output
+    assert leftovers(cloud, mine) == [] and leftovers(cloud, busy) == []
+    # The runs' own ledgers know: `runs` no longer lists leftovers --all removed.
+    listed_runs = json.loads(cli.invoke(main, ["runs", "--json"]).output)
+    assert {r["run_id"]: r["live_resources"] for r in listed_runs
+            if r["run_id"] in (mine, busy)} == {mine: 0, busy: 0}
+    assert cli.invoke(main, ["cleanup", "--run", mine, "--any-owner"]).exit_code == 2
+
+
+def test_runs_shows_dead_runs_interrupted_and_a_bad_file_on_its_own_line(
+        _isolated: Path) -> None:
+    import json
+
+    home = Path(os.environ["STEMCELL_HOME"])
+    for run_id, body in (("20261130-000000-aaaaaa", {"run_id": "20261130-000000-aaaaaa",
+                                                      "status": "running", "version": 1}),
+                         ("20261130-000000-bbbbbb", {"run_id": "x", "steps": [1, 2],
+                                                      "version": 1})):
+        (home / "runs" / run_id).mkdir(parents=True)
+        (home / "runs" / run_id / "state.json").write_text(json.dumps(body))
+    result = CliRunner().invoke(main, ["runs"])
+    assert result.exit_code == 0, result.output
+    assert "interrupted" in result.output
+    assert "unreadable" in result.output and "run state is corrupt" in result.output

@@ -68,15 +68,27 @@ def test_request_limit_bursts_are_retried(moto_env: None, tmp_path: Path) -> Non
     ssh.close()
 
 
-def test_insufficient_capacity_names_type_and_alternative(moto_env: None,
-                                                          tmp_path: Path) -> None:
+def test_insufficient_capacity_falls_back_to_another_allowed_type_and_says_so(
+        moto_env: None, tmp_path: Path) -> None:
     ctx, ssh = setup(tmp_path, LAUNCH_STEPS)
     call_failures(ctx.cloud.ec2, "RunInstances", "InsufficientInstanceCapacity", 1,
                   "We currently do not have sufficient t3.micro capacity in us-east-1a.")
+    logs: list[str] = []
+    ctx.bus.subscribe(lambda e: logs.append(e.message) if isinstance(e, Log) else None)
+    assert run(ctx) == "succeeded", ctx.state.reason
+    assert any("no spare t3.micro capacity" in m and "as t2.micro instead" in m for m in logs)
+    assert leftovers(ctx.cloud, ctx.run_id) == []
+    ssh.close()
+
+
+def test_no_capacity_for_any_allowed_type_names_them(moto_env: None, tmp_path: Path) -> None:
+    ctx, ssh = setup(tmp_path, LAUNCH_STEPS)
+    call_failures(ctx.cloud.ec2, "RunInstances", "InsufficientInstanceCapacity", 2,
+                  "We currently do not have sufficient capacity in us-east-1a.")
     assert run(ctx) == "failed"
     record = ctx.state.steps["builder"]
     assert "no spare t3.micro capacity in us-east-1" in record.error
-    assert "t2.micro" in ctx.state.reason  # the hint suggests the other x86 type
+    assert "t2.micro" in ctx.state.reason  # the hint names the other x86 type
     assert leftovers(ctx.cloud, ctx.run_id) == []
     ssh.close()
 

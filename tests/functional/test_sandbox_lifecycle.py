@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from sandbox_fakes import FakeGuest, fake_parts
 
 from stemcell.sandbox.amis import CANONICAL_OWNER
+from stemcell.sandbox.faults import FaultSpec
 from stemcell.sandbox.runtime import Sandbox
 
 SPEED = 200.0  # FakeModel's 60 s delays last 0.3 s of wall time
@@ -26,7 +27,8 @@ SPEED = 200.0  # FakeModel's 60 s delays last 0.3 s of wall time
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    sb = Sandbox(SPEED, **fake_parts()).start()
+    # Raw clients here, no retries: the consistency window is test_sandbox_faults_e2e's.
+    sb = Sandbox(SPEED, faults=FaultSpec(not_found=0), **fake_parts()).start()
     yield sb
     sb.close()
 
@@ -199,11 +201,12 @@ def test_unknown_image_is_refused_like_ec2(ec2: Any) -> None:
 
 def test_console_output_is_the_guests(ec2: Any) -> None:
     iid = launch(ec2)
-    assert "Output" not in ec2.get_console_output(InstanceId=iid)  # nothing written yet
+    # Nothing written yet.
+    assert "Output" not in ec2.get_console_output(InstanceId=iid, Latest=True)
     wait_for(lambda: state_of(ec2, iid), "running")
-    out = wait_for(lambda: "Output" in ec2.get_console_output(InstanceId=iid), True)
+    out = wait_for(lambda: "Output" in ec2.get_console_output(InstanceId=iid, Latest=True), True)
     assert out
-    text = ec2.get_console_output(InstanceId=iid)["Output"]
+    text = ec2.get_console_output(InstanceId=iid, Latest=True)["Output"]
     assert "-----BEGIN SSH HOST KEY FINGERPRINTS-----" in text
     assert "(ED25519)" in text
     ec2.terminate_instances(InstanceIds=[iid])

@@ -21,6 +21,7 @@ import pytest
 
 from stemcell.remote.dialer import Target
 from stemcell.sandbox.amis import CANONICAL_OWNER
+from stemcell.sandbox.faults import FaultSpec
 from stemcell.sandbox.loopback_dialer import SandboxDialer
 from stemcell.sandbox.runtime import Sandbox
 
@@ -35,7 +36,8 @@ echo '<h1>stem cell</h1>' > /var/www/html/index.html
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    sb = Sandbox(SPEED).start()
+    # Raw clients here, no retries: the consistency window is test_sandbox_faults_e2e's.
+    sb = Sandbox(SPEED, faults=FaultSpec(not_found=0)).start()
     yield sb
     sb.close()
 
@@ -94,7 +96,8 @@ def test_bake_and_launch_from_the_baked_image(sandbox: Sandbox) -> None:
         {"Name": "name", "Values": ["ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-*"]},
     ])["Images"], key=lambda i: i["CreationDate"])["ImageId"]
 
-    builder = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1, KeyName="bake",
+    builder = ec2.run_instances(ImageId=base, InstanceType="t3.micro",  # Nitro: Latest works
+                                MinCount=1, MaxCount=1, KeyName="bake",
                                 UserData=USER_DATA)["Instances"][0]["InstanceId"]
     ssh = dialer.ssh_address(Target(instance_id=builder))
     status, out = wait_for(lambda: ssh_exec(ssh, key, "cloud-init status --wait"))
@@ -102,7 +105,7 @@ def test_bake_and_launch_from_the_baked_image(sandbox: Sandbox) -> None:
     assert ssh_exec(ssh, key, "systemctl is-active apache2")[1].strip() == "active"
 
     # The console carries the host key fingerprint the SSH server presents.
-    console = ec2.get_console_output(InstanceId=builder)["Output"]
+    console = ec2.get_console_output(InstanceId=builder, Latest=True)["Output"]
     assert "-----BEGIN SSH HOST KEY FINGERPRINTS-----" in console
     assert host_key_sha256(ssh) in console
 

@@ -298,3 +298,37 @@ async def test_quit_and_keep_tells_how_to_clean_up_later_and_closes_the_session(
     assert f"stemcell cleanup --run {screen.model.run_id}" in app.farewell
     assert screen.live.live_resources()  # kept
     assert screen.live.session.closed
+
+
+async def test_stop_pressed_twice_shows_it_and_cleanup_still_finishes() -> None:
+    """Issue 12: the second Stop used to cancel the cleanup's own waits."""
+    from tui_engine import MarkDeleter
+
+    class SlowDeleter(MarkDeleter):
+        def delete(self, resource, ctx) -> None:  # type: ignore[no-untyped-def]
+            ctx.sleep(20)  # terminating waits, as on AWS: ~1 s wall at speed 20
+            super().delete(resource, ctx)
+
+    base = scripted_prepare(speed=20)
+
+    def prepare(config, *, resume=None):  # type: ignore[no-untyped-def]
+        session = base(config, resume=resume)
+        session.ctx.deleter = SlowDeleter()
+        return session
+
+    app = StemcellApp(RunConfig(), prepare=prepare, skip_start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: lab(app).ready)
+        await pilot.press("r")
+        screen = lab(app)
+        await until(pilot, lambda: screen.live_count() > 0, 120)
+        ctx = screen.live.session.ctx
+        await pilot.press("x")
+        await until(pilot, lambda: ctx.cleaning_up, 120)
+        await pilot.press("x")
+        await until(pilot, lambda: any("already cleaning up" in n.message
+                                       for n in app._notifications), 30)
+        assert not ctx.cleanup_cancel.is_set()
+        await until(pilot, lambda: not screen.live.running, 120)
+    assert ctx.state.status == "interrupted"
+    assert ctx.state.live_resources() == []

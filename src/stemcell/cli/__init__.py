@@ -50,9 +50,12 @@ class LazyGroup(click.Group):
 @click.option("--region", default=None, help="AWS region (with --backend aws).")
 @click.option("--aws-profile", default=None, help="AWS credentials profile.")
 @click.option("--speed", type=float, default=None, help="Sandbox speed (modeled s per s).")
+@click.option("--faults", default="", metavar="SPEC",
+              help="Sandbox faults for the app's runs, e.g. throttle=0.3 (docs/sandbox.md).")
 @click.pass_context
 def main(ctx: click.Context, lab: str | None, profile: str | None, backend: str | None,
-         region: str | None, aws_profile: str | None, speed: float | None) -> None:
+         region: str | None, aws_profile: str | None, speed: float | None,
+         faults: str) -> None:
     """stemcell: bake one image, launch every server from it, measure why it is faster.
 
     With no command, opens the lab in the terminal app (sandbox backend).
@@ -60,4 +63,4 @@ def main(ctx: click.Context, lab: str | None, profile: str | None, backend: str 
     if ctx.invoked_subcommand is None:
         from stemcell.cli.cmd_tui import open_app
 
-        open_app(lab, profile, backend, region, aws_profile, speed)
+        open_app(lab, profile, backend, region, aws_profile, speed, faults)

@@ -2,18 +2,26 @@
 
 ``--run ID`` uses the run's ledger and then the tags (something created after
 the last save is still found); ``--all`` goes by the ``stemcell:run`` tag alone,
-for when the state files are gone. ``--dry-run`` lists and deletes nothing.
+for when the state files are gone - but only the caller's own resources (the
+``stemcell:owner`` tag is the caller's STS identity) of runs no live process
+holds (``engine/run_lock.py``): a classmate's resources in a shared account, or
+a lab still running in another terminal, are left alone unless ``--any-owner``
+or ``--include-live`` says otherwise. ``--dry-run`` lists and deletes nothing,
+and says what each of those flags would add.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from stemcell import paths
+from stemcell.cloud.tags import OWNER, caller_arn
+from stemcell.engine import run_lock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import ConfigError, StateError, StemcellError
 from stemcell.engine.events import Event, ResourceDeleted
@@ -23,19 +31,27 @@ from stemcell.engine.state import Resource, RunState, StateStore
 @click.command()
 @click.option("--run", "run_id", default=None, metavar="ID", help="Clean up one run.")
 @click.option("--all", "every", is_flag=True, help="Everything tagged by stemcell.")
+@click.option("--any-owner", is_flag=True,
+              help="With --all: also resources other identities created.")
+@click.option("--include-live", is_flag=True,
+              help="With --all: also runs whose process is still running.")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before deleting.")
 @click.option("--backend", type=click.Choice(["sandbox", "aws"]), default=None,
               help="Where to look (default: the run's backend, else sandbox).")
 @click.option("--region", default=None, help="Region (default: the run's, else us-east-1).")
 @click.option("--aws-profile", default=None, help="Named AWS profile (aws only).")
-def cleanup(run_id: str | None, every: bool, dry_run: bool, yes: bool, backend: str | None,
-            region: str | None, aws_profile: str | None) -> None:
+def cleanup(run_id: str | None, every: bool, any_owner: bool, include_live: bool,
+            dry_run: bool, yes: bool, backend: str | None, region: str | None,
+            aws_profile: str | None) -> None:
     """Delete a run's resources, or every stemcell-tagged resource, newest first."""
     if bool(run_id) == every:
         raise click.UsageError("give either --run ID or --all")
+    if (any_owner or include_live) and not every:
+        raise click.UsageError("--any-owner and --include-live widen --all only")
     try:
-        code = _cleanup(run_id, dry_run, yes, backend, region, aws_profile)
+        code = _cleanup(run_id, dry_run, yes, backend, region, aws_profile,
+                        Widen(any_owner=any_owner, include_live=include_live))
     except (ConfigError, StateError) as exc:
         click.echo(f"error: {exc.message}", err=True)
         if exc.hint:
@@ -48,8 +64,33 @@ def cleanup(run_id: str | None, every: bool, dry_run: bool, yes: bool, backend: 
     raise SystemExit(code)
 
 
+@dataclass(frozen=True)
+class Widen:
+    any_owner: bool = False
+    include_live: bool = False
+
+
+def _scope(found: list[Resource], caller: str, widen: Widen
+           ) -> tuple[list[Resource], list[Resource], list[Resource]]:
+    """(taken, what --any-owner would add, what --include-live would add)."""
+    taken: list[Resource] = []
+    others: list[Resource] = []
+    live: list[Resource] = []
+    for r in found:
+        mine = bool(caller) and r.extra.get("owner") == caller
+        running = bool(r.step_id) and "/" not in r.step_id and \
+            run_lock.is_held(paths.run_dir(r.step_id))
+        if running and not widen.include_live:
+            live.append(r)
+        elif not mine and not widen.any_owner:
+            others.append(r)
+        else:
+            taken.append(r)
+    return taken, others, live
+
+
 def _cleanup(run_id: str | None, dry_run: bool, yes: bool, backend: str | None,
-             region: str | None, aws_profile: str | None) -> int:
+             region: str | None, aws_profile: str | None, widen: Widen = Widen()) -> int:
     from stemcell.cloud import leftovers
     from stemcell.cloud.backend import open_backend
 
@@ -69,8 +110,22 @@ def _cleanup(run_id: str | None, dry_run: bool, yes: bool, backend: str | None,
             # A sandbox started just now is empty: its resources died with its process.
             click.echo("no background sandbox is running; a run's sandbox resources end "
                        "with the process that ran it", err=True)
-        doomed = _doomed(ctx, leftovers.find(opened.cloud, run_id), run_id)
+        tagged = leftovers.find(opened.cloud, run_id)
+        left_out: list[tuple[str, list[Resource]]] = []
+        if run_id is None:
+            caller = caller_arn(opened.cloud)
+            tagged, others, live = _scope(tagged, caller, widen)
+            left_out = [("--any-owner", others), ("--include-live", live)]
+            click.echo(f"--all takes only resources tagged {OWNER}={caller or '?'} of runs "
+                       "no live process holds", err=True)
+        doomed = _doomed(ctx, tagged, run_id)
         where = f"{config.backend} {config.region}"
+        for flag, extra in left_out:
+            if extra:
+                click.echo(f"left alone ({len(extra)}; {flag} would add them):")
+                for r in extra:
+                    owner = r.extra.get("owner") or "no owner tag"
+                    click.echo(f"  {r.rtype:<15} {r.rid}  run={r.step_id}  owner={owner}")
         if not doomed:
             click.echo(f"nothing to clean up ({where})")
             return 0
@@ -127,6 +182,34 @@ def _doomed(ctx: Context, tagged: list[Resource], run_id: str | None) -> list[Re
     return out
 
 
+def _tell_the_runs(ctx: Context, doomed: list[Resource]) -> None:
+    """What --all deleted is no longer live in its own run's ledger either.
+
+    Otherwise ``runs`` would keep listing leftovers that ``cleanup --all`` removed.
+    """
+    by_run: dict[str, dict[tuple[str, str], str]] = {}
+    for r in doomed:
+        current = ctx.state.find(r.rtype, r.rid)
+        run = str(r.extra.get("run", ""))
+        if current is None or current.state in ("live", "failed") or not run or \
+                run == ctx.run_id or "/" in run:
+            continue
+        by_run.setdefault(run, {})[(r.rtype, r.rid)] = current.state
+    for run, states in by_run.items():
+        path = paths.run_dir(run) / "state.json"
+        if not path.is_file():
+            continue
+        try:
+            store = StateStore.load(path)
+        except StateError:
+            continue
+        with store.lock:
+            for resource in store.state.resources:
+                if (resource.rtype, resource.rid) in states:
+                    resource.state = states[(resource.rtype, resource.rid)]
+            store.save()
+
+
 def _delete(ctx: Context, doomed: list[Resource]) -> int:
     def show(event: Event) -> None:
         if isinstance(event, ResourceDeleted):
@@ -156,6 +239,7 @@ def _delete(ctx: Context, doomed: list[Resource]) -> int:
     left = [r for r in ctx.state.live_resources() if (r.rtype, r.rid) in
             {(d.rtype, d.rid) for d in doomed}]
     ctx.store.save()
+    _tell_the_runs(ctx, doomed)
     if left or failed:
         click.echo(f"{len(left)} resource(s) could not be deleted; run the command again",
                    err=True)

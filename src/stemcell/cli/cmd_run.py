@@ -55,6 +55,9 @@ def backend_options(fn):  # type: ignore[no-untyped-def]
               help="Launch each role N times per setup; report median and spread.")
 @click.option("--ta-key", "ta_keys", multiple=True, help="A TA's public key (repeatable).")
 @click.option("--course-account", default=None, help="Account id to share the image with.")
+@click.option("--faults", default="", metavar="SPEC",
+              help="Sandbox only: inject AWS-like faults, e.g. throttle=0.3,capacity=1 "
+              "(docs/sandbox.md).")
 @click.option("--resume", default=None, metavar="RUN", help="Resume a run by id.")
 @click.option("--hands-on", is_flag=True, help="You do each step (AWS CLI, ssh); stemcell "
               "shows the commands, recognises what you made and checks it. With --json: one "
@@ -76,6 +79,7 @@ def run(
     repeat: int,
     ta_keys: tuple[str, ...],
     course_account: str | None,
+    faults: str,
     resume: str | None,
     hands_on: bool,
 ) -> None:
@@ -87,9 +91,10 @@ def run(
         lab=lab, profile=profile, backend=backend, region=region or "", aws_profile=aws_profile,
         speed=speed, keep=keep, yes=yes, ssh_cidr=ssh_cidr,
         allow_ssh_from_anywhere=allow_ssh_from_anywhere, instance_type=instance_type,
-        repeat=repeat, ta_keys=list(ta_keys), course_account=course_account,
+        repeat=repeat, ta_keys=list(ta_keys), course_account=course_account, faults=faults,
         hands_on=hands_on,
     )
+    _check_faults(console, config)
     try:
         session = prepare(config, resume=resume)
     except (ConfigError, StateError) as exc:
@@ -113,8 +118,11 @@ def run(
             setup_out = Console(stderr=True, highlight=False, soft_wrap=True)
             for line in student_setup(session):
                 setup_out.print(line, markup=False)
-        with interrupt_on_signals(session.ctx.cancel):
-            status = session.run()
+        with interrupt_on_signals(session.ctx):
+            try:
+                status = session.run()
+            except StateError as exc:  # the run is being run by another process
+                _bad_input(console, exc.message, exc.hint)
         if as_json and hands:  # JSON Lines: every line of stdout is one object
             click.echo(json.dumps(session.summary(), sort_keys=True, default=str))
         elif as_json:
@@ -195,6 +203,21 @@ def _check_config(ctx: Context) -> None:
     ssh_cidr(config, config.backend == "sandbox")
     choose_instance_type(config.instance_type, profile.instance_type,
                          profile.base_image.architecture)
+
+
+def _check_faults(console: Console, config: RunConfig) -> None:
+    """A bad --faults spec is bad input (exit 2) before a run folder exists."""
+    if not config.faults:
+        return
+    from stemcell.sandbox.faults import FaultSpec, FaultSpecError
+
+    if config.backend != "sandbox":
+        _bad_input(console, "--faults works with the sandbox backend only",
+                   "AWS brings its own faults.")
+    try:
+        FaultSpec.parse(config.faults)
+    except FaultSpecError as exc:
+        _bad_input(console, f"--faults: {exc}")
 
 
 def _bad_input(console: Console, message: str, hint: str = "") -> None:

@@ -1,4 +1,9 @@
-"""``stemcell runs``: past runs with their status and what they left running."""
+"""``stemcell runs``: past runs with their status and what they left running.
+
+A run still marked ``running`` whose process no longer holds its lock
+(``engine/run_lock.py``) died mid-run: it is shown ``interrupted``. A state
+file that cannot be read is shown as its own error line; the others still list.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,16 @@ from typing import Any
 
 import click
 
+from stemcell.engine.run_lock import is_held
 from stemcell.paths import runs_dir
 from stemcell.session import list_runs
 
 
 def when(run: dict[str, Any]) -> str:
-    created = float(run.get("created") or 0)
+    try:
+        created = float(run.get("created") or 0)
+    except (TypeError, ValueError):
+        created = 0.0
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else "?"
 
 
@@ -24,7 +33,11 @@ def runs(as_json: bool) -> None:
     """List past runs: lab, profile, backend, when, status, leftover resources."""
     found = list_runs()
     for run in found:
-        run["recording"] = (Path(run["run_dir"]) / "recording.jsonl").is_file()
+        run_dir = Path(str(run.get("run_dir", "")))
+        run["recording"] = (run_dir / "recording.jsonl").is_file()
+        if run.get("status") == "running" and not is_held(run_dir):
+            run["status"] = "interrupted"
+            run["reason"] = "its process ended before the run finished"
     if as_json:
         click.echo(json.dumps(found, indent=2, default=str))
         return
@@ -35,8 +48,9 @@ def runs(as_json: bool) -> None:
                f"{'STATUS':<11} LEFT")
     for r in found:
         left = r.get("live_resources", "?")
-        click.echo(f"{r['run_id']:<24} {r.get('lab', ''):<15} {r.get('profile', ''):<14} "
-                   f"{r.get('backend', ''):<8} {when(r):<16} {r['status']:<11} {left}")
+        click.echo(f"{r.get('run_id', '?')!s:<24} {r.get('lab', '')!s:<15} "
+                   f"{r.get('profile', '')!s:<14} {r.get('backend', '')!s:<8} "
+                   f"{when(r):<16} {r.get('status', '?')!s:<11} {left}")
         if r.get("error"):
             click.echo(f"  {r['error']}")
     if any(r.get("live_resources") for r in found):

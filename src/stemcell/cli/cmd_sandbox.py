@@ -73,16 +73,31 @@ def _running() -> tuple[SandboxInfo | None, str]:
 @sandbox.command()
 @click.option("--speed", type=float, default=None,
               help="Modeled seconds per wall second (default: the sandbox default).")
+@click.option("--faults", default="", metavar="SPEC",
+              help="Inject AWS-like faults, e.g. throttle=0.3,capacity=1,seed=7 "
+              "(docs/sandbox.md lists them).")
 @click.option("--json", "as_json", is_flag=True, help="Print the endpoints as JSON.")
-def start(speed: float | None, as_json: bool) -> None:
+def start(speed: float | None, faults: str, as_json: bool) -> None:
     """Start the sandbox in the background (loopback only) and print its endpoint."""
+    from stemcell.sandbox.faults import FaultSpec, FaultSpecError
+
     if speed is not None and speed <= 0:
         raise click.UsageError("--speed must be positive")
+    try:
+        spec = FaultSpec.parse(faults)
+    except FaultSpecError as exc:
+        click.echo(f"error: --faults: {exc}", err=True)
+        raise SystemExit(2) from None
     info, note = _running()
     if note:
         click.echo(note, err=True)
     if info is not None:
         other = speed is not None and speed != info.speed
+        if faults and spec.render() != FaultSpec.parse(info.faults).render():
+            click.echo(f"error: the running sandbox (pid {info.pid}) has faults "
+                       f"{info.faults or 'none'!r}, not {spec.render()!r}: "
+                       "`stemcell sandbox stop` first", err=True)
+            raise SystemExit(2)
         _emit(as_json, {"status": "already-running", **info.to_json()},
               f"sandbox already running (pid {info.pid}): EC2 endpoint {info.endpoint_url}, "
               f"speed {info.speed:g}x"
@@ -94,20 +109,23 @@ def start(speed: float | None, as_json: bool) -> None:
         click.echo("a sandbox process exists but does not answer; `stemcell sandbox stop` first",
                    err=True)
         raise SystemExit(1)
-    info = _spawn(speed)
+    info = _spawn(speed, spec.render())
     _emit(as_json, {"status": "started", **info.to_json()},
           f"sandbox started (pid {info.pid})\n"
           f"  EC2/S3/ELBv2 endpoint: {info.endpoint_url}  (region {REGION}, its own "
           "credentials: eval \"$(stemcell sandbox env)\")\n"
           f"  control API:           {info.control_url}  (bearer token in {info_path()})\n"
           f"  speed:                 {info.speed:g}x (every figure is simulated)\n"
-          f"  log:                   {info.log_file}")
+          + (f"  faults:                {info.faults}\n" if info.faults else "")
+          + f"  log:                   {info.log_file}")
 
 
-def _spawn(speed: float | None) -> SandboxInfo:
+def _spawn(speed: float | None, faults: str = "") -> SandboxInfo:
     args = [sys.executable, "-m", "stemcell.sandbox.daemon"]
     if speed is not None:
         args += ["--speed", str(speed)]
+    if faults:
+        args += ["--faults", faults]
     _rotate(log_path())
     log = open(log_path(), "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
@@ -213,6 +231,10 @@ def status(as_json: bool) -> None:
     click.echo(f"  EC2/S3/ELBv2 endpoint: {info.endpoint_url}  (region {REGION}; "
                "credentials: eval \"$(stemcell sandbox env)\")")
     click.echo(f"  speed: {info.speed:g}x modeled time (every figure is simulated)")
+    injected = (health.get("faults") or {}).get("injected") or {}
+    so_far = ", ".join(f"{k} {v}" for k, v in sorted(injected.items()))
+    click.echo(f"  faults: {info.faults or 'none'}"
+               + (f" (injected so far: {so_far})" if injected else ""))
     if not guests:
         click.echo("  no instances")
         return

@@ -7,8 +7,18 @@ from stemcell.engine.context import RunConfig
 
 def open_app(lab: str | None = None, profile: str | None = None, backend: str | None = None,
              region: str | None = None, aws_profile: str | None = None,
-             speed: float | None = None) -> None:
+             speed: float | None = None, faults: str = "") -> None:
     """Open the app with the start screen pre-filled from the options given."""
+    if faults:
+        import click
+
+        from stemcell.sandbox.faults import FaultSpec, FaultSpecError
+
+        try:
+            FaultSpec.parse(faults)
+        except FaultSpecError as exc:
+            click.echo(f"error: --faults: {exc}", err=True)
+            raise SystemExit(2) from None
     # Imported here so `stemcell --help` and the subcommands never pay for Textual.
     from stemcell.tui.app import StemcellApp
 
@@ -23,6 +33,7 @@ def open_app(lab: str | None = None, profile: str | None = None, backend: str | 
         config.region = region
     config.aws_profile = aws_profile
     config.speed = speed
+    config.faults = faults
     app = StemcellApp(config)
     app.run()
     if app.return_code not in (None, 0):

@@ -41,6 +41,10 @@ class Backend:
     note: str = ""
     _handle: Any = None
 
+    def __post_init__(self) -> None:
+        # Retry backoff and the fresh-id window in the run's (modeled) time.
+        self.cloud.retries.clock = self.clock
+
     def attach(self, ctx: Any) -> None:
         """Give a context this backend's cloud, dialer, deleter and clock."""
         self.cloud.on_call = ctx.count_api_call
@@ -88,7 +92,10 @@ def _open_aws(config: RunConfig, verify: bool) -> Backend:
 def _open_sandbox(config: RunConfig) -> Backend:
     from stemcell.sandbox.connect import connect_or_start
 
-    handle = connect_or_start(config.speed)
+    try:
+        handle = connect_or_start(config.speed, config.faults)
+    except ValueError as exc:  # a bad --faults spec, or a background sandbox with others
+        raise ConfigError(f"--faults: {exc}") from None
     # The sandbox takes any region; by default the one AWS tools here would use.
     config.region = config.region or default_region()
     session: boto3.Session = sandbox_session(config.region, handle.credentials)

@@ -1,8 +1,12 @@
 """Deleting resources by type: used by step cleanups and ``stemcell cleanup``.
 
 Every delete is idempotent: something already gone is marked ``gone``, not an
-error. Waits are in modeled seconds and ignore nothing: the runner hands cleanup
-a fresh cancel event, so a second Ctrl-C cannot cut a cleanup short.
+error - except right after its create, when EC2's eventual consistency makes a
+live resource answer NotFound (EC2 API reference, "Eventual consistency"): a
+NotFound for a resource younger than ``api_retries.FRESH_SECONDS`` is retried
+once that window has passed before it counts as gone. Waits are in modeled
+seconds and listen to the cleanup's own cancel (``ctx.cleanup_cancel``), so a
+stray second Ctrl-C cannot cut a cleanup short.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stemcell.cloud.api_retries import FRESH_SECONDS
 from stemcell.cloud.aws_errors import error_code, is_gone
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.state import Resource
@@ -21,6 +26,7 @@ from stemcell.engine.state import Resource
 SG_RETRY_SECONDS = 600.0
 SNAPSHOT_RETRY_SECONDS = 120.0
 WAIT_TERMINATED_SECONDS = 900.0
+IMAGE_SETTLE_SECONDS = 3600.0  # a pending image is deregistered once it settles
 
 
 class CloudDeleter:
@@ -35,9 +41,52 @@ class CloudDeleter:
         except ClientError as exc:
             if not is_gone(exc):
                 raise
+            young = ctx.clock.now() - resource.created
+            if resource.created and young < FRESH_SECONDS:
+                # Maybe not gone, only not visible yet: ask again after the window.
+                ctx.log(f"{resource.rtype} {resource.rid} reads as not found "
+                        f"{young:.0f} s after its creation; asking again")
+                ctx.sleep(FRESH_SECONDS - young)
+                try:
+                    handler(resource, ctx)
+                except ClientError as again:
+                    if not is_gone(again):
+                        raise
+                    ctx.mark_resource(resource.rtype, resource.rid, "gone")
+                    return
+                ctx.mark_resource(resource.rtype, resource.rid, "deleted")
+                return
             ctx.mark_resource(resource.rtype, resource.rid, "gone")
             return
         ctx.mark_resource(resource.rtype, resource.rid, "deleted")
+
+    def sweep(self, ctx: Any) -> list[Resource]:
+        """Delete what carries the run's tag but is not live in the ledger.
+
+        A create retried after a lost answer (CreateImage, CreateSecurityGroup,
+        ImportKeyPair are not idempotent) leaves a resource the ledger never
+        saw; its tag still names the run. Returns what was found.
+        """
+        from stemcell.cloud.leftovers import deletion_order, find
+
+        known = {(r.rtype, r.rid) for r in ctx.state.resources
+                 if r.state not in ("live", "failed")}
+        found = [r for r in find(ctx.cloud, ctx.run_id) if (r.rtype, r.rid) not in known
+                 and ctx.state.find(r.rtype, r.rid) is None]
+        for resource in deletion_order(found):
+            resource.step_id = "sweep"
+            resource.created = ctx.clock.now() - FRESH_SECONDS  # old enough to be seen
+            with ctx.store.lock:
+                ctx.state.resources.append(resource)
+                ctx.store.save()
+            try:
+                if resource.rtype == "instance":
+                    self.delete_instances([resource.rid], ctx)
+                else:
+                    self.delete(resource, ctx)
+            except Exception as exc:
+                ctx.mark_resource(resource.rtype, resource.rid, "failed", str(exc))
+        return found
 
     # --- instances -------------------------------------------------------------------
     def delete_instances(self, ids: Iterable[str], ctx: Any) -> None:
@@ -108,14 +157,54 @@ class CloudDeleter:
                 sid = mapping.get("Ebs", {}).get("SnapshotId")
                 if sid:
                     snapshots.add(sid)
+        if images and images[0].get("State") == "pending":
+            images = self._settle(resource.rid, ctx)
         if images:
-            ec2.deregister_image(ImageId=resource.rid)
+            self._deregister(resource.rid, ctx)
         # Deregistering leaves the snapshots (and their monthly cost) behind.
         for sid in sorted(snapshots):
             self._delete_snapshot_id(sid, ctx)
             ctx.mark_resource("snapshot", sid, "deleted")
         if not images:
             raise _gone()
+
+    def _settle(self, image_id: str, ctx: Any) -> list[dict[str, Any]]:
+        """Wait for a pending image to become available or failed (then deregister)."""
+        ec2 = ctx.cloud.ec2
+        ctx.log(f"image {image_id} is still pending; waiting for it to settle to "
+                "deregister it")
+        seen: dict[str, list[dict[str, Any]]] = {"images": []}
+
+        def settled() -> bool:
+            try:
+                seen["images"] = ec2.describe_images(ImageIds=[image_id])["Images"]
+            except ClientError as exc:
+                if is_gone(exc):
+                    seen["images"] = []
+                    return True
+                raise
+            return not seen["images"] or seen["images"][0].get("State") != "pending"
+
+        try:
+            ctx.wait_for(f"image {image_id} to settle", settled, IMAGE_SETTLE_SECONDS,
+                         first=5.0, longest=30.0)
+        except StepFailed:
+            # Stuck pending: deregistering it anyway beats leaving it to bill on.
+            ctx.log(f"image {image_id} still pending after {IMAGE_SETTLE_SECONDS:.0f} s; "
+                    "deregistering it anyway", "warning")
+        return seen["images"]
+
+    def _deregister(self, image_id: str, ctx: Any) -> None:
+        """DeregisterImage taking its snapshots along where the API can (since 2025)."""
+        ec2 = ctx.cloud.ec2
+        try:
+            ec2.deregister_image(ImageId=image_id, DeleteAssociatedSnapshots=True)
+        except ClientError as exc:
+            if error_code(exc) not in ("InvalidParameter", "InvalidParameterValue",
+                                       "UnknownParameter"):
+                raise
+            # An endpoint without the parameter: deregister, then the snapshots below.
+            ec2.deregister_image(ImageId=image_id)
 
     def _delete_snapshot(self, resource: Resource, ctx: Any) -> None:
         self._delete_snapshot_id(resource.rid, ctx)
@@ -148,8 +237,14 @@ class CloudDeleter:
                 raise
             return True
 
-        ctx.wait_for(f"security group {resource.rid} to be free", attempt, SG_RETRY_SECONDS,
-                     first=2.0, longest=15.0)
+        try:
+            ctx.wait_for(f"security group {resource.rid} to be free", attempt,
+                         SG_RETRY_SECONDS, first=2.0, longest=15.0)
+        except StepFailed:
+            raise StepFailed(
+                f"security group {resource.rid} is still in use after "
+                f"{SG_RETRY_SECONDS:.0f} s (DependencyViolation): another group's rule, an "
+                "instance or a load balancer still references it") from None
 
     def _delete_key_pair(self, resource: Resource, ctx: Any) -> None:
         ec2 = ctx.cloud.ec2

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from stemcell.cloud.api_retries import ApiRetries
 from stemcell.cloud.clients import client_config
 from stemcell.cloud.tags import run_filter
 
@@ -40,6 +41,8 @@ class Cloud:
         self.endpoint_url = endpoint_url
         self.on_call = on_call
         self._clients: dict[str, Any] = {}
+        # NotFound-after-create retries and clock-scaled backoff (cloud/api_retries.py).
+        self.retries = ApiRetries()
         self._lock = threading.Lock()
 
     # --- clients -------------------------------------------------------------------
@@ -55,6 +58,7 @@ class Cloud:
                 # before-parameter-build fires for every call, even one that another
                 # handler answers without sending (stubs, injected faults).
                 client.meta.events.register("before-parameter-build", self._count)
+                self.retries.install(client)
                 self._clients[service] = client
             return self._clients[service]
 

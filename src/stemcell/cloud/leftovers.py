@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stemcell.cloud.tags import NAME, RUN, as_dict
+from stemcell.cloud.tags import NAME, OWNER, RUN, as_dict
 from stemcell.engine.state import Resource
 
 # Deletion order: things that hold others go first.
@@ -33,8 +33,9 @@ def _tagged(run_id: str | None) -> list[dict[str, Any]]:
 
 
 def _res(rtype: str, rid: str, tags: dict[str, str], **extra: Any) -> Resource:
+    """``step_id`` carries the run id; ``extra["owner"]`` the owner tag ("" if none)."""
     return Resource(rtype=rtype, rid=rid, name=tags.get(NAME, ""), step_id=tags.get(RUN, ""),
-                    extra=extra)
+                    extra={**extra, "owner": tags.get(OWNER, "")})
 
 
 def find(cloud: Any, run_id: str | None = None) -> list[Resource]:

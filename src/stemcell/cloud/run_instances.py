@@ -161,15 +161,35 @@ def launch(ctx: Any, *, image_id: str, role: str, setup: str, count: int = 1,
 def _run(ctx: Any, kwargs: dict[str, Any], itype: str, name: str, role: str, setup: str,
          image_id: str) -> list[str]:
     sent = ctx.clock.now()
-    try:
-        reply = retry_not_found(ctx, f"launching {name}",
-                                lambda: ctx.cloud.ec2.run_instances(**kwargs),
-                                codes=LAUNCH_NOT_YET_VISIBLE)
-    except ClientError as exc:
-        if error_code(exc) == "InsufficientInstanceCapacity":
-            raise capacity_error(exc, itype, ctx.cloud.region, alternatives(itype)) from None
-        raise explain(exc, f"launching {name}", region=ctx.cloud.region,
-                      aws_profile=ctx.config.aws_profile, run_id=ctx.run_id) from None
+    tried: list[str] = []
+    while True:
+        try:
+            reply = retry_not_found(ctx, f"launching {name}",
+                                    lambda: ctx.cloud.ec2.run_instances(**kwargs),
+                                    codes=LAUNCH_NOT_YET_VISIBLE)
+            break
+        except ClientError as exc:
+            if error_code(exc) != "InsufficientInstanceCapacity":
+                raise explain(exc, f"launching {name}", region=ctx.cloud.region,
+                              aws_profile=ctx.config.aws_profile, run_id=ctx.run_id) from None
+            # No capacity for this type right now: fall back to another allowlisted
+            # type of the same architecture, and say so (EC2 User Guide,
+            # "Insufficient instance capacity": try a different instance type).
+            tried.append(kwargs["InstanceType"])
+            others = [t for t in alternatives(itype) if t not in tried]
+            if not others:
+                raise capacity_error(exc, itype, ctx.cloud.region, alternatives(itype)) from None
+            ctx.log(f"AWS has no spare {kwargs['InstanceType']} capacity in "
+                    f"{ctx.cloud.region}; launching {name} as {others[0]} instead", "warning")
+            kwargs["InstanceType"] = others[0]
+            # Another request, not a retry of the same one: a reused token with other
+            # parameters is IdempotentParameterMismatch.
+            kwargs["ClientToken"] = uuid.uuid4().hex
+            credits = credit_specification(others[0])
+            if credits is None:
+                kwargs.pop("CreditSpecification", None)
+            else:
+                kwargs["CreditSpecification"] = credits
     returned = ctx.clock.now()
     ids = [inst["InstanceId"] for inst in reply["Instances"]]
     for iid in ids:

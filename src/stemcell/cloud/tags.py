@@ -1,6 +1,9 @@
 """Tags every resource is born with, so leftovers can be found without state.
 
-``stemcell:run`` is the key that ``stemcell cleanup --all`` searches by; the rest
+``stemcell:run`` is the key that ``stemcell cleanup --all`` searches by;
+``stemcell:owner`` (who created it: the caller's identity ARN from STS
+GetCallerIdentity, the sandbox's own user in the sandbox) is what keeps
+``cleanup --all`` to the caller's own resources in a shared account; the rest
 make the console readable and let the measure step tell roles and setups apart.
 """
 
@@ -12,13 +15,16 @@ RUN = "stemcell:run"
 LAB = "stemcell:lab"
 ROLE = "stemcell:role"
 SETUP = "stemcell:setup"
+OWNER = "stemcell:owner"
 NAME = "Name"
 
 
 def run_tags(
-    run_id: str, lab: str, *, name: str, role: str = "", setup: str = ""
+    run_id: str, lab: str, *, name: str, role: str = "", setup: str = "", owner: str = ""
 ) -> list[dict[str, str]]:
     tags = {RUN: run_id, LAB: lab, NAME: name}
+    if owner:
+        tags[OWNER] = owner
     if role:
         tags[ROLE] = role
     if setup:
@@ -27,7 +33,30 @@ def run_tags(
 
 
 def ctx_tags(ctx: Any, *, name: str, role: str = "", setup: str = "") -> list[dict[str, str]]:
-    return run_tags(ctx.run_id, ctx.config.lab, name=name, role=role, setup=setup)
+    return run_tags(ctx.run_id, ctx.config.lab, name=name, role=role, setup=setup,
+                    owner=owner_of(ctx))
+
+
+def caller_arn(cloud: Any) -> str:
+    """Who these credentials are (STS GetCallerIdentity); "" if STS cannot say."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    make = getattr(cloud, "client", None)
+    if make is None:  # a stand-in cloud without STS (tests)
+        return ""
+    try:
+        return str(make("sts").get_caller_identity().get("Arn", ""))
+    except (ClientError, BotoCoreError):
+        return ""
+
+
+def owner_of(ctx: Any) -> str:
+    """The run's owner tag value: asked once per run, kept in the run's bag."""
+    owner = ctx.get("owner") if hasattr(ctx, "get") else None
+    if owner is None and getattr(ctx, "cloud", None) is not None and hasattr(ctx, "put"):
+        owner = caller_arn(ctx.cloud)
+        ctx.put("owner", owner)
+    return str(owner or "")
 
 
 def tag_spec(tags: list[dict[str, str]], *resource_types: str) -> list[dict[str, Any]]:

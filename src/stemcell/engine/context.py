@@ -10,7 +10,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +39,76 @@ class Deleter(Protocol):
     def delete(self, resource: Resource, ctx: Context) -> None: ...
 
 
+# A second Stop (or Ctrl-C) during cleanup only counts if it comes this soon after
+# the first one made during cleanup: one stray press must not abandon the waits.
+STOP_CONFIRM_SECONDS = 3.0
+
+
+class Workers:
+    """Background threads steps start (the boot watchers): the runner owns them.
+
+    It stops them all when cleanup starts (nothing keeps knocking on servers being
+    terminated) and joins them when the run ends.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, threading.Event, threading.Thread]] = []
+        self._lock = threading.Lock()
+
+    def add(self, name: str, stop: threading.Event, thread: threading.Thread) -> None:
+        with self._lock:
+            self._items = [i for i in self._items if i[2].is_alive() or not i[2].ident]
+            self._items.append((name, stop, thread))
+
+    def stop_all(self) -> None:
+        with self._lock:
+            items = list(self._items)
+        for _, stop, _ in items:
+            stop.set()
+
+    def join(self, timeout: float) -> list[str]:
+        """Wait up to ``timeout`` wall seconds in all; return the names still running."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            items = list(self._items)
+        for _, _, thread in items:
+            if thread.ident and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        return [name for name, _, thread in items if thread.is_alive()]
+
+
+class PauseGate:
+    """Step mode: the runner holds between steps until the student continues.
+
+    The runner asks ``hold(step_id, cancel)`` after each step it finished; the UI
+    turns step mode on and off and calls ``cont()``; a Stop opens the gate.
+    """
+
+    def __init__(self) -> None:
+        self.step_mode = False
+        self.paused_after = ""
+        self.on_pause: Callable[[str], None] | None = None
+        self._gate = threading.Event()
+
+    def hold(self, step_id: str, cancel: threading.Event) -> None:
+        if not self.step_mode:
+            return
+        self._gate.clear()
+        self.paused_after = step_id
+        if self.on_pause is not None:
+            self.on_pause(step_id)
+        try:
+            while not self._gate.wait(0.2):
+                if cancel.is_set():
+                    return
+        finally:
+            self.paused_after = ""
+
+    def cont(self) -> None:
+        self.paused_after = ""
+        self._gate.set()
+
+
 @dataclass
 class RunConfig:
     lab: str = "lab1-stem-cell"
@@ -55,6 +126,7 @@ class RunConfig:
     ta_keys: list[str] = field(default_factory=list)
     course_account: str | None = None
     hands_on: bool = False  # the student does each step; stemcell recognises and checks
+    faults: str = ""  # sandbox only: a --faults spec (sandbox/faults.py)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -83,6 +155,13 @@ class Context:
     current_step: str = ""
     # Set by the backend: better words for an exception a step did not catch.
     explain_error: Callable[[BaseException], StemcellError | None] | None = None
+    # Cleanup has its own cancel: Stop during the run sets ``cancel``; during cleanup
+    # only a confirmed second press (``request_stop``) sets ``cleanup_cancel``.
+    cleanup_cancel: threading.Event = field(default_factory=threading.Event)
+    cleaning_up: bool = False
+    pause: PauseGate = field(default_factory=PauseGate)
+    workers: Workers = field(default_factory=Workers)
+    _stop_armed: float = 0.0
 
     @property
     def state(self) -> RunState:
@@ -178,10 +257,16 @@ class Context:
         return resource
 
     def mark_resource(self, rtype: str, rid: str, state: str, error: str = "") -> None:
+        """``failed``: a deletion failed - the resource stays live (counted, retried)."""
         with self.store.lock:
             resource = self.state.find(rtype, rid)
             if resource is not None:
-                resource.state = state
+                if state == "failed":
+                    resource.state = "live"
+                    resource.extra["delete_error"] = error
+                else:
+                    resource.state = state
+                    resource.extra.pop("delete_error", None)
             self.store.save()
         if state in ("deleted", "gone"):
             self.emit(ResourceDeleted(rtype=rtype, rid=rid, error=error))
@@ -198,14 +283,51 @@ class Context:
                 self.mark_resource(resource.rtype, resource.rid, "failed", str(exc))
                 self.log(f"could not delete {resource.rtype} {resource.rid}: {exc}", "error")
 
+    # --- stopping -----------------------------------------------------------------
+    def request_stop(self) -> str:
+        """A Stop press or Ctrl-C; returns what to tell the student.
+
+        During the run: cancel it (cleanup follows). During cleanup: the first press
+        is only shown; a second within ``STOP_CONFIRM_SECONDS`` abandons the rest of
+        the cleanup, which ``stemcell cleanup --run`` then finishes.
+        """
+        if not self.cleaning_up:
+            self.cancel.set()
+            return "Stopping: cleaning up what the run created…"
+        now = time.monotonic()
+        if self._stop_armed and now - self._stop_armed <= STOP_CONFIRM_SECONDS:
+            self.cleanup_cancel.set()
+            return ("Leaving the rest of the cleanup: remove it with "
+                    f"`stemcell cleanup --run {self.run_id}`")
+        self._stop_armed = now
+        return (f"already cleaning up — press again within {STOP_CONFIRM_SECONDS:g} s to "
+                "leave the rest for `stemcell cleanup`")
+
+    @contextmanager
+    def cleaning(self) -> Iterator[None]:
+        """A cleanup (the runner's, or one the student starts later): waits inside it
+        listen to a fresh ``cleanup_cancel``, not to the run's (maybe set) cancel."""
+        self.cleanup_cancel = threading.Event()
+        self._stop_armed = 0.0
+        self.cleaning_up = True
+        try:
+            yield
+        finally:
+            self.cleaning_up = False
+
+    @property
+    def waits_on(self) -> threading.Event:
+        """The event that interrupts waits now: the run's, or cleanup's own."""
+        return self.cleanup_cancel if self.cleaning_up else self.cancel
+
     # --- waiting ------------------------------------------------------------------
     def check_cancel(self) -> None:
-        if self.cancel.is_set():
+        if self.waits_on.is_set():
             raise Interrupted()
 
     def sleep(self, seconds: float) -> None:
         """Sleep modeled seconds; raise Interrupted as soon as the run is cancelled."""
-        if not self.clock.sleep(seconds, self.cancel):
+        if not self.clock.sleep(seconds, self.waits_on):
             raise Interrupted()
 
     def wait_for(

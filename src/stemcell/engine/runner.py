@@ -6,23 +6,32 @@ Semantics (tested in tests/unit/test_runner.py):
 - on failure, interrupt (cancel event, SIGINT, SIGTERM) or an unexpected error, every
   step that started - in this process or in the run being resumed - is cleaned up,
   newest first, and the reason is recorded in the state and a RunFinished event;
-- cleanup runs even when the run was cancelled: it ignores the cancel event, but
-  each step's cleanup is isolated so one failure does not stop the others.
+- cleanup runs even when the run was cancelled: its waits listen to a separate
+  ``ctx.cleanup_cancel``, set only by a confirmed second Stop (``ctx.request_stop``);
+  each step's cleanup is isolated so one failure does not stop the others, and it
+  ends with a sweep by the run's tag (a create retried after a lost answer leaves a
+  resource the ledger never saw);
+- a resource whose deletion failed stays live in the ledger; the run ends saying
+  what is left and the command that removes it;
+- step mode (``ctx.pause``) holds the runner after each step it finished.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from stemcell.engine import run_lock
 from stemcell.engine.context import Context
-from stemcell.engine.errors import Interrupted, SkipStep, StemcellError
+from stemcell.engine.errors import Interrupted, SkipStep, StateError, StemcellError
 from stemcell.engine.events import (
     CleanupFinished,
     CleanupStarted,
@@ -56,7 +65,18 @@ class Runner:
 
     # --- public ---------------------------------------------------------------------
     def run(self) -> str:
-        """Run (or resume) the lab; return succeeded | failed | interrupted."""
+        """Run (or resume) the lab; return succeeded | failed | interrupted.
+
+        The run's lock (``engine/run_lock.py``) is held throughout: ``runs`` tells a
+        live run from one whose process died, ``cleanup --all`` leaves it alone.
+        """
+        with run_lock.hold(Path(self.ctx.run_dir)) as mine:
+            if not mine:
+                raise StateError(f"run {self.ctx.run_id} is being run by another process",
+                                 hint="Wait for it to finish, or stop it there.")
+            return self._run()
+
+    def _run(self) -> str:
         ctx = self.ctx
         state = ctx.state
         ctx.emit(
@@ -93,9 +113,9 @@ class Runner:
                 else:
                     self._cleanup("the lab is finished", exclude=step)
                     cleaned = True
-                    left = len(ctx.state.live_resources())
+                    left = ctx.state.live_resources()
                     self._finish(step, "done" if not left else "failed",
-                                 "" if not left else f"{left} resources could not be deleted",
+                                 "" if not left else self._left_behind(left),
                                  by="" if self.desk is None else "stemcell")
                 continue
             outcome, why, hint = self._run_step(step)
@@ -107,10 +127,25 @@ class Runner:
                 if hint:
                     reason += f" (hint: {hint})"
                 break
+            if outcome == "done" and step is not self.steps[-1]:
+                ctx.pause.hold(step.spec.id, ctx.cancel)
         if status != "succeeded" and not cleaned:
             self._cleanup(reason)
         elif status == "succeeded" and not cleaned and not ctx.config.keep:
             self._cleanup("the lab is finished")
+        ctx.workers.stop_all()
+        still = ctx.workers.join(10.0)
+        if still:
+            ctx.log(f"background work still running at the end: {', '.join(still)}", "debug")
+        left = ctx.state.live_resources()
+        if left and not ctx.config.keep:
+            # Say exactly what is left and how to remove it: never "nothing left".
+            note = self._left_behind(left)
+            ctx.log(note, "error")
+            if status == "succeeded":
+                status, reason = "failed", note
+            else:
+                reason = f"{reason}; {note}"
         self._set_status(status, reason)
         ctx.emit(RunFinished(run_id=ctx.run_id, status=status, reason=reason))
         return status
@@ -227,13 +262,16 @@ class Runner:
             if s is not exclude and ctx.state.steps.get(s.spec.id, StepRecord()).status in STARTED
         ]
         ctx.emit(CleanupStarted(reason=reason))
-        # Cleanup must finish even though the run was cancelled: use a fresh event so
-        # waits inside cleanups work, and let a second interrupt be ignored politely.
-        cancelled = ctx.cancel
-        ctx.cancel = threading.Event()
-        told = False
-        try:
+        ctx.workers.stop_all()  # the boot watchers: nothing knocks on servers going away
+        told = False  # the backend's advice on a failure is given once per cleanup
+        # Cleanup must finish even though the run was cancelled: from here on waits
+        # listen to ctx.cleanup_cancel, which only a confirmed second Stop sets.
+        with ctx.cleaning():
             for step in reversed(started):
+                if ctx.cleanup_cancel.is_set():
+                    ctx.log("cleanup left to `stemcell cleanup --run "
+                            f"{ctx.run_id}` at the student's request", "warning")
+                    break
                 ctx.current_step = step.spec.id
                 try:
                     step.cleanup(ctx)
@@ -248,6 +286,8 @@ class Runner:
                                    reverse=True):
                 if ctx.deleter is None:
                     break
+                if ctx.cleanup_cancel.is_set():
+                    break
                 try:
                     ctx.deleter.delete(resource, ctx)
                 except Exception as exc:
@@ -255,8 +295,14 @@ class Runner:
                     ctx.log(f"could not delete {resource.rtype} {resource.rid}: {exc}",
                             "error")
                     told = self._say_how_to_recover(exc, told)
-        finally:
-            ctx.cancel = cancelled
+            sweep = getattr(ctx.deleter, "sweep", None)
+            if sweep is not None and not ctx.cleanup_cancel.is_set():
+                try:
+                    for found in sweep(ctx):
+                        ctx.log(f"found {found.rtype} {found.rid} by the run's tag, "
+                                "outside the ledger; deleted it", "warning")
+                except Exception as exc:
+                    ctx.log(f"the sweep by the run's tag failed: {exc}", "error")
         ctx.emit(CleanupFinished(left=len(ctx.state.live_resources())))
 
     def _say_how_to_recover(self, exc: Exception, told: bool) -> bool:
@@ -270,6 +316,13 @@ class Runner:
         self.ctx.log(f"{known.message}: {known.hint}", "error")
         return True
 
+    def _left_behind(self, left: list[Any]) -> str:
+        what = ", ".join(f"{r.rtype} {r.rid}"
+                         + (f" ({r.extra['delete_error']})" if r.extra.get("delete_error")
+                            else "") for r in left)
+        return (f"{len(left)} resource(s) left behind: {what}; remove them with "
+                f"`stemcell cleanup --run {self.ctx.run_id}`")
+
     def _set_status(self, status: str, reason: str) -> None:
         with self.ctx.store.lock:
             self.ctx.state.status = status
@@ -278,11 +331,12 @@ class Runner:
 
 
 @contextmanager
-def interrupt_on_signals(cancel: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set ``cancel`` (so the runner cleans up) instead of killing us.
+def interrupt_on_signals(target: threading.Event | Context) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the run (so the runner cleans up) instead of killing us.
 
-    Only usable from the main thread; a second Ctrl-C while cleaning up is ignored
-    with a note, because leaving resources behind costs the student money.
+    Given a context, each signal is ``ctx.request_stop()``: a Ctrl-C during cleanup
+    is shown, and only a second one within 3 s leaves the rest for ``stemcell
+    cleanup``. Given an event, it is set. Only usable from the main thread.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -291,7 +345,12 @@ def interrupt_on_signals(cancel: threading.Event) -> Iterator[None]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         seen["count"] += 1
-        cancel.set()
+        if isinstance(target, threading.Event):
+            target.set()
+            return
+        # No event from here: the bus, recorder and printer hold plain locks the
+        # interrupted main thread may be holding. A raw write to stderr is safe.
+        os.write(2, f"\n{target.request_stop()}\n".encode())
 
     previous: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -43,7 +43,9 @@ class Resource:
     rid: str
     step_id: str = ""
     name: str = ""
-    state: str = "live"  # live | deleted | gone | failed
+    # live | deleted | gone; a failed deletion stays live (extra["delete_error"] says
+    # why); "failed" from older state files counts as live too.
+    state: str = "live"
     created: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     # Who made it: "stemcell", or "student" for a resource adopted in a hands-on run.
@@ -84,7 +86,7 @@ class RunState:
         )
 
     def live_resources(self) -> list[Resource]:
-        return [r for r in self.resources if r.state == "live"]
+        return [r for r in self.resources if r.state in ("live", "failed")]
 
     def find(self, rtype: str, rid: str) -> Resource | None:
         for r in self.resources:
@@ -142,8 +144,11 @@ def load_state(path: Path) -> RunState:
         )
     try:
         return RunState.from_dict(data)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise StateError(f"{path}: run state is corrupt ({exc})") from exc
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # Any unexpected shape (a list where a mapping belongs ...) is this file's
+        # problem, reported for this file; never a crash of whoever lists runs.
+        raise StateError(f"{path}: run state is corrupt ({type(exc).__name__}: {exc})") \
+            from exc
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:

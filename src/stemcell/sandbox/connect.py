@@ -18,6 +18,10 @@ from stemcell.sandbox.info import alive, pid_alive, read_info, remove_info
 from stemcell.sandbox.loopback_dialer import SandboxDialer, fetch_json
 
 
+class FaultsMismatch(ValueError):
+    """``--faults`` asked of a background sandbox that runs with other faults."""
+
+
 @dataclass
 class SandboxHandle:
     endpoint_url: str
@@ -42,11 +46,22 @@ class SandboxHandle:
             owned.close()
 
 
-def connect_or_start(speed: float | None = None) -> SandboxHandle:
+def connect_or_start(speed: float | None = None, faults: str = "") -> SandboxHandle:
+    """``faults`` is a ``--faults`` spec; a background sandbox must have the same."""
+    from stemcell.sandbox.faults import FaultSpec
+
+    spec = FaultSpec.parse(faults)  # FaultSpecError (a ValueError) on a bad spec
     info = read_info()
     notes: list[str] = []
     if info is not None:
         if alive(info) and info.credentials is not None:
+            running = FaultSpec.parse(info.faults).render()
+            if faults and running != spec.render():
+                raise FaultsMismatch(
+                    f"a background sandbox (pid {info.pid}) runs with faults "
+                    f"{running or 'none'!r}, not {spec.render()!r}; stop it first "
+                    "(`stemcell sandbox stop`) or start it with these faults "
+                    f"(`stemcell sandbox start --faults {spec.render()}`)")
             clock_raw = fetch_json(info.control_url + "/clock", info.control_token)
             clock = ScaledClock(speed=float(clock_raw["speed"]),
                                 wall_epoch=float(clock_raw["wall_epoch"]),
@@ -67,7 +82,7 @@ def connect_or_start(speed: float | None = None) -> SandboxHandle:
 
     from stemcell.sandbox.runtime import Sandbox
 
-    sandbox = Sandbox(speed).start()
+    sandbox = Sandbox(speed, faults=spec).start()
     return SandboxHandle(sandbox.endpoint_url, sandbox.control_url, sandbox.credentials,
                          sandbox.clock,
                          SandboxDialer(sandbox.control_url, sandbox.credentials.control_token),

@@ -20,12 +20,14 @@ from types import FrameType
 from stemcell.sandbox.info import SandboxInfo, log_path, remove_info, write_info
 
 
-def serve(speed: float | None) -> int:
+def serve(speed: float | None, faults: str = "") -> int:
     stop = threading.Event()
 
+    from stemcell.sandbox.faults import FaultSpec
     from stemcell.sandbox.runtime import Sandbox
 
-    sandbox = Sandbox(speed, on_shutdown=stop.set).start()
+    spec = FaultSpec.parse(faults)
+    sandbox = Sandbox(speed, on_shutdown=stop.set, faults=spec).start()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -35,7 +37,8 @@ def serve(speed: float | None) -> int:
     write_info(SandboxInfo(pid=os.getpid(), endpoint_url=sandbox.endpoint_url,
                            control_url=sandbox.control_url, speed=sandbox.speed,
                            account_id=sandbox.account_id, started_at=sandbox.started_at,
-                           log_file=str(log_path()), credentials=sandbox.credentials))
+                           log_file=str(log_path()), credentials=sandbox.credentials,
+                           faults=spec.render()))
     logging.getLogger(__name__).info("sandbox serving: EC2 %s, control %s, speed %g",
                                      sandbox.endpoint_url, sandbox.control_url, sandbox.speed)
     try:
@@ -51,13 +54,14 @@ def serve(speed: float | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stemcell-sandbox-daemon")
     parser.add_argument("--speed", type=float, default=None)
+    parser.add_argument("--faults", default="")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # werkzeug and botocore chatter would fill the log with every request.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("botocore").setLevel(logging.WARNING)
-    return serve(args.speed)
+    return serve(args.speed, args.faults)
 
 
 if __name__ == "__main__":

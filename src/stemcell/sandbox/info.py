@@ -37,6 +37,7 @@ class SandboxInfo:
     account_id: str
     started_at: float
     log_file: str = ""
+    faults: str = ""  # the --faults spec it was started with ("" = none)
     credentials: SandboxCredentials | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -48,7 +49,8 @@ class SandboxInfo:
         return self.credentials.control_token if self.credentials else ""
 
 
-_PUBLIC = ("pid", "endpoint_url", "control_url", "speed", "account_id", "started_at", "log_file")
+_PUBLIC = ("pid", "endpoint_url", "control_url", "speed", "account_id", "started_at", "log_file",
+           "faults")
 _SECRET = ("access_key_id", "secret_access_key", "control_token")
 
 

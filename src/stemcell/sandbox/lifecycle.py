@@ -22,6 +22,9 @@ from typing import Any
 
 from stemcell.engine.clock import ScaledClock
 from stemcell.sandbox.amis import ROOT_GIB, ubuntu_images
+from stemcell.sandbox.console import ConsoleBuffers, supports_latest
+from stemcell.sandbox.dependencies import Holds, deregistration_delay, group_users
+from stemcell.sandbox.faults import Faults, FaultSpec
 from stemcell.sandbox.fleet import Fleet, GuestFactory, GuestRecord, Lineage
 from stemcell.sandbox.health import HealthChecker
 from stemcell.sandbox.scheduler import Scheduler
@@ -38,7 +41,8 @@ class World:
     """One sandbox's modeled cloud: its clock, its guests and their timers."""
 
     def __init__(self, account_id: str, clock: ScaledClock, model: Any,
-                 guest_factory: GuestFactory, disk_factory: Callable[[str, str], Any]) -> None:
+                 guest_factory: GuestFactory, disk_factory: Callable[[str, str], Any],
+                 faults: Faults | None = None) -> None:
         self.account_id = account_id
         self.clock = clock
         self.model = model
@@ -48,6 +52,11 @@ class World:
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sandbox-guest")
         self.health = HealthChecker(self.fleet, self.scheduler, self.executor)
         self.lock = threading.RLock()
+        self.faults = faults or Faults(FaultSpec())
+        self.consoles = ConsoleBuffers(clock, self.faults.spec.console_delay)
+        self.holds = Holds(clock.now)
+        # Set by the sandbox: is this id still inside its eventual-consistency window?
+        self.hidden: Callable[[str], bool] = lambda rid: False
 
     # instances ------------------------------------------------------------------
     def launched(self, backend: Any, instances: list[Any]) -> None:
@@ -106,7 +115,17 @@ class World:
 
     def _to_running(self, record: GuestRecord) -> None:
         gen = record.generation
-        self._later(record, gen, self.model.pending_to_running, RUNNING, then=record.guest.boot)
+
+        def running() -> None:
+            refused = self.faults.spec.ssh_refused
+            if refused > 0 and hasattr(record.guest, "ssh_refused_until"):
+                # The ssh-refused fault: sshd answers RST for a while after running.
+                record.guest.ssh_refused_until = self.clock.now() + refused
+                self.faults.note("ssh-refused")
+            record.guest.boot()
+            self.consoles.running(record.instance_id, record.guest.console_output)
+
+        self._later(record, gen, self.model.pending_to_running, RUNNING, then=running)
 
     def _later(self, record: GuestRecord, gen: int, delay: float, state: tuple[str, int],
                then: Callable[[], Any] | None = None) -> None:
@@ -150,11 +169,21 @@ class World:
         image.ebs_snapshot.status = "pending"
         extra = max(0, int(disk.used_bytes()) - self.fleet.base_bytes(record.lineage))
         seconds = float(self.model.snapshot_seconds(extra))
+        fails = self.faults.image_fails()
         # The snapshot's Progress climbs with modeled time, as DescribeSnapshots shows on
         # AWS while an image bakes (moto's is always "100%").
         _model_progress(image.ebs_snapshot, self.clock, seconds)
 
         def available() -> None:
+            if fails:
+                # The ami-failed fault: pending -> failed with a StateReason, as
+                # DescribeImages reports an image that could not be created.
+                image.state = "failed"
+                image.state_reason = {"Code": "Server.InternalError",
+                                      "Message": "Internal error while creating the image "
+                                                 "(sandbox fault ami-failed)"}
+                image.ebs_snapshot.status = "error"
+                return
             image.state = "available"
             image.ebs_snapshot.status = "completed"
 
@@ -268,8 +297,9 @@ def install() -> None:
         from moto.ec2.models.amis import AmiBackend
         from moto.ec2.models.elastic_block_store import EBSBackend
         from moto.ec2.models.instances import InstanceBackend
+        from moto.ec2.models.security_groups import SecurityGroupBackend
         from moto.ec2.responses.general import General
-        from moto.elbv2.models import FakeTargetGroup
+        from moto.elbv2.models import ELBv2Backend, FakeTargetGroup
 
         from stemcell.sandbox.moto_patches import apply_moto_fixes
         from stemcell.sandbox.resets import protect_from_resets
@@ -285,6 +315,9 @@ def install() -> None:
         _tick_before(EBSBackend, "describe_snapshots")
         _hook_console(General)
         _hook_target_health(FakeTargetGroup)
+        _hook_fresh_ids_hidden(InstanceBackend, AmiBackend)
+        _hook_group_dependencies(SecurityGroupBackend)
+        _hook_elb_delays(ELBv2Backend, FakeTargetGroup)
         _installed = True
 
 
@@ -417,13 +450,21 @@ def _hook_console(cls: type) -> None:
                 return original(self)
             from moto.core.responses import ActionResult
             from moto.core.utils import utcnow
+            from moto.ec2.exceptions import EC2ClientError
             from moto.ec2.utils import Base64EncodedString
 
             instance_id = self._get_param("InstanceId")
+            latest = str(self._get_param("Latest", "false")).lower() == "true"
             instance = self.ec2_backend.get_instance(instance_id)
+            if latest and not supports_latest(str(instance.instance_type)):
+                raise EC2ClientError(
+                    "UnsupportedOperation",
+                    "Retrieving the latest console output is only supported on instances "
+                    f"built on the Nitro System; {instance.instance_type} is not.")
             record = world.fleet.get(instance.id)
             result: dict[str, Any] = {"InstanceId": instance.id, "Timestamp": utcnow()}
-            text = record.guest.console_output() if record is not None else ""
+            text = "" if record is None else world.consoles.read(
+                instance.id, record.guest.console_output, latest)
             if text:  # EC2 leaves Output out until the instance has written any
                 result["Output"] = Base64EncodedString.from_raw_string(text)
             return ActionResult(result)
@@ -458,3 +499,112 @@ def _hook_target_health(cls: type) -> None:
 
     _wrap(cls, "register", make_register)
     _wrap(cls, "health_for", make_health_for)
+
+
+def _hook_fresh_ids_hidden(instances: type, images: type) -> None:
+    """Filtered describes leave out ids still inside the consistency window.
+
+    (The by-id refusals are the front door's: ``sandbox/consistency.py``.)
+    """
+    def make_instances(original: Callable[..., Any]) -> Callable[..., Any]:
+        def describe_instances(self: Any, filters: Any = None) -> Any:
+            reservations = original(self, filters)
+            world = world_for(getattr(self, "account_id", None))
+            if world is None or not filters:
+                return reservations
+            kept = []
+            for reservation in reservations:  # moto hands out copies: safe to trim
+                reservation.instances = [i for i in reservation.instances
+                                         if not world.hidden(i.id)]
+                if reservation.instances:
+                    kept.append(reservation)
+            return kept
+        return describe_instances
+
+    def make_images(original: Callable[..., Any]) -> Callable[..., Any]:
+        def describe_images(self: Any, ami_ids: Any = None, filters: Any = None,
+                            *args: Any, **kwargs: Any) -> Any:
+            found = original(self, ami_ids, filters, *args, **kwargs)
+            world = world_for(getattr(self, "account_id", None))
+            if world is None or ami_ids or not filters:
+                return found
+            return [image for image in found if not world.hidden(image.id)]
+        return describe_images
+
+    _wrap(instances, "describe_instances", make_instances)
+    _wrap(images, "describe_images", make_images)
+
+
+def _hook_group_dependencies(cls: type) -> None:
+    from moto.ec2.exceptions import DependencyViolationError
+
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_security_group(self: Any, name: str | None = None,
+                                  group_id: str | None = None) -> Any:
+            world = world_for(getattr(self, "account_id", None))
+            if world is None:
+                return original(self, name=name, group_id=group_id)
+            world.scheduler.run_due()
+            group = self.get_security_group_by_name_or_id(group_id or name) \
+                if (group_id or name) else None
+            if group is not None:
+                users = group_users(self, group.id, _elb_backend(self))
+                if world.holds.held_by_deleted_elb(group.id):
+                    users.append("a deleted load balancer's network interface")
+                if users:
+                    # EC2's own words; the users are for whoever reads the sandbox log.
+                    log.info("security group %s in use by %s", group.id, ", ".join(users))
+                    raise DependencyViolationError(
+                        f"resource {group.id} has a dependent object")
+            return original(self, name=name, group_id=group_id)
+        return delete_security_group
+
+    _wrap(cls, "delete_security_group", make)
+
+
+def _elb_backend(ec2_backend: Any) -> Any:
+    from moto.elbv2.models import elbv2_backends
+
+    try:
+        return elbv2_backends[ec2_backend.account_id][ec2_backend.region_name]
+    except KeyError:
+        return None
+
+
+def _hook_elb_delays(backend: type, target_group: type) -> None:
+    from moto.elbv2.models import FakeHealthStatus
+
+    def make_delete(original: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_load_balancer(self: Any, arn: str) -> None:
+            world = world_for(getattr(self, "account_id", None))
+            lb = self.load_balancers.get(arn)
+            original(self, arn)
+            if world is not None and lb is not None:
+                world.holds.load_balancer_deleted(list(lb.security_groups or []))
+        return delete_load_balancer
+
+    def make_deregister(original: Callable[..., Any]) -> Callable[..., Any]:
+        def deregister(self: Any, targets: list[dict[str, Any]]) -> None:
+            original(self, targets)
+            world = world_for(getattr(self, "account_id", None))
+            if world is not None:
+                world.holds.deregistered(self.arn, [str(t["Id"]) for t in targets],
+                                         deregistration_delay(self))
+        return deregister
+
+    def make_health_for(original: Callable[..., Any]) -> Callable[..., Any]:
+        def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+            world = world_for(getattr(self, "account_id", None))
+            tid = str(target["Id"])
+            if world is not None and tid not in self.targets and \
+                    world.holds.draining(self.arn, tid):
+                return FakeHealthStatus(tid, target.get("Port", self.port),
+                                        self.health_check_port, "draining",
+                                        "Target.DeregistrationInProgress",
+                                        "Target deregistration is in progress")
+            return original(self, target, ec2_backend)
+        return health_for
+
+    _wrap(backend, "delete_load_balancer", make_delete)
+    _wrap(target_group, "deregister", make_deregister)
+    _wrap(target_group, "health_for", make_health_for)

@@ -25,6 +25,7 @@ def apply_moto_fixes() -> None:
             return
         _fix_create_image_snapshot_tags()
         _fix_describe_snapshots_owner_ids()
+        _fix_deregister_image_delete_snapshots()
         _applied = True
 
 
@@ -80,3 +81,31 @@ def _fix_describe_snapshots_owner_ids() -> None:
         return ActionResult({"Snapshots": [s for s in snapshots if s.owner_id in wanted]})
 
     ElasticBlockStore.describe_snapshots = describe_snapshots  # type: ignore[method-assign]
+
+
+def _fix_deregister_image_delete_snapshots() -> None:
+    # DeregisterImage(DeleteAssociatedSnapshots=True) deletes the image's snapshots
+    # with it and reports each (EC2 API reference, DeregisterImage, 2025); moto 5.2
+    # ignores the parameter, leaving the snapshots to bill on.
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.amis import AmisResponse
+
+    original: Callable[..., Any] = AmisResponse.deregister_image
+
+    @functools.wraps(original)
+    def deregister_image(self: Any) -> Any:
+        wanted = str(self._get_param("DeleteAssociatedSnapshots", "false")).lower() == "true"
+        ami = self.ec2_backend.amis.get(self._get_param("ImageId"))
+        snapshot = getattr(ami, "ebs_snapshot", None)
+        answer = original(self)
+        if not wanted or snapshot is None:
+            return answer
+        results = []
+        try:
+            self.ec2_backend.delete_snapshot(snapshot.id)
+            results.append({"SnapshotId": snapshot.id, "ReturnCode": "success"})
+        except Exception:  # e.g. still used by another image: reported, not raised
+            results.append({"SnapshotId": snapshot.id, "ReturnCode": "error"})
+        return ActionResult({"Return": True, "DeleteSnapshotResults": results})
+
+    AmisResponse.deregister_image = deregister_image  # type: ignore[method-assign]

@@ -21,8 +21,10 @@ from typing import Any
 
 from stemcell.engine.clock import ScaledClock
 from stemcell.sandbox import lifecycle
+from stemcell.sandbox.consistency import Consistency
 from stemcell.sandbox.control import ControlServer
 from stemcell.sandbox.credentials import SandboxCredentials
+from stemcell.sandbox.faults import Faults, FaultSpec
 from stemcell.sandbox.fleet import GuestFactory
 from stemcell.sandbox.front_door import FrontDoor
 from stemcell.sandbox.moto_server import MotoServer, import_moto
@@ -55,7 +57,8 @@ class Sandbox:
                  guest_factory: GuestFactory | None = None,
                  disk_factory: Callable[[str, str], Any] | None = None,
                  model: Any = None,
-                 on_shutdown: Callable[[], None] | None = None) -> None:
+                 on_shutdown: Callable[[], None] | None = None,
+                 faults: FaultSpec | None = None) -> None:
         self.speed = float(speed or DEFAULT_SPEED)
         if self.speed <= 0:
             raise ValueError("speed must be positive")
@@ -66,14 +69,22 @@ class Sandbox:
             model = model if model is not None else real_model
         self.account_id = new_account_id()
         self.clock = ScaledClock.starting_now(self.speed)
+        self.faults = Faults(faults or FaultSpec())
         self.world = lifecycle.World(self.account_id, self.clock, model, guest_factory,
-                                     disk_factory)
+                                     disk_factory, faults=self.faults)
+        self.consistency = Consistency(self.clock, self.faults.spec.not_found,
+                                       on_hit=lambda: self.faults.note("not-found"))
+        self.world.hidden = self.consistency.hidden
         self.started_at = time.time()
         self._on_shutdown = on_shutdown
         self.credentials = SandboxCredentials.generate()
         self._moto = MotoServer(self.account_id)
-        # Authentication first: nothing unsigned reaches a fault or moto.
+        # Authentication first: nothing unsigned reaches a fault or moto. Then faults,
+        # then AWS's everyday realism (the front door's agreed order).
         self._moto.front_door.add_filter(SigV4Verifier(self.credentials))
+        self._moto.front_door.add_filter(self.faults.filter)
+        self._moto.front_door.add_filter(self.consistency.filter)
+        self._moto.front_door.add_observer(self.consistency.observe)
         self._control = ControlServer(self, self.credentials.control_token,
                                       on_shutdown=on_shutdown)
         self._closed = False
@@ -182,6 +193,7 @@ class Sandbox:
             "started_at": self.started_at,
             "uptime": time.time() - self.started_at,
             "guests": len(self.world.fleet.records()),
+            "faults": self.faults.status(),
             "simulated": True,
         }
 

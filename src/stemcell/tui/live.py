@@ -2,14 +2,13 @@
 
 The engine is blocking (boto3, paramiko), so the screen calls these methods from
 ``@work(thread=True)`` workers; events travel to the UI through an ``EventFeed``.
-Step-by-step mode holds the runner between steps by blocking in the bus
-subscriber (the runner emits ``StepFinished`` synchronously, after the recorder
-has written it), until the student continues, skips the next step or stops.
+Step-by-step mode is the runner's (``ctx.pause``): it holds between steps until
+the student continues, skips the next step or stops. Stop is ``ctx.request_stop``:
+during cleanup a single press is only shown, never cancelling cleanup's waits.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,6 @@ from stemcell.engine.events import Event, InstanceState, StepFinished
 from stemcell.engine.state import StepRecord
 from stemcell.tui.feed import EventFeed
 
-EARLIER = "(done in an earlier session)"
 GONE = "gone: deleted outside stemcell"
 # The types cloud.leftovers.find lists; others (listeners) cannot be checked this way.
 FINDABLE = ("load_balancer", "target_group", "instance", "image", "snapshot",
@@ -36,12 +34,29 @@ class LiveRun:
         self._prepare = prepare
         self.on_pause = on_pause
         self.session: Any = None
-        self.step_mode = False
-        self.paused_after = ""  # the step after which the runner waits
+        self._step_mode = False  # until the session (and its ctx.pause) exists
         self.running = False
         self.status = ""
-        self._gate = threading.Event()
         self._closed = False
+
+    @property
+    def step_mode(self) -> bool:
+        if self.session is None:
+            return self._step_mode
+        return bool(self.session.ctx.pause.step_mode)
+
+    @step_mode.setter
+    def step_mode(self, on: bool) -> None:
+        self._step_mode = on
+        if self.session is not None:
+            self.session.ctx.pause.step_mode = on
+
+    @property
+    def paused_after(self) -> str:
+        """The step after which the runner waits ("" when it does not)."""
+        if self.session is None:
+            return ""
+        return str(self.session.ctx.pause.paused_after)
 
     # --- worker-thread calls ------------------------------------------------------------
     def prepare(self) -> None:
@@ -50,6 +65,8 @@ class LiveRun:
 
             self._prepare = session_prepare
         self.session = self._prepare(self.config, resume=self.resume)
+        self.session.ctx.pause.step_mode = self._step_mode
+        self.session.ctx.pause.on_pause = self.on_pause
         self.session.bus.subscribe(self._on_event)
 
     def warm_up(self) -> None:
@@ -86,18 +103,18 @@ class LiveRun:
             self.status = self.session.run()
         finally:
             self.running = False
-            self.paused_after = ""
         return self.status
 
     # --- UI-thread calls --------------------------------------------------------------
     def cont(self) -> None:
-        self.paused_after = ""
-        self._gate.set()
-
-    def cancel(self) -> None:
         if self.session is not None:
-            self.session.cancel()
-        self._gate.set()
+            self.session.ctx.pause.cont()
+
+    def cancel(self) -> str:
+        """Stop: returns what to tell the student (see ``Context.request_stop``)."""
+        if self.session is None:
+            return ""
+        return str(self.session.cancel())
 
     def skip(self, step_id: str, reason: str) -> None:
         """Mark a step not yet run as skipped: the runner passes over it when it gets there."""
@@ -122,13 +139,3 @@ class LiveRun:
     # --- the bus subscriber (engine thread) ---------------------------------------------
     def _on_event(self, event: Event) -> None:
         self.feed.push(event)
-        if (self.step_mode and isinstance(event, StepFinished) and event.status == "done"
-                and event.error != EARLIER and self.running):
-            self._gate.clear()
-            self.paused_after = event.step_id
-            if self.on_pause is not None:
-                self.on_pause(event.step_id)
-            # Wait until the student continues or stops; cancel() also opens the gate.
-            while not self._gate.wait(0.2):
-                if self.session.ctx.cancel.is_set():
-                    break

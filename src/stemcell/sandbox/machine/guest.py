@@ -83,6 +83,8 @@ class Guest:
         self.boot_count = 0
         # Modeled epoch seconds of what happened at the last boot (for tests and timing).
         self.marks: dict[str, float] = {}
+        # Modeled time until which sshd refuses connections (the ssh-refused fault).
+        self.ssh_refused_until = 0.0
         self.sshd = SshServer(self.system, self._current_host_key,
                               alive=lambda: self._phase in ("sshd", "ready"))
         self._ssh = PhasedListener("ssh", self._ssh_state, self.sshd.serve)
@@ -114,6 +116,8 @@ class Guest:
     def _ssh_state(self) -> str:
         if self._phase not in _NETWORK_UP:
             return "dark"
+        if self.clock.now() < self.ssh_refused_until:
+            return "refuse"
         return "serve" if self._phase in ("sshd", "ready") and \
             self.system.is_active("ssh") else "refuse"
 

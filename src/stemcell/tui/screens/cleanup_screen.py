@@ -128,18 +128,24 @@ class CleanupScreen(Screen[None]):
     def _delete(self, resources: list[Any]) -> None:
         ctx = self.live.session.ctx
         failed = 0
-        for n, res in enumerate(resources):
-            self.app.call_from_thread(self._row, n, Text("deleting…", style="bold #ffb000"))
-            try:
-                if ctx.deleter is None:
-                    raise RuntimeError("no cloud connection")
-                ctx.deleter.delete(res, ctx)
-                state = getattr(ctx.state.find(res.rtype, res.rid), "state", "deleted")
-                label = Text("gone already" if state == "gone" else "deleted", style="green")
-            except Exception as exc:
-                failed += 1
-                label = Text(f"failed: {exc}", style="bold red")
-            self.app.call_from_thread(self._row, n, label, n + 1)
+        # The run's cancel may be set (it was stopped): this cleanup's waits must not
+        # read it as "stop", hence a cleanup of its own.
+        with ctx.cleaning():
+            for n, res in enumerate(resources):
+                self.app.call_from_thread(self._row, n, Text("deleting…", style="bold #ffb000"))
+                try:
+                    if ctx.deleter is None:
+                        raise RuntimeError("no cloud connection")
+                    ctx.deleter.delete(res, ctx)
+                    state = getattr(ctx.state.find(res.rtype, res.rid), "state", "deleted")
+                    label = Text("gone already" if state == "gone" else "deleted",
+                                 style="green")
+                except Exception as exc:
+                    failed += 1
+                    # Still live in the ledger, with why: `runs` counts it, cleanup retries.
+                    ctx.mark_resource(res.rtype, res.rid, "failed", str(exc))
+                    label = Text(f"failed: {exc}", style="bold red")
+                self.app.call_from_thread(self._row, n, label, n + 1)
         self.app.call_from_thread(self._finished, failed)
 
     def _row(self, n: int, label: Text, progress: int | None = None) -> None:
@@ -149,8 +155,10 @@ class CleanupScreen(Screen[None]):
 
     def _finished(self, failed: int) -> None:
         self.busy = False
+        run_id = self.live.session.ctx.run_id
         note = "All deleted." if not failed else \
-            f"{failed} could not be deleted: see the status column, then try again."
+            (f"{failed} could not be deleted: see the status column, then try again "
+             f"(or later: `stemcell cleanup --run {run_id}`).")
         self.query_one("#cleanup-note", Static).update(note)
         if self.quit_after and not failed:
             self.app.leave("Cleaned up: nothing of this run is left.")  # type: ignore[attr-defined]

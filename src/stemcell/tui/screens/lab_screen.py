@@ -342,8 +342,7 @@ class LabScreen(PanesScreen):
         if self.live is None or not self.live.running:
             self.notify("Nothing is running.")
             return
-        self.live.cancel()
-        self.notify("Stopping: cleaning up what the run created…", severity="warning")
+        self.notify(self.live.cancel() or "Stopping…", severity="warning")
 
     def action_cleanup(self) -> None:
         from stemcell.tui.screens.cleanup_screen import CleanupScreen
