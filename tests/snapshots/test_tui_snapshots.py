@@ -33,7 +33,7 @@ def lab_app(checkpoint: str, fail_at: str | None = None) -> StemcellApp:
 
 def test_start_screen(snap_compare) -> None:
     async def complete(pilot: Pilot) -> None:
-        while not pilot.app.screen.complete:
+        while not pilot.app.screen.runs_listed:
             await pilot.pause(0.05)
 
     assert snap_compare(StemcellApp(RunConfig(), runs=RUNS), run_before=complete)
@@ -41,7 +41,7 @@ def test_start_screen(snap_compare) -> None:
 
 def test_start_screen_aws_fields(snap_compare) -> None:
     async def pick_aws(pilot: Pilot) -> None:
-        while not pilot.app.screen.complete:
+        while not pilot.app.screen.runs_listed:
             await pilot.pause(0.05)
         pilot.app.screen.query_one("#b-aws").value = True
         await pilot.pause()

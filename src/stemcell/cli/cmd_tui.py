@@ -10,7 +10,7 @@ def open_app(lab: str | None = None, profile: str | None = None, backend: str | 
              speed: float | None = None) -> None:
     """Open the app with the start screen pre-filled from the options given."""
     # Imported here so `stemcell --help` and the subcommands never pay for Textual.
-    from stemcell.tui.app import StemcellApp
+    from stemcell.tui.launch import open_app as launch
 
     config = RunConfig()
     if lab:
@@ -23,7 +23,4 @@ def open_app(lab: str | None = None, profile: str | None = None, backend: str | 
         config.region = region
     config.aws_profile = aws_profile
     config.speed = speed
-    app = StemcellApp(config)
-    app.run()
-    if app.return_code not in (None, 0):
-        raise SystemExit(app.return_code)
+    launch(config)

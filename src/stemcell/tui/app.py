@@ -9,12 +9,12 @@ from textual.app import App
 from textual.binding import Binding
 
 from stemcell.engine.context import RunConfig
-from stemcell.engine.events import Event
-from stemcell.engine.replay import Recording
 from stemcell.tui.palette import LabCommands
 
-if TYPE_CHECKING:  # content models only for hints: pydantic + YAML cost ~0.3 s to import
-    from stemcell.content.models import Lab, Profile
+if TYPE_CHECKING:  # only for hints: what the first frame does not need stays unimported
+    from stemcell.content.models import Lab, Profile  # pydantic + YAML: ~0.3 s
+    from stemcell.engine.events import Event
+    from stemcell.engine.replay import Recording
 
 
 class StemcellApp(App[None]):

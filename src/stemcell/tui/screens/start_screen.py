@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,7 +14,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import (
     Button,
-    DataTable,
     Footer,
     Input,
     Label,
@@ -25,7 +25,11 @@ from textual.widgets import (
 
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import StemcellError
+from stemcell.tui.messages import RunsListed
 from stemcell.tui.screens.modals import Confirm
+
+if TYPE_CHECKING:  # DataTable (~40 ms to import) joins after the first frame
+    from textual.widgets import DataTable
 
 
 class StartScreen(Screen[None]):
@@ -39,7 +43,8 @@ class StartScreen(Screen[None]):
         super().__init__()
         self.config = config
         self._runs = runs
-        self.complete = False  # the form and the runs list are mounted
+        self.complete = False  # the form and the (maybe still empty) runs list are mounted
+        self.runs_listed = False  # the runs list is filled
         self.labs = _choices("lab")
         self.profiles = _choices("profile")
 
@@ -91,30 +96,48 @@ class StartScreen(Screen[None]):
     async def _complete(self) -> None:
         start = self.query_one("#start", VerticalScroll)
         await start.mount_all(self._form(), before="#buttons")
-        table: DataTable[str] = DataTable(id="runs", cursor_type="row")
+        from textual.widgets import DataTable
+
+        table: DataTable[Text] = DataTable(id="runs", cursor_type="row")
         await start.mount_all([Label("Previous runs", classes="section"), table])
         if not self.is_attached:  # the app quit meanwhile
             return
-        # Status and leftovers first: what a student needs at 80 columns.
+        # Status and leftovers first: what a student needs at 80 columns. Cells are Text,
+        # not markup strings: nothing in a run's state is read as markup (and parsing
+        # markup would load rich's emoji table, ~0.1 s, before the first frame).
         for col in ("run", "status", "left", "profile", "backend", "when", "lab"):
-            table.add_column(col, key=col)
-        self._fill_runs(table)
+            table.add_column(Text(col), key=col)
         self.complete = True
+        if self._runs is not None:
+            self._fill_runs(self._runs)
+        else:  # reading every state.json (and importing the session) must not hold a frame
+            self.call_after_refresh(self._list_runs)
 
-    def _fill_runs(self, table: DataTable[str]) -> None:
-        runs = self._runs
-        if runs is None:
-            from stemcell.session import list_runs
+    @work(thread=True, exclusive=True, group="runs")
+    def _list_runs(self) -> None:
+        from stemcell.session import list_runs
 
-            runs = list_runs()
+        self.post_message(RunsListed(list_runs()))
+
+    @on(RunsListed)
+    def _runs_listed(self, message: RunsListed) -> None:
+        self._fill_runs(message.runs)
+
+    def _fill_runs(self, runs: list[dict[str, Any]]) -> None:
+        self._runs = runs
+        if not self.is_attached:
+            return
+        table: DataTable[Text] = self.query_one("#runs")  # type: ignore[assignment]
+        table.clear()
         for run in runs[:50]:
             created = float(run.get("created") or 0)
             when = time.strftime("%m-%d %H:%M", time.localtime(created)) if created else "?"
-            table.add_row(run["run_id"], run.get("status", ""),
-                          str(run.get("live_resources", "?")), run.get("profile", ""),
-                          run.get("backend", ""), when, run.get("lab", ""), key=run["run_id"])
+            cells = (run["run_id"], run.get("status", ""), str(run.get("live_resources", "?")),
+                     run.get("profile", ""), run.get("backend", ""), when, run.get("lab", ""))
+            table.add_row(*(Text(str(c)) for c in cells), key=run["run_id"])
         if not runs:
-            table.add_row("(no runs yet)", "", "", "", "", "", "", key="")
+            table.add_row(Text("(no runs yet)"), *(Text("") for _ in range(6)), key="")
+        self.runs_listed = True
 
     @on(RadioSet.Changed, "#backend")
     def _backend_changed(self) -> None:
@@ -187,7 +210,7 @@ class StartScreen(Screen[None]):
     def _selected_run(self) -> str:
         if not self.complete:
             return ""
-        table = self.query_one("#runs", DataTable)
+        table: DataTable[Text] = self.query_one("#runs")  # type: ignore[assignment]
         if not table.row_count:
             return ""
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
