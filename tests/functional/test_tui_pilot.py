@@ -236,7 +236,7 @@ async def test_aws_shows_the_estimate_and_launches_nothing_unless_confirmed() ->
         await pilot.pause()
         assert app.screen.query_one("#aws-row").display
         await pilot.click("#start-button")
-        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await until(pilot, lambda: isinstance(app.screen, Confirm) and bool(app.screen.query("#yes")))
         body = str(app.screen.query_one(".dialog-body Static").render())
         assert "Estimated AWS cost" in body and "t3.micro" in body
         assert app.screen.focused is not None and app.screen.focused.id == "no"
@@ -245,7 +245,7 @@ async def test_aws_shows_the_estimate_and_launches_nothing_unless_confirmed() ->
         assert isinstance(app.screen, StartScreen)
         assert prepared == [] and not any(runs_dir().iterdir())
         await pilot.click("#start-button")
-        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await until(pilot, lambda: isinstance(app.screen, Confirm) and bool(app.screen.query("#yes")))
         await pilot.click("#yes")
         await until(pilot, lambda: isinstance(app.screen, LabScreen) and bool(prepared))
         assert prepared[0].backend == "aws" and prepared[0].yes
@@ -273,7 +273,7 @@ async def test_cleanup_screen_lists_confirms_and_deletes_a_kept_runs_resources()
         table = cleanup.query_one(DataTable)
         assert {table.get_cell(str(n), "status").plain for n in range(alive)} == {"would delete"}
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await until(pilot, lambda: isinstance(app.screen, Confirm) and bool(app.screen.query("#yes")))
         await pilot.click("#yes")
         await until(pilot, lambda: app.screen is cleanup and not cleanup.busy)
         await until(pilot, lambda: screen.live_count() == 0)
