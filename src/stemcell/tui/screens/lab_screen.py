@@ -1,7 +1,8 @@
 """The lab screen: steps, explanation and live panes for one run.
 
-The run itself lives in ``LiveRun`` and executes in thread workers; this screen
-drains the event feed on a timer and redraws only what changed. Scripted event
+The run itself lives in ``LiveRun`` and executes in thread workers; events reach
+this screen through the feed, which rings once per batch (``EventsQueued``), and
+the screen redraws only what changed. Scripted event
 lists (tests, snapshots) go through exactly the same path.
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from stemcell.engine.context import RunConfig
@@ -23,7 +25,7 @@ from stemcell.engine.events import Event
 from stemcell.engine.view import ViewModel
 from stemcell.tui.feed import EventFeed
 from stemcell.tui.live import LiveRun
-from stemcell.tui.messages import Paused, RunDone, RunProblem, RunReady
+from stemcell.tui.messages import EventsQueued, Paused, RunDone, RunProblem, RunReady
 from stemcell.tui.screens.modals import QuitWithResources, SkipReason
 from stemcell.tui.screens.panes import PanesScreen
 from stemcell.tui.widgets.lab_view import LabView
@@ -61,7 +63,8 @@ class LabScreen(PanesScreen):
                                       for s in lab.steps])
         self.model.simulated = config.backend != "aws"
         self.model.backend = config.backend
-        self.feed = EventFeed()
+        self.feed = EventFeed(on_ready=self._events_waiting)
+        self._clock: Timer | None = None  # the running bars' clock, only while a run runs
         self.scripted = events
         self.live: LiveRun | None = None
         if events is None:
@@ -82,15 +85,27 @@ class LabScreen(PanesScreen):
     def on_mount(self) -> None:
         if self.live is not None:
             self.app.live_runs.append(self.live)  # type: ignore[attr-defined]
-        self.set_interval(FRAME, self._drain)
         if self.scripted is not None:
             self.feed_events(self.scripted)
             self.ready = True
             self.note = ""
         else:
             self._set_up()
-            self.set_interval(1.0, self._tick)
+            self._clock = self.set_interval(1.0, self._tick, pause=True)
         self._status()
+
+    def _events_waiting(self) -> None:
+        """The feed's bell (any thread): one message, coalesced with one still queued."""
+        self.post_message(EventsQueued())
+
+    @on(EventsQueued)
+    def _events_queued(self) -> None:
+        self._drain()
+        if len(self.feed):  # a burst: the rest on the next frame, so frames keep coming
+            self.set_timer(FRAME, self._drain_more)
+
+    def _drain_more(self) -> None:
+        self._events_queued()
 
     def feed_events(self, events: list[Event]) -> None:
         """Show a list of events at once (a scripted or recorded run cut at some point)."""
@@ -115,6 +130,8 @@ class LabScreen(PanesScreen):
     def _tick(self) -> None:
         if self.live is not None and self.live.running and self.live.session is not None:
             self.view.tick(self.live.session.ctx.clock.now())
+        elif self._clock is not None:
+            self._clock.pause()  # the run ended: nothing moves until the next one
 
     def _status(self) -> None:
         m = self.model
@@ -274,6 +291,8 @@ class LabScreen(PanesScreen):
         self._clear_problem()
         self.view.follow_current = True
         self.live.running = True
+        if self._clock is not None:
+            self._clock.resume()
         self._run()
         self._status()
 
