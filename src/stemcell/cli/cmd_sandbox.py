@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from stemcell import paths
+from stemcell.remote.ssh_command import ssh_command
 from stemcell.sandbox.info import (
     SandboxInfo,
     alive,
@@ -189,21 +190,24 @@ def status(as_json: bool) -> None:
         ssh_host, ssh_port = guest["ssh"]
         http_host, http_port = guest["http"]
         name = guest.get("tags", {}).get("Name", "")
-        key = _key_file(guest)
+        key, pinned = _key_file(guest)
         click.echo(f"  {iid} {name} [{guest.get('state', '?')}, guest {guest.get('phase', '?')}]"
                    f" public {guest.get('public_ip') or '-'} private {guest.get('private_ip')}")
-        click.echo(f"      ssh -i {key} -p {ssh_port} ubuntu@{ssh_host}")
+        click.echo(f"      {ssh_command(ssh_host, ssh_port, key, pinned)}")
         click.echo(f"      http://{http_host}:{http_port}/")
 
 
-def _key_file(guest: dict[str, Any]) -> str:
-    """The private key a run saved for this instance, else a placeholder named for its key pair."""
+def _key_file(guest: dict[str, Any]) -> tuple[str, Path | None]:
+    """The private key a run saved for this instance (else a placeholder named for its key
+    pair), and the run's known_hosts if it has pinned host keys."""
     run_id = guest.get("tags", {}).get("stemcell:run", "")
     if run_id and "/" not in run_id:
-        saved = paths.run_dir(run_id) / "ssh" / "id_ed25519"
+        folder = paths.run_dir(run_id) / "ssh"
+        saved = folder / "id_ed25519"
         if saved.is_file():
-            return str(saved)
-    return f"{guest.get('key_name') or 'KEY'}.pem"
+            pinned = folder / "known_hosts"
+            return str(saved), (pinned if pinned.is_file() else None)
+    return f"{guest.get('key_name') or 'KEY'}.pem", None
 
 
 def _duration(seconds: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -256,9 +257,7 @@ class LabScreen(PanesScreen):
         self._status()
         nxt = self._next_pending()
         if nxt:
-            self.view.follow_current = False
-            steps = list(self.model.steps)
-            self.view.query_one("#steps").highlighted = steps.index(nxt)  # type: ignore[attr-defined]
+            self.view.point_at(nxt)
         self.notify("Paused: read the next step, then r to run it or s to skip it.",
                     timeout=4)
 
@@ -280,7 +279,7 @@ class LabScreen(PanesScreen):
         if self.live.running:
             if self.live.paused_after:
                 self.live.cont()
-                self.view.follow_current = True
+                self.view.follow_run()
                 self._status()
             else:
                 self.notify("The lab is already running.")
@@ -304,6 +303,7 @@ class LabScreen(PanesScreen):
                     else "Step mode off: the lab runs to the end.")
         if not self.live.step_mode and self.live.paused_after:
             self.live.cont()
+            self.view.follow_run()  # the pane follows the run again, not the step it showed
         self._status()
 
     def _next_pending(self) -> str:
@@ -450,6 +450,9 @@ class LabScreen(PanesScreen):
         """(label, command) to reach each running instance over SSH."""
         if self.live is None or self.live.session is None:
             return []
+        from stemcell.remote.reach import known_hosts
+        from stemcell.remote.ssh_command import ssh_command
+
         ctx = self.live.session.ctx
         key = ctx.get("key_path") or str(ctx.run_dir / "ssh" / "id_ed25519")
         out = []
@@ -464,11 +467,8 @@ class LabScreen(PanesScreen):
                     host, port = ctx.dialer.ssh_address(Target(inst.instance_id, inst.address))
                 except Exception:
                     continue
-            port_opt = f"-p {port} " if port != 22 else ""
-            command = (f"ssh {port_opt}-i {key} -o UserKnownHostsFile={ctx.run_dir}/known_hosts "
-                       f"ubuntu@{host}")
             out.append((f"{inst.instance_id} ({self.model.instance_label(inst.instance_id)})",
-                        command))
+                        ssh_command(host, port, key, known_hosts(ctx))))
         return out
 
     def run_folder(self) -> str:
@@ -481,11 +481,21 @@ class LabScreen(PanesScreen):
         if not folder:
             self.notify("No run folder yet.", severity="warning")
             return
-        opener = "xdg-open" if os.name == "posix" else "open"
         try:
-            subprocess.Popen([opener, folder], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+            open_folder(folder)
             self.notify(f"Opened {folder}")
         except OSError:
             self.app.copy_to_clipboard(folder)
             self.notify(f"No file manager here; path copied: {folder}")
+
+
+def open_folder(folder: str) -> None:
+    """Show ``folder`` in the desktop's file manager: each platform has its own opener."""
+    if sys.platform == "win32":
+        os.startfile(folder)  # type: ignore[attr-defined]  # Windows only
+    elif sys.platform == "darwin":
+        subprocess.Popen(["open", folder], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    else:  # Linux and the BSDs: the freedesktop.org opener
+        subprocess.Popen(["xdg-open", folder], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)

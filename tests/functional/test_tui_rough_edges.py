@@ -1,0 +1,87 @@
+"""The app's rough edges (issue 15), each driven through the app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from stemcell.engine.context import RunConfig
+from stemcell.engine.events import InstanceState, TimingMark
+from stemcell.tui.app import StemcellApp
+from stemcell.tui.screens.lab_screen import LabScreen
+from tui_script import scripted_run
+
+
+async def until(pilot: Any, check: Callable[[], bool], timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+def lab(app: StemcellApp) -> LabScreen:
+    screen = app.screen
+    assert isinstance(screen, LabScreen)
+    return screen
+
+
+async def test_a_corrected_timing_mark_reaches_the_live_bars() -> None:
+    iid = "i-0web0corrected0001"
+    events = [*scripted_run("mid-bake"),
+              InstanceState(instance_id=iid, state="running", role="web", setup="2", t=1.0),
+              TimingMark(instance_id=iid, mark="run_instances_sent", at=100.0, role="web",
+                         setup="2"),
+              TimingMark(instance_id=iid, mark="running", at=130.0, role="web", setup="2")]
+    app = StemcellApp(RunConfig(), events=events)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = lab(app)
+        await pilot.pause()
+        bar = next(b for b in screen.model.boot_bars() if (b.role, b.setup) == ("web", "2"))
+        assert round(sum(bar.phases.values())) == 30
+        # The guest's own account shows the instance ran 20 s earlier than first seen.
+        screen.feed.push(TimingMark(instance_id=iid, mark="running", at=110.0, role="web",
+                                    setup="2"))
+        await until(pilot, lambda: screen.model.instances[iid].marks["running"] == 110.0)
+        bar = next(b for b in screen.model.boot_bars() if (b.role, b.setup) == ("web", "2"))
+        assert round(sum(bar.phases.values())) == 10
+
+
+@pytest.mark.parametrize(("platform", "expected"), [("linux", "xdg-open"), ("darwin", "open"),
+                                                    ("freebsd14", "xdg-open")])
+async def test_open_the_run_folder_uses_the_platforms_opener(
+        monkeypatch: Any, platform: str, expected: str) -> None:
+    from stemcell.tui.screens import lab_screen
+
+    opened: list[list[str]] = []
+
+    class Popen:
+        def __init__(self, argv: list[str], **_: Any) -> None:
+            opened.append(argv)
+
+    monkeypatch.setattr(lab_screen.sys, "platform", platform)
+    monkeypatch.setattr(lab_screen.subprocess, "Popen", Popen)
+    monkeypatch.setattr(LabScreen, "run_folder", lambda self: "/tmp/some run")
+    app = StemcellApp(RunConfig(), events=scripted_run("mid-bake"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        lab(app).open_run_folder()
+        assert opened == [[expected, "/tmp/some run"]]
+
+
+async def test_open_the_run_folder_on_windows_uses_startfile(monkeypatch: Any) -> None:
+    from stemcell.tui.screens import lab_screen
+
+    started: list[str] = []
+    monkeypatch.setattr(lab_screen.sys, "platform", "win32")
+    monkeypatch.setattr(lab_screen.os, "startfile", started.append, raising=False)
+    monkeypatch.setattr(LabScreen, "run_folder", lambda self: r"C:\runs\one")
+    app = StemcellApp(RunConfig(), events=scripted_run("mid-bake"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        lab(app).open_run_folder()
+        assert started == [r"C:\runs\one"]
