@@ -85,3 +85,20 @@ async def test_open_the_run_folder_on_windows_uses_startfile(monkeypatch: Any) -
         await pilot.pause()
         lab(app).open_run_folder()
         assert started == [r"C:\runs\one"]
+
+
+def test_check_resolves_lab_names_like_run(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from stemcell.cli import main
+
+    runner = CliRunner()
+    # `lab1` is lab1-stem-cell for `check` as for `run`: the lab loads, and the next
+    # problem reported is the unknown step, not the lab.
+    result = runner.invoke(main, ["check", "--lab", "lab1", "--host", "127.0.0.1",
+                                  "--step", "no-such-step"])
+    assert result.exit_code == 2
+    assert "unknown step no-such-step" in result.output
+    unknown = runner.invoke(main, ["check", "--lab", "lab9", "--host", "127.0.0.1"])
+    assert unknown.exit_code == 2
+    assert "unknown lab 'lab9'" in unknown.output and "lab1-stem-cell" in unknown.output
