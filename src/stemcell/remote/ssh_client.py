@@ -202,18 +202,22 @@ class SshClient:
         *,
         stdin: str | None = None,
         timeout: float | None = None,
+        progress: bool = True,
     ) -> tuple[int, list[str]]:
         """Run ``command``; stream each output line; return (exit status, last lines).
 
         ``timeout`` is in modeled seconds. Cancellation closes the channel (the
-        remote command gets SIGHUP) and raises ``Interrupted``.
+        remote command gets SIGHUP) and raises ``Interrupted``. With ``progress``
+        (for output shown live), a line redrawn with ``\r`` keeps only its last
+        drawing; without it (``run``: logs and files read back) every byte is kept.
         """
         last: deque[str] = deque(maxlen=LAST_LINES)
         pending = {"stdout": b"", "stderr": b""}
 
         def emit(stream: str, line: bytes) -> None:
-            text = line.decode("utf-8", "replace").rstrip("\r")
-            text = text.rsplit("\r", 1)[-1]  # progress bars redraw with \r
+            text = line.decode("utf-8", "replace")
+            if progress:
+                text = text.rstrip("\r").rsplit("\r", 1)[-1]  # progress bars redraw with \r
             last.append(text)
             if on_line is not None:
                 on_line(text, stream)
@@ -272,5 +276,5 @@ class SshClient:
         out: list[str] = []
         err: list[str] = []
         status, _ = self.exec(command, lambda line, s: (out if s == "stdout" else err)
-                              .append(line), stdin=stdin, timeout=timeout)
+                              .append(line), stdin=stdin, timeout=timeout, progress=False)
         return status, "\n".join(out), "\n".join(err)
