@@ -102,3 +102,45 @@ def test_check_resolves_lab_names_like_run(tmp_path: Any) -> None:
     unknown = runner.invoke(main, ["check", "--lab", "lab9", "--host", "127.0.0.1"])
     assert unknown.exit_code == 2
     assert "unknown lab 'lab9'" in unknown.output and "lab1-stem-cell" in unknown.output
+
+
+def rendered(widget: Any) -> list[str]:
+    """The widget's lines as drawn on screen."""
+    return [widget.render_line(y).text for y in range(widget.size.height)]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_step_titles_and_instance_states_use_the_width_they_have(width: int) -> None:
+    from stemcell.tui.widgets.instances import InstancesTable
+    from stemcell.tui.widgets.steps import StepsList
+
+    # Drawn while the instances run, then the rest arrives live: the state column was
+    # sized for "running" and must grow for "terminated".
+    compared, end = scripted_run("compared"), scripted_run("end")
+    app = StemcellApp(RunConfig(), events=compared)
+    async with app.run_test(size=(width, 40)) as pilot:
+        screen = lab(app)
+        await pilot.pause()
+        await pilot.press("2")
+        await pilot.pause()
+        for event in end[len(compared):]:
+            screen.feed.push(event)
+        await until(pilot, lambda: screen.model.status == "succeeded" and not screen.feed)
+        await pilot.press("1")
+        await pilot.pause()
+        steps = screen.query_one(StepsList)
+        lines = rendered(steps)
+        shown = "\n".join(lines)
+        titles = [s.title for s in screen.model.steps.values()]
+        # Every title starts its row; at 120 columns each shows at least 28 characters
+        # (it was cut to 17 whatever the width).
+        room = 28 if width >= 120 else 17
+        for title in titles:
+            assert title[:room] in shown, (title, lines)
+        await pilot.press("2")  # the Instances tab
+        await pilot.pause(0.2)
+        table = screen.query_one(InstancesTable)
+        states = {table.get_cell(r, "state").plain for r in table.rows}
+        assert states == {"terminated"}
+        drawn = "\n".join(rendered(table))
+        assert drawn.count("terminated") == table.row_count, drawn

@@ -21,6 +21,8 @@ class StemcellApp(App[None]):
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses live elsewhere
     TITLE = "stemcell"
     COMMANDS: ClassVar = App.COMMANDS | {LabCommands}
+    # Screens get the class -wide from 110 columns (app.tcss widens the step list).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
