@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
+from textual.message_pump import MessagePump
 
 from stemcell.engine.context import RunConfig
 from stemcell.tui.palette import LabCommands
@@ -15,6 +16,8 @@ if TYPE_CHECKING:  # only for hints: what the first frame does not need stays un
     from stemcell.content.models import Lab, Profile  # pydantic + YAML: ~0.3 s
     from stemcell.engine.events import Event
     from stemcell.engine.replay import Recording
+    from stemcell.tui.live import LiveRun
+    from stemcell.tui.screens.lab_screen import LabScreen
 
 
 class StemcellApp(App[None]):
@@ -42,7 +45,7 @@ class StemcellApp(App[None]):
         self.prepare = prepare  # stemcell.session.prepare unless a test hands in another
         self.skip_start = skip_start
         self.autoplay = autoplay
-        self.live_runs: list[Any] = []  # every LiveRun the app started, closed on exit
+        self.live_runs: list[LiveRun] = []  # every LiveRun the app started, closed on exit
         self.farewell = ""  # printed after the app has left the screen
 
     def on_mount(self) -> None:
@@ -57,7 +60,7 @@ class StemcellApp(App[None]):
             self.push_screen(StartScreen(self.config, self.runs))
 
     def lab_screen(self, config: RunConfig, lab: Lab | None, profile: Profile | None, *,
-                   resume: str | None = None, events: list[Event] | None = None) -> Any:
+                   resume: str | None = None, events: list[Event] | None = None) -> LabScreen:
         from stemcell.tui.screens.lab_screen import LabScreen
 
         return LabScreen(config, lab, profile, resume=resume, events=events,
@@ -117,6 +120,16 @@ class StemcellApp(App[None]):
                 candidate.request_quit()
                 return
         self.exit()
+
+
+def stemcell_app(node: MessagePump) -> StemcellApp:
+    """``node.app``, typed: screens and widgets call the app's own methods through this
+    instead of ignoring the type checker (Textual types ``self.app`` as any ``App``)."""
+    app = node.app
+    if not isinstance(app, StemcellApp):  # a widget mounted in a foreign app: a bug
+        raise TypeError(f"{type(node).__name__} runs inside {type(app).__name__}, "
+                        "not the stemcell app")
+    return app
 
 
 def run_folder_of(app: StemcellApp) -> Path | None:

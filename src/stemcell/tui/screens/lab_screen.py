@@ -24,6 +24,7 @@ from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import StemcellError
 from stemcell.engine.events import Event
 from stemcell.engine.view import ViewModel
+from stemcell.tui.app import stemcell_app
 from stemcell.tui.feed import EventFeed
 from stemcell.tui.live import LiveRun
 from stemcell.tui.messages import EventsQueued, Paused, RunDone, RunProblem, RunReady
@@ -85,7 +86,7 @@ class LabScreen(PanesScreen):
 
     def on_mount(self) -> None:
         if self.live is not None:
-            self.app.live_runs.append(self.live)  # type: ignore[attr-defined]
+            stemcell_app(self).live_runs.append(self.live)
         if self.scripted is not None:
             self.feed_events(self.scripted)
             self.ready = True
@@ -416,8 +417,8 @@ class LabScreen(PanesScreen):
         def chosen(choice: str | None) -> None:
             if choice == "keep":
                 run_id = self.model.run_id
-                self.app.leave(f"Kept {count} resource(s). Clean up later with: "  # type: ignore[attr-defined]
-                               f"stemcell cleanup --run {run_id}")
+                stemcell_app(self).leave(f"Kept {count} resource(s). Clean up later with: "
+                                         f"stemcell cleanup --run {run_id}")
             elif choice == "cleanup" and running:
                 assert self.live is not None
                 self.live.cancel()

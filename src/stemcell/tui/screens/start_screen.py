@@ -25,6 +25,7 @@ from textual.widgets import (
 
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import StemcellError
+from stemcell.tui.app import stemcell_app
 from stemcell.tui.messages import RunsListed
 from stemcell.tui.screens.modals import Confirm
 
@@ -184,7 +185,7 @@ class StartScreen(Screen[None]):
     def _loaded(self, config: RunConfig, lab: Any, profile: Any) -> None:
         self.query_one("#start-button", Button).loading = False
         if config.backend != "aws":
-            self.app.switch_screen(self.app.lab_screen(config, lab, profile))  # type: ignore[attr-defined]
+            self.app.switch_screen(stemcell_app(self).lab_screen(config, lab, profile))
             return
         from stemcell.cloud.pricing import estimate
 
@@ -202,7 +203,7 @@ class StartScreen(Screen[None]):
         def chosen(yes: bool | None) -> None:
             if yes:
                 config.yes = True  # confirmed here: the run must not ask again
-                self.app.switch_screen(self.app.lab_screen(config, lab, profile))  # type: ignore[attr-defined]
+                self.app.switch_screen(stemcell_app(self).lab_screen(config, lab, profile))
 
         self.app.push_screen(Confirm("Launch on your AWS account?", body,
                                      yes=f"Launch (~${quote.usd:.2f})", no="Cancel"), chosen)
@@ -237,7 +238,8 @@ class StartScreen(Screen[None]):
             self.notify("That run finished and cleaned up: replay it instead (ctrl+o).",
                         severity="warning")
             return
-        self.app.switch_screen(self.app.lab_screen(config, lab, profile, resume=run_id))  # type: ignore[attr-defined]
+        self.app.switch_screen(stemcell_app(self).lab_screen(config, lab, profile,
+                                                             resume=run_id))
 
     @on(Button.Pressed, "#replay-button")
     def action_replay(self) -> None:
@@ -253,7 +255,7 @@ class StartScreen(Screen[None]):
         except RecordingError as exc:
             self.notify(exc.message, severity="error", timeout=8)
             return
-        self.app.open_replay(recording)  # type: ignore[attr-defined]
+        stemcell_app(self).open_replay(recording)
 
 
 def _choices(kind: str) -> list[tuple[str, str]]:
