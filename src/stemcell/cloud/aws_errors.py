@@ -7,8 +7,6 @@ Anything else passes through unchanged and the runner reports it as it is.
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import ClientError
 
 from stemcell.engine.errors import StepFailed
@@ -32,9 +30,6 @@ GONE_CODES = frozenset(
         "404",
     }
 )
-
-THROTTLE_CODES = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
-
 
 def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
@@ -64,7 +59,7 @@ def capacity_error(exc: ClientError, instance_type: str, region: str,
     )
 
 
-def explain(exc: ClientError, doing: str, **facts: Any) -> StepFailed:
+def explain(exc: ClientError, doing: str) -> StepFailed:
     """A StepFailed for a ClientError we have a better word for, else the raw one."""
     code = error_code(exc)
     message = error_message(exc)

@@ -98,12 +98,6 @@ class InstanceView:
             previous = at
         return out
 
-    def ready_seconds(self) -> float | None:
-        sent, healthy = self.marks.get("run_instances_sent"), self.marks.get("http_healthy")
-        if sent is None or healthy is None:
-            return None
-        return healthy - sent
-
 
 @dataclass
 class ImageView:

@@ -130,12 +130,3 @@ def stemcell_app(node: MessagePump) -> StemcellApp:
         raise TypeError(f"{type(node).__name__} runs inside {type(app).__name__}, "
                         "not the stemcell app")
     return app
-
-
-def run_folder_of(app: StemcellApp) -> Path | None:
-    from stemcell.tui.screens.lab_screen import LabScreen
-
-    for screen in app.screen_stack:
-        if isinstance(screen, LabScreen) and screen.run_folder():
-            return Path(screen.run_folder())
-    return None
