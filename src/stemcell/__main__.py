@@ -1,3 +1,3 @@
-from stemcell.cli import main
+from stemcell.console import main
 
 main()

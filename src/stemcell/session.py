@@ -17,6 +17,7 @@ from typing import Any
 from stemcell import paths
 from stemcell.content import Lab, Profile, load_lab, load_profile
 from stemcell.content.loader import ContentError
+from stemcell.content.names import UnknownContent, content_path
 from stemcell.engine.context import Context, RunConfig, new_run_id
 from stemcell.engine.errors import ConfigError, StateError
 from stemcell.engine.events import EventBus
@@ -29,17 +30,10 @@ RECORDING_NAME = "recording.jsonl"
 
 
 def _find(kind: str, name: str) -> Path:
-    candidate = Path(name).expanduser()
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        if not candidate.is_file():
-            raise ConfigError(f"{kind} file not found: {candidate}")
-        return candidate
-    folder = paths.shipped_dir(f"{kind}s")
-    for path in sorted(folder.glob("*.y*ml")):
-        if path.stem == name or path.stem.startswith(f"{name}-"):
-            return path
-    known = ", ".join(sorted(p.stem for p in folder.glob("*.y*ml")))
-    raise ConfigError(f"unknown {kind} {name!r} (shipped: {known}; or give a path to a .yaml file)")
+    try:
+        return content_path(kind, name)
+    except UnknownContent as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_content(config: RunConfig) -> tuple[Lab, Path, Profile, Path]:

@@ -88,10 +88,10 @@ def test_start_status_stop(home: Path) -> None:
 
     text = stemcell("sandbox", "status", home=home)
     assert info["endpoint_url"] in text.stdout and "500x" in text.stdout
-    assert f"ssh -i student.pem -p {guest['ssh'][1]} ubuntu@127.0.0.1" in text.stdout
+    assert f"ssh -p {guest['ssh'][1]} -i student.pem ubuntu@127.0.0.1" in text.stdout
     # A run's instance points at the key the run saved.
     tagged_port = data["guests"][tagged]["ssh"][1]
-    assert f"ssh -i {saved_key} -p {tagged_port} ubuntu@127.0.0.1" in text.stdout
+    assert f"ssh -p {tagged_port} -i {saved_key} ubuntu@127.0.0.1" in text.stdout
     assert f"{tagged} web [" in text.stdout
 
     other = stemcell("sandbox", "start", "--speed", "7", home=home)

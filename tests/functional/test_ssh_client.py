@@ -265,4 +265,19 @@ def test_reach_rechecking_a_pin_against_a_different_console_refuses(
     console.shows_at = clock.now()
     with pytest.raises(HostKeyMismatch, match="does not match its console output"):
         ssh_to(ctx, "i-0123456789abcdef0")
+
+
+def test_run_keeps_carriage_returns_that_exec_collapses_for_display(
+        tmp_path: Path, keys: tuple[Path, Path]) -> None:
+    private, public = keys
+    server = SshTestServer(tmp_path / "guest", public)
+    client = connect(server.address, key_path=private, known_hosts=tmp_path / "kh",
+                     clock=ScaledClock.starting_now(100.0), cancel=threading.Event())
+    with client:
+        command = r"printf 'progress 10%%\rprogress 100%%\nwindows line\r\n'"
+        shown: list[str] = []
+        client.exec(command, lambda line, stream: shown.append(line))
+        assert shown == ["progress 100%", "windows line"]  # what a live pane shows
+        status, out, _ = client.run(command)  # a log file read back: every byte
+        assert (status, out) == (0, "progress 10%\rprogress 100%\nwindows line\r")
     server.close()

@@ -14,7 +14,7 @@ from textual.widgets import Log
 from stemcell.engine.context import RunConfig
 from stemcell.tui.app import StemcellApp
 from stemcell.tui.screens.lab_screen import LabScreen
-from stemcell.tui.screens.modals import QuitWithResources, SkipReason
+from stemcell.tui.screens.modals import Confirm, QuitWithResources, SkipReason
 from stemcell.tui.widgets.instances import InstancesTable
 from stemcell.tui.widgets.steps import StepsList
 from tui_engine import ScriptedStep, scripted_prepare
@@ -27,6 +27,11 @@ async def until(pilot, check: Callable[[], bool], timeout: float = 60.0) -> None
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.05)
+
+
+def confirm_shown(app: StemcellApp) -> Callable[[], bool]:
+    """The Confirm dialog is up and composed (its buttons exist)."""
+    return lambda: isinstance(app.screen, Confirm) and bool(app.screen.query("#yes"))
 
 
 def lab(app: StemcellApp) -> LabScreen:
@@ -88,6 +93,13 @@ async def test_step_mode_pauses_skip_asks_a_reason_and_records_it() -> None:
         assert "demo only" in screen.model.steps["key-pair"].error
         await pilot.press("n")  # step mode off: runs to the end
         await until(pilot, lambda: screen.model.status in ("succeeded", "failed"), 180)
+        await pilot.pause(0.2)
+        # The step pane followed the run again instead of staying on the step it showed
+        # while paused.
+        steps = screen.query_one(StepsList)
+        assert screen.view.follow_current
+        assert steps.highlighted == list(screen.model.steps).index(screen.model.current_step)
+        assert steps.selected_step != "key-pair"
         state = screen.live.session.ctx.state
         assert state.steps["key-pair"].status == "skipped"
         recording = (screen.live.session.ctx.run_dir / "recording.jsonl").read_text()
@@ -219,7 +231,6 @@ async def test_resume_reconciles_with_the_cloud(monkeypatch: pytest.MonkeyPatch)
 
 async def test_aws_shows_the_estimate_and_launches_nothing_unless_confirmed() -> None:
     from stemcell.paths import runs_dir
-    from stemcell.tui.screens.modals import Confirm
     from stemcell.tui.screens.start_screen import StartScreen
 
     prepared: list[RunConfig] = []
@@ -236,7 +247,7 @@ async def test_aws_shows_the_estimate_and_launches_nothing_unless_confirmed() ->
         await pilot.pause()
         assert app.screen.query_one("#aws-row").display
         await pilot.click("#start-button")
-        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await until(pilot, confirm_shown(app))
         body = str(app.screen.query_one(".dialog-body Static").render())
         assert "Estimated AWS cost" in body and "t3.micro" in body
         assert app.screen.focused is not None and app.screen.focused.id == "no"
@@ -245,7 +256,7 @@ async def test_aws_shows_the_estimate_and_launches_nothing_unless_confirmed() ->
         assert isinstance(app.screen, StartScreen)
         assert prepared == [] and not any(runs_dir().iterdir())
         await pilot.click("#start-button")
-        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await until(pilot, confirm_shown(app))
         await pilot.click("#yes")
         await until(pilot, lambda: isinstance(app.screen, LabScreen) and bool(prepared))
         assert prepared[0].backend == "aws" and prepared[0].yes
@@ -255,7 +266,6 @@ async def test_cleanup_screen_lists_confirms_and_deletes_a_kept_runs_resources()
     from textual.widgets import DataTable
 
     from stemcell.tui.screens.cleanup_screen import CleanupScreen
-    from stemcell.tui.screens.modals import Confirm
 
     app = StemcellApp(RunConfig(keep=True), prepare=scripted_prepare(), skip_start=True)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -273,7 +283,7 @@ async def test_cleanup_screen_lists_confirms_and_deletes_a_kept_runs_resources()
         table = cleanup.query_one(DataTable)
         assert {table.get_cell(str(n), "status").plain for n in range(alive)} == {"would delete"}
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await until(pilot, confirm_shown(app))
         await pilot.click("#yes")
         await until(pilot, lambda: app.screen is cleanup and not cleanup.busy)
         await until(pilot, lambda: screen.live_count() == 0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
+import subprocess
 from typing import Any
 
 import pytest
@@ -51,6 +53,20 @@ async def test_whole_lab_in_the_sandbox_through_the_ui() -> None:
                 await pilot.press("r")
             await pilot.pause(0.1)
         assert screen.live.paused_after == "measure", screen.model.status
+        # The SSH command the app copies logs in with the run's key and checks the host
+        # key stemcell pinned in the run's ssh/known_hosts, without asking anything.
+        pinned = screen.live.session.ctx.run_dir / "ssh" / "known_hosts"
+        entries = pinned.read_text()
+        commands = [shlex.split(c) for _, c in screen.ssh_commands()]
+        assert commands and all(f"UserKnownHostsFile={pinned}" in c for c in commands)
+        known = [c for c in commands if f"[{c[-1].split('@')[1]}]:{c[c.index('-p') + 1]}"
+                 in entries]
+        assert known, (commands, entries)
+        words = [known[0][0], "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                 "-o", "ConnectTimeout=20", "-F", "/dev/null", *known[0][1:], "echo", "in"]
+        login = await asyncio.to_thread(subprocess.run, words, capture_output=True, text=True,
+                                        timeout=120)
+        assert login.stdout.strip() == "in", login.stderr
         # "Check this step": with a step highlighted, only its checks run (and what they
         # need), each on the servers of its role.
         steps_list = screen.query_one(StepsList)

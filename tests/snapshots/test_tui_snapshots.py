@@ -1,6 +1,10 @@
 """Snapshots of every screen and key state, at 80x24, from scripted events with fixed ids/times.
 
 Regenerate after an intended change: pytest tests/snapshots --snapshot-update
+
+The SVGs record the rendering of the textual release pinned in requirements-test.lock
+(what CI installs); another release draws some cells differently, so with any other
+installed the snapshots are skipped with that reason rather than failed.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import textual
 from textual.pilot import Pilot
 
 from stemcell.engine.context import RunConfig
@@ -16,6 +21,21 @@ from stemcell.engine.replay import Recording
 from stemcell.engine.state import Resource
 from stemcell.tui.app import StemcellApp
 from tui_script import RUN_ID, scripted_run
+
+
+def _locked_textual() -> str:
+    lock = Path(__file__).resolve().parents[2] / "requirements-test.lock"
+    for line in lock.read_text().splitlines():
+        if line.startswith("textual=="):
+            return line.split("==")[1].split()[0]
+    raise AssertionError("requirements-test.lock pins no textual")
+
+
+LOCKED_TEXTUAL = _locked_textual()
+pytestmark = pytest.mark.skipif(
+    textual.__version__ != LOCKED_TEXTUAL,
+    reason=f"snapshots record textual {LOCKED_TEXTUAL} (the locked release); "
+           f"{textual.__version__} is installed")
 
 RUNS = [
     {"run_id": "20261127-180000-0a0b0c", "lab": "lab1-stem-cell", "profile": "apache-python",
@@ -33,7 +53,7 @@ def lab_app(checkpoint: str, fail_at: str | None = None) -> StemcellApp:
 
 def test_start_screen(snap_compare) -> None:
     async def complete(pilot: Pilot) -> None:
-        while not pilot.app.screen.complete:
+        while not pilot.app.screen.runs_listed:
             await pilot.pause(0.05)
 
     assert snap_compare(StemcellApp(RunConfig(), runs=RUNS), run_before=complete)
@@ -41,7 +61,7 @@ def test_start_screen(snap_compare) -> None:
 
 def test_start_screen_aws_fields(snap_compare) -> None:
     async def pick_aws(pilot: Pilot) -> None:
-        while not pilot.app.screen.complete:
+        while not pilot.app.screen.runs_listed:
             await pilot.pause(0.05)
         pilot.app.screen.query_one("#b-aws").value = True
         await pilot.pause()

@@ -18,7 +18,6 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from stemcell import paths
 from stemcell.checks import (
     FORMATS,
     CheckOptions,
@@ -38,6 +37,7 @@ from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.reporters.text import print_report
 from stemcell.checks.targets import RunningSandbox
 from stemcell.content import ContentError, Lab, load_lab
+from stemcell.content.names import UnknownContent, content_path
 from stemcell.engine.errors import ConfigError, Interrupted, StemcellError
 
 
@@ -319,11 +319,10 @@ def _bad(err: Console, message: str, hint: str = "") -> None:
 
 
 def _load_lab(err: Console, name: str) -> Lab:
-    path = Path(name)
-    if not path.exists():
-        path = paths.shipped_dir("labs") / f"{name}.yaml"
-    if not path.exists():
-        _bad(err, f"no lab {name!r} (give a lab id or a YAML path)")
+    try:  # the same names as `stemcell run --lab` (lab1 is lab1-stem-cell)
+        path = content_path("lab", name)
+    except UnknownContent as exc:
+        _bad(err, str(exc))
     try:
         return load_lab(path)
     except ContentError as exc:

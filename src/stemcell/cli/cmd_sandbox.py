@@ -20,6 +20,8 @@ from typing import Any
 import click
 
 from stemcell import paths
+from stemcell.engine.errors import StemcellError
+from stemcell.remote.ssh_command import ssh_command
 from stemcell.sandbox.credentials import aws_env
 from stemcell.sandbox.info import (
     SandboxInfo,
@@ -243,10 +245,12 @@ def status(as_json: bool) -> None:
         ssh_host, ssh_port = guest["ssh"]
         http_host, http_port = guest["http"]
         name = guest.get("tags", {}).get("Name", "")
-        key = _key_file(guest)
+        key, pinned = _key_file(guest)
         click.echo(f"  {iid} {name} [{guest.get('state', '?')}, guest {guest.get('phase', '?')}]"
                    f" public {guest.get('public_ip') or '-'} private {guest.get('private_ip')}")
-        click.echo(f"      ssh -i {key} -p {ssh_port} ubuntu@{ssh_host}")
+        login = ssh_command(ssh_host, ssh_port, key, pinned,
+                            host_key_alias=iid if pinned else None)
+        click.echo(f"      {login}")
         click.echo(f"      http://{http_host}:{http_port}/")
 
 
@@ -270,14 +274,20 @@ def env() -> None:
         click.echo(f"export {name}={shlex.quote(value)}")
 
 
-def _key_file(guest: dict[str, Any]) -> str:
-    """The private key a run saved for this instance, else a placeholder named for its key pair."""
+def _key_file(guest: dict[str, Any]) -> tuple[str, Path | None]:
+    """The private key a run saved for this instance (else a placeholder named for its key
+    pair), and the run's known_hosts if it has pinned host keys."""
     run_id = guest.get("tags", {}).get("stemcell:run", "")
-    if run_id and "/" not in run_id:
-        saved = paths.run_dir(run_id) / "ssh" / "id_ed25519"
+    try:  # a tag is whatever a caller wrote: only a valid run id names a folder
+        folder = paths.run_dir(run_id) / "ssh" if run_id else None
+    except StemcellError:
+        folder = None
+    if folder is not None:
+        saved = folder / "id_ed25519"
         if saved.is_file():
-            return str(saved)
-    return f"{guest.get('key_name') or 'KEY'}.pem"
+            pinned = folder / "known_hosts"
+            return str(saved), (pinned if pinned.is_file() else None)
+    return f"{guest.get('key_name') or 'KEY'}.pem", None
 
 
 def _duration(seconds: float) -> str:

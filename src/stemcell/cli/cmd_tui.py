@@ -20,7 +20,7 @@ def open_app(lab: str | None = None, profile: str | None = None, backend: str | 
             click.echo(f"error: --faults: {exc}", err=True)
             raise SystemExit(2) from None
     # Imported here so `stemcell --help` and the subcommands never pay for Textual.
-    from stemcell.tui.app import StemcellApp
+    from stemcell.tui.launch import open_app as launch
 
     config = RunConfig()
     if lab:
@@ -34,7 +34,4 @@ def open_app(lab: str | None = None, profile: str | None = None, backend: str | 
     config.aws_profile = aws_profile
     config.speed = speed
     config.faults = faults
-    app = StemcellApp(config)
-    app.run()
-    if app.return_code not in (None, 0):
-        raise SystemExit(app.return_code)
+    launch(config)

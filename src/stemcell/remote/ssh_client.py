@@ -26,7 +26,7 @@ import paramiko
 
 from stemcell.engine.errors import Interrupted, StemcellError
 from stemcell.engine.redact import StreamRedactor
-from stemcell.engine.sanitise import sanitise_line
+from stemcell.engine.sanitise import sanitise, sanitise_line
 from stemcell.remote import host_keys
 from stemcell.remote.watchdog import Watchdog
 
@@ -261,6 +261,7 @@ class SshClient:
         *,
         stdin: str | None = None,
         timeout: float | None = None,
+        progress: bool = True,
     ) -> tuple[int, list[str]]:
         """Run ``command``; stream each output line; return (exit status, last lines).
 
@@ -268,16 +269,20 @@ class SshClient:
         remote command gets SIGHUP) and raises ``Interrupted``. Every line is
         sanitised (no terminal controls) and redacted (a private key printed line
         by line is one secret) before anyone sees it; a line longer than
-        ``MAX_LINE`` bytes is cut.
+        ``MAX_LINE`` bytes is cut. With ``progress`` (for output shown live), a line
+        redrawn with ``\r`` keeps only its last drawing; without it (``run``: logs
+        and files read back) every character is kept.
         """
         last: deque[str] = deque(maxlen=LAST_LINES)
         pending = {"stdout": b"", "stderr": b""}
         redactor = StreamRedactor()
 
         def emit(stream: str, line: bytes) -> None:
-            # sanitise_line keeps a progress bar's last \r frame, drops controls
+            text = line.decode("utf-8", "replace")
+            # Shown live, a progress bar's \r keeps its last frame; read back, every
+            # character stays (sanitise drops the \r itself, a terminal control).
             text = redactor.line((self.label, stream),
-                                 sanitise_line(line.decode("utf-8", "replace")))
+                                 sanitise_line(text) if progress else sanitise(text))
             last.append(text)
             if on_line is not None:
                 on_line(text, stream)
@@ -364,7 +369,7 @@ class SshClient:
             (out if stream == "stdout" else err).append(line)
 
         try:
-            status, _ = self.exec(command, keep, stdin=stdin, timeout=timeout)
+            status, _ = self.exec(command, keep, stdin=stdin, timeout=timeout, progress=False)
         except OutputLimit:
             out.append(TRUNCATED)
             status = -1

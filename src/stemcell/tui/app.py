@@ -7,20 +7,25 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
+from textual.message_pump import MessagePump
 
 from stemcell.engine.context import RunConfig
-from stemcell.engine.events import Event
-from stemcell.engine.replay import Recording
 from stemcell.tui.palette import LabCommands
 
-if TYPE_CHECKING:  # content models only for hints: pydantic + YAML cost ~0.3 s to import
-    from stemcell.content.models import Lab, Profile
+if TYPE_CHECKING:  # only for hints: what the first frame does not need stays unimported
+    from stemcell.content.models import Lab, Profile  # pydantic + YAML: ~0.3 s
+    from stemcell.engine.events import Event
+    from stemcell.engine.replay import Recording
+    from stemcell.tui.live import LiveRun
+    from stemcell.tui.screens.lab_screen import LabScreen
 
 
 class StemcellApp(App[None]):
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses live elsewhere
     TITLE = "stemcell"
     COMMANDS: ClassVar = App.COMMANDS | {LabCommands}
+    # Screens get the class -wide from 110 columns (app.tcss widens the step list).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -40,7 +45,7 @@ class StemcellApp(App[None]):
         self.prepare = prepare  # stemcell.session.prepare unless a test hands in another
         self.skip_start = skip_start
         self.autoplay = autoplay
-        self.live_runs: list[Any] = []  # every LiveRun the app started, closed on exit
+        self.live_runs: list[LiveRun] = []  # every LiveRun the app started, closed on exit
         self.farewell = ""  # printed after the app has left the screen
 
     def on_mount(self) -> None:
@@ -55,7 +60,7 @@ class StemcellApp(App[None]):
             self.push_screen(StartScreen(self.config, self.runs))
 
     def lab_screen(self, config: RunConfig, lab: Lab | None, profile: Profile | None, *,
-                   resume: str | None = None, events: list[Event] | None = None) -> Any:
+                   resume: str | None = None, events: list[Event] | None = None) -> LabScreen:
         from stemcell.tui.screens.lab_screen import LabScreen
 
         return LabScreen(config, lab, profile, resume=resume, events=events,
@@ -117,10 +122,11 @@ class StemcellApp(App[None]):
         self.exit()
 
 
-def run_folder_of(app: StemcellApp) -> Path | None:
-    from stemcell.tui.screens.lab_screen import LabScreen
-
-    for screen in app.screen_stack:
-        if isinstance(screen, LabScreen) and screen.run_folder():
-            return Path(screen.run_folder())
-    return None
+def stemcell_app(node: MessagePump) -> StemcellApp:
+    """``node.app``, typed: screens and widgets call the app's own methods through this
+    instead of ignoring the type checker (Textual types ``self.app`` as any ``App``)."""
+    app = node.app
+    if not isinstance(app, StemcellApp):  # a widget mounted in a foreign app: a bug
+        raise TypeError(f"{type(node).__name__} runs inside {type(app).__name__}, "
+                        "not the stemcell app")
+    return app

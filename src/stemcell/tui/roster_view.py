@@ -24,9 +24,6 @@ from stemcell.checks.check_runner import CheckOptions, run_roster
 from stemcell.checks.model import HostReport, Report, Status
 from stemcell.checks.targets import HostSpec
 
-STATE_STYLE = {"queued": "dim", "checking": "yellow", "all passed": "green",
-               "unreachable": "#ff8700"}
-
 
 class RosterApp(App[Report]):
     CSS = """

@@ -1,7 +1,8 @@
 """The lab screen: steps, explanation and live panes for one run.
 
-The run itself lives in ``LiveRun`` and executes in thread workers; this screen
-drains the event feed on a timer and redraws only what changed. Scripted event
+The run itself lives in ``LiveRun`` and executes in thread workers; events reach
+this screen through the feed, which rings once per batch (``EventsQueued``), and
+the screen redraws only what changed. Scripted event
 lists (tests, snapshots) go through exactly the same path.
 """
 
@@ -9,21 +10,24 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import StemcellError
 from stemcell.engine.events import Event
 from stemcell.engine.view import ViewModel
+from stemcell.tui.app import stemcell_app
 from stemcell.tui.feed import EventFeed
 from stemcell.tui.live import LiveRun
-from stemcell.tui.messages import Paused, RunDone, RunProblem, RunReady
+from stemcell.tui.messages import EventsQueued, Paused, RunDone, RunProblem, RunReady
 from stemcell.tui.screens.modals import QuitWithResources, SkipReason
 from stemcell.tui.screens.panes import PanesScreen
 from stemcell.tui.widgets.lab_view import LabView
@@ -62,7 +66,8 @@ class LabScreen(PanesScreen):
                                       for s in lab.steps])
         self.model.simulated = config.backend != "aws"
         self.model.backend = config.backend
-        self.feed = EventFeed()
+        self.feed = EventFeed(on_ready=self._events_waiting)
+        self._clock: Timer | None = None  # the running bars' clock, only while a run runs
         self.scripted = events
         self.live: LiveRun | None = None
         if events is None:
@@ -82,16 +87,28 @@ class LabScreen(PanesScreen):
 
     def on_mount(self) -> None:
         if self.live is not None:
-            self.app.live_runs.append(self.live)  # type: ignore[attr-defined]
-        self.set_interval(FRAME, self._drain)
+            stemcell_app(self).live_runs.append(self.live)
         if self.scripted is not None:
             self.feed_events(self.scripted)
             self.ready = True
             self.note = ""
         else:
             self._set_up()
-            self.set_interval(1.0, self._tick)
+            self._clock = self.set_interval(1.0, self._tick, pause=True)
         self._status()
+
+    def _events_waiting(self) -> None:
+        """The feed's bell (any thread): one message, coalesced with one still queued."""
+        self.post_message(EventsQueued())
+
+    @on(EventsQueued)
+    def _events_queued(self) -> None:
+        self._drain()
+        if len(self.feed):  # a burst: the rest on the next frame, so frames keep coming
+            self.set_timer(FRAME, self._drain_more)
+
+    def _drain_more(self) -> None:
+        self._events_queued()
 
     def feed_events(self, events: list[Event]) -> None:
         """Show a list of events at once (a scripted or recorded run cut at some point)."""
@@ -116,6 +133,8 @@ class LabScreen(PanesScreen):
     def _tick(self) -> None:
         if self.live is not None and self.live.running and self.live.session is not None:
             self.view.tick(self.live.session.ctx.clock.now())
+        elif self._clock is not None:
+            self._clock.pause()  # the run ended: nothing moves until the next one
 
     def _status(self) -> None:
         m = self.model
@@ -245,9 +264,7 @@ class LabScreen(PanesScreen):
         self._status()
         nxt = self._next_pending()
         if nxt:
-            self.view.follow_current = False
-            steps = list(self.model.steps)
-            self.view.query_one("#steps").highlighted = steps.index(nxt)  # type: ignore[attr-defined]
+            self.view.point_at(nxt)
         self.notify("Paused: read the next step, then r to run it or s to skip it.",
                     timeout=4)
 
@@ -269,7 +286,7 @@ class LabScreen(PanesScreen):
         if self.live.running:
             if self.live.paused_after:
                 self.live.cont()
-                self.view.follow_current = True
+                self.view.follow_run()
                 self._status()
             else:
                 self.notify("The lab is already running.")
@@ -280,6 +297,8 @@ class LabScreen(PanesScreen):
         self._clear_problem()
         self.view.follow_current = True
         self.live.running = True
+        if self._clock is not None:
+            self._clock.resume()
         self._run()
         self._status()
 
@@ -291,6 +310,7 @@ class LabScreen(PanesScreen):
                     else "Step mode off: the lab runs to the end.")
         if not self.live.step_mode and self.live.paused_after:
             self.live.cont()
+            self.view.follow_run()  # the pane follows the run again, not the step it showed
         self._status()
 
     def _next_pending(self) -> str:
@@ -421,8 +441,8 @@ class LabScreen(PanesScreen):
         def chosen(choice: str | None) -> None:
             if choice == "keep":
                 run_id = self.model.run_id
-                self.app.leave(f"Kept {count} resource(s). Clean up later with: "  # type: ignore[attr-defined]
-                               f"stemcell cleanup --run {run_id}")
+                stemcell_app(self).leave(f"Kept {count} resource(s). Clean up later with: "
+                                         f"stemcell cleanup --run {run_id}")
             elif choice == "cleanup" and running:
                 assert self.live is not None
                 self.live.cancel()
@@ -460,6 +480,9 @@ class LabScreen(PanesScreen):
         """(label, command) to reach each running instance over SSH."""
         if self.live is None or self.live.session is None:
             return []
+        from stemcell.remote.reach import known_hosts
+        from stemcell.remote.ssh_command import ssh_command
+
         ctx = self.live.session.ctx
         key = ctx.get("key_path") or str(ctx.run_dir / "ssh" / "id_ed25519")
         out = []
@@ -474,14 +497,11 @@ class LabScreen(PanesScreen):
                     host, port = ctx.dialer.ssh_address(Target(inst.instance_id, inst.address))
                 except Exception:
                     continue
-            port_opt = f"-p {port} " if port != 22 else ""
-            # The run pins host keys under the instance id (public IPs are reused):
-            # HostKeyAlias makes OpenSSH look the key up under that name.
-            command = (f"ssh {port_opt}-i {key} "
-                       f"-o UserKnownHostsFile={ctx.run_dir}/ssh/known_hosts "
-                       f"-o HostKeyAlias={inst.instance_id} ubuntu@{host}")
             out.append((f"{inst.instance_id} ({self.model.instance_label(inst.instance_id)})",
-                        command))
+                        # The run pins host keys under the instance id (public IPs are
+                        # reused): HostKeyAlias makes OpenSSH look the key up by it.
+                        ssh_command(host, port, key, known_hosts(ctx),
+                                    host_key_alias=inst.instance_id)))
         return out
 
     def run_folder(self) -> str:
@@ -494,11 +514,21 @@ class LabScreen(PanesScreen):
         if not folder:
             self.notify("No run folder yet.", severity="warning")
             return
-        opener = "xdg-open" if os.name == "posix" else "open"
         try:
-            subprocess.Popen([opener, folder], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+            open_folder(folder)
             self.notify(f"Opened {folder}")
         except OSError:
             self.app.copy_to_clipboard(folder)
             self.notify(f"No file manager here; path copied: {folder}")
+
+
+def open_folder(folder: str) -> None:
+    """Show ``folder`` in the desktop's file manager: each platform has its own opener."""
+    if sys.platform == "win32":
+        os.startfile(folder)  # type: ignore[attr-defined]  # Windows only
+    elif sys.platform == "darwin":
+        subprocess.Popen(["open", folder], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    else:  # Linux and the BSDs: the freedesktop.org opener
+        subprocess.Popen(["xdg-open", folder], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)

@@ -14,6 +14,9 @@ class Confirm(ModalScreen[bool]):
     """A yes/no question; No is focused first, because yes may cost money."""
 
     BINDINGS = [Binding("escape", "no", "Cancel")]
+    # Focus No when the dialog opens. (Focusing it in on_mount is not enough: some
+    # Textual releases then auto-focus the first focusable, the scrollable body.)
+    AUTO_FOCUS = "#no"
 
     def __init__(self, title: str, body: str, yes: str = "Yes", no: str = "No") -> None:
         super().__init__()
@@ -27,9 +30,6 @@ class Confirm(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.no, id="no")
                 yield Button(self.yes, id="yes", variant="warning")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -74,6 +74,7 @@ class QuitWithResources(ModalScreen[str]):
     """Quitting while resources are alive: clean up now, keep them, or stay."""
 
     BINDINGS = [Binding("escape", "stay", "Cancel")]
+    AUTO_FOCUS = "#stay"  # Cancel first: see Confirm
 
     def __init__(self, count: int, run_id: str, running: bool) -> None:
         super().__init__()
@@ -97,9 +98,6 @@ class QuitWithResources(ModalScreen[str]):
                     yield Button("Keep them", id="keep")
                 yield Button("Stop and clean up" if self.running else "Clean up now",
                              id="cleanup", variant="warning")
-
-    def on_mount(self) -> None:
-        self.query_one("#stay", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

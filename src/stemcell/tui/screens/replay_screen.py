@@ -7,6 +7,7 @@ import time
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from stemcell.content.models import Lab, Profile
@@ -42,9 +43,25 @@ class ReplayScreen(PanesScreen):
         self.player = Player(recording.events)
         self.model = ViewModel()
         self.speed = max(1.0, min(100.0, speed))
-        self.playing = autoplay
+        self._clock: Timer | None = None  # runs only while playing
+        self._playing = autoplay
         self.at = 0.0
         self._last = time.monotonic()
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    @playing.setter
+    def playing(self, value: bool) -> None:
+        """Play or pause: the frame timer runs only while the replay plays."""
+        self._playing = value
+        self._last = time.monotonic()
+        if self._clock is not None:
+            if value:
+                self._clock.resume()
+            else:
+                self._clock.pause()
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-bar")
@@ -58,7 +75,7 @@ class ReplayScreen(PanesScreen):
         self.query_one(SeekBar).set(0.0, ticks)
         for note in self.recording.notes:
             self.notify(note, severity="warning", timeout=6)
-        self.set_interval(FRAME, self._frame)
+        self._clock = self.set_interval(FRAME, self._frame, pause=not self._playing)
         self._status()
 
     def _frame(self) -> None:

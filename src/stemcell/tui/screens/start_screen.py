@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +15,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import (
     Button,
-    DataTable,
     Footer,
     Input,
     Label,
@@ -26,7 +26,12 @@ from textual.widgets import (
 
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import StemcellError
+from stemcell.tui.app import stemcell_app
+from stemcell.tui.messages import RunsListed
 from stemcell.tui.screens.modals import Confirm
+
+if TYPE_CHECKING:  # DataTable (~40 ms to import) joins after the first frame
+    from textual.widgets import DataTable
 
 
 class StartScreen(Screen[None]):
@@ -40,7 +45,8 @@ class StartScreen(Screen[None]):
         super().__init__()
         self.config = config
         self._runs = runs
-        self.complete = False  # the form and the runs list are mounted
+        self.complete = False  # the form and the (maybe still empty) runs list are mounted
+        self.runs_listed = False  # the runs list is filled
         self.labs = _choices("lab")
         self.profiles = _choices("profile")
 
@@ -102,30 +108,48 @@ class StartScreen(Screen[None]):
     async def _complete(self) -> None:
         start = self.query_one("#start", VerticalScroll)
         await start.mount_all(self._form(), before="#buttons")
-        table: DataTable[str] = DataTable(id="runs", cursor_type="row")
+        from textual.widgets import DataTable
+
+        table: DataTable[Text] = DataTable(id="runs", cursor_type="row")
         await start.mount_all([Label("Previous runs", classes="section"), table])
         if not self.is_attached:  # the app quit meanwhile
             return
-        # Status and leftovers first: what a student needs at 80 columns.
+        # Status and leftovers first: what a student needs at 80 columns. Cells are Text,
+        # not markup strings: nothing in a run's state is read as markup (and parsing
+        # markup would load rich's emoji table, ~0.1 s, before the first frame).
         for col in ("run", "status", "left", "profile", "backend", "when", "lab"):
-            table.add_column(col, key=col)
-        self._fill_runs(table)
+            table.add_column(Text(col), key=col)
         self.complete = True
+        if self._runs is not None:
+            self._fill_runs(self._runs)
+        else:  # reading every state.json (and importing the session) must not hold a frame
+            self.call_after_refresh(self._list_runs)
 
-    def _fill_runs(self, table: DataTable[str]) -> None:
-        runs = self._runs
-        if runs is None:
-            from stemcell.session import list_runs
+    @work(thread=True, exclusive=True, group="runs")
+    def _list_runs(self) -> None:
+        from stemcell.session import list_runs
 
-            runs = list_runs()
+        self.post_message(RunsListed(list_runs()))
+
+    @on(RunsListed)
+    def _runs_listed(self, message: RunsListed) -> None:
+        self._fill_runs(message.runs)
+
+    def _fill_runs(self, runs: list[dict[str, Any]]) -> None:
+        self._runs = runs
+        if not self.is_attached:
+            return
+        table: DataTable[Text] = self.query_one("#runs")  # type: ignore[assignment]
+        table.clear()
         for run in runs[:50]:
             created = float(run.get("created") or 0)
             when = time.strftime("%m-%d %H:%M", time.localtime(created)) if created else "?"
-            table.add_row(run["run_id"], run.get("status", ""),
-                          str(run.get("live_resources", "?")), run.get("profile", ""),
-                          run.get("backend", ""), when, run.get("lab", ""), key=run["run_id"])
+            cells = (run["run_id"], run.get("status", ""), str(run.get("live_resources", "?")),
+                     run.get("profile", ""), run.get("backend", ""), when, run.get("lab", ""))
+            table.add_row(*(Text(str(c)) for c in cells), key=run["run_id"])
         if not runs:
-            table.add_row("(no runs yet)", "", "", "", "", "", "", key="")
+            table.add_row(Text("(no runs yet)"), *(Text("") for _ in range(6)), key="")
+        self.runs_listed = True
 
     @on(RadioSet.Changed, "#backend")
     def _backend_changed(self) -> None:
@@ -183,7 +207,7 @@ class StartScreen(Screen[None]):
                         f"{'AWS' if config.backend == 'aws' else 'this backend'}; starting "
                         "in hands-on mode.", severity="warning", timeout=8)
         if config.backend != "aws":
-            self.app.switch_screen(self.app.lab_screen(config, lab, profile))  # type: ignore[attr-defined]
+            self.app.switch_screen(stemcell_app(self).lab_screen(config, lab, profile))
             return
         from stemcell.cloud.pricing import estimate
 
@@ -201,7 +225,7 @@ class StartScreen(Screen[None]):
         def chosen(yes: bool | None) -> None:
             if yes:
                 config.yes = True  # confirmed here: the run must not ask again
-                self.app.switch_screen(self.app.lab_screen(config, lab, profile))  # type: ignore[attr-defined]
+                self.app.switch_screen(stemcell_app(self).lab_screen(config, lab, profile))
 
         self.app.push_screen(Confirm("Launch on your AWS account?", body,
                                      yes=f"Launch (~${quote.usd:.2f})", no="Cancel"), chosen)
@@ -209,7 +233,7 @@ class StartScreen(Screen[None]):
     def _selected_run(self) -> str:
         if not self.complete:
             return ""
-        table = self.query_one("#runs", DataTable)
+        table: DataTable[Text] = self.query_one("#runs")  # type: ignore[assignment]
         if not table.row_count:
             return ""
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
@@ -236,7 +260,8 @@ class StartScreen(Screen[None]):
             self.notify("That run finished and cleaned up: replay it instead (ctrl+o).",
                         severity="warning")
             return
-        self.app.switch_screen(self.app.lab_screen(config, lab, profile, resume=run_id))  # type: ignore[attr-defined]
+        self.app.switch_screen(stemcell_app(self).lab_screen(config, lab, profile,
+                                                             resume=run_id))
 
     @on(Button.Pressed, "#replay-button")
     def action_replay(self) -> None:
@@ -252,7 +277,7 @@ class StartScreen(Screen[None]):
         except StemcellError as exc:  # a bad recording, or a run id that is not one
             self.notify(exc.message, severity="error", timeout=8)
             return
-        self.app.open_replay(recording)  # type: ignore[attr-defined]
+        stemcell_app(self).open_replay(recording)
 
 
 def _choices(kind: str) -> list[tuple[str, str]]:

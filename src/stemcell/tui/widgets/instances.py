@@ -35,7 +35,9 @@ class InstancesTable(DataTable[Text]):
             for col, cell in values.items():
                 if self._cells.get((inst.instance_id, col)) != cell.plain:
                     self._cells[(inst.instance_id, col)] = cell.plain
-                    self.update_cell(inst.instance_id, col, cell)
+                    # A column grows with its longest value ("running" becomes
+                    # "terminated"): a fixed width would cut the new one.
+                    self.update_cell(inst.instance_id, col, cell, update_width=True)
 
     @staticmethod
     def _values(inst: InstanceView, model: ViewModel) -> dict[str, Text]:

@@ -118,6 +118,21 @@ class LabView(Horizontal):
             self._moving = True
             steps.highlighted = index
 
+    def point_at(self, step_id: str) -> None:
+        """Highlight ``step_id`` for the student to read, and stop following the run."""
+        self.follow_current = False
+        steps = self.query_one(StepsList)
+        index = list(self.model.steps).index(step_id)
+        if steps.highlighted != index:
+            self._moving = True  # our move: the highlight event must not re-decide following
+            steps.highlighted = index
+
+    def follow_run(self) -> None:
+        """Follow the running step again (the run continues, or step mode ended)."""
+        self.follow_current = True
+        self._follow()
+        self._sync_explanation()
+
     def _sync_explanation(self) -> None:
         steps = self.query_one(StepsList)
         step_id = steps.selected_step or self.model.current_step or next(iter(self.model.steps),
