@@ -31,10 +31,10 @@ import boto3  # noqa: E402
 import checks_fleet as fleet  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from stemcell import paths  # noqa: E402
 from stemcell.checks import CheckOptions, HostSpec, run_roster, select  # noqa: E402
 from stemcell.checks.cloudfacts import CloudFacts  # noqa: E402
 from stemcell.content import load_lab  # noqa: E402
+from stemcell.content.shipped import shipped_dir  # noqa: E402
 from stemcell.sandbox.loopback_dialer import SandboxDialer  # noqa: E402
 from stemcell.sandbox.runtime import Sandbox  # noqa: E402
 
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=300.0)
     args = parser.parse_args()
 
-    lab = load_lab(paths.shipped_dir("labs") / "lab1-stem-cell.yaml")
+    lab = load_lab(shipped_dir("labs") / "lab1-stem-cell.yaml")
     plan = select(lab, [], "web")
     with Sandbox(args.speed) as sandbox:
         keys = sandbox.credentials  # the sandbox verifies SigV4 against its own key

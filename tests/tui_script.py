@@ -8,6 +8,7 @@ snapshots are deterministic. ``checkpoint`` cuts the run at a named moment.
 from __future__ import annotations
 
 from stemcell.content import load_lab
+from stemcell.content.shipped import shipped_dir
 from stemcell.engine.events import (
     ApiCall,
     CleanupFinished,
@@ -27,7 +28,6 @@ from stemcell.engine.events import (
     StepStarted,
     TimingMark,
 )
-from stemcell.paths import shipped_dir
 
 T0 = 1_800_000_000.0
 RUN_ID = "20261128-010000-abc123"

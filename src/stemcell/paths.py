@@ -1,4 +1,4 @@
-"""Where stemcell keeps its data, and where the shipped labs and profiles are.
+"""Where stemcell keeps its data (the shipped labs and profiles: ``content.shipped``).
 
 Data lives under the platform's user data dir unless ``STEMCELL_HOME`` says
 otherwise, so tests and CI can point every run at a throwaway folder.
@@ -69,18 +69,3 @@ def is_inside(path: Path, folder: Path) -> bool:
     except (ValueError, OSError):
         return False
     return True
-
-
-def shipped_dir(kind: str) -> Path:
-    """The folder holding shipped ``labs`` or ``profiles``.
-
-    In a wheel they sit inside the package (``_shipped``); in a source checkout
-    (editable install, tests) they are the top-level folders of the repository.
-    """
-    packaged = Path(__file__).parent / "_shipped" / kind
-    if packaged.is_dir():
-        return packaged
-    source = Path(__file__).resolve().parents[2] / kind
-    if source.is_dir():
-        return source
-    raise FileNotFoundError(f"shipped {kind} not found (looked in {packaged} and {source})")

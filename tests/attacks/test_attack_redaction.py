@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from stemcell import paths
 from stemcell.cli.printer import Printer
+from stemcell.content.shipped import shipped_dir
 from stemcell.engine.events import Event, Log, RunFinished, SshOutput, StepFinished
 from stemcell.engine.recorder import Recorder
 from stemcell.engine.redact import StreamRedactor, register_secret
@@ -117,7 +117,7 @@ def test_state_json_is_redacted_and_private(tmp_path: Path) -> None:
 
 def _bad_profile(folder: Path) -> Path:
     """The shipped profile, with a bake script that prints secrets and fails."""
-    shipped = paths.shipped_dir("profiles")
+    shipped = shipped_dir("profiles")
     shutil.copytree(shipped / "bundles", folder / "bundles")
     text = (shipped / "apache-python.yaml").read_text()
     start = text.index("bake_script: |")

@@ -25,6 +25,7 @@ from stemcell.checks import CheckOptions, HostSpec, Status, run_checks, run_rost
 from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.launch_and_check import launch_and_check
 from stemcell.content import load_lab
+from stemcell.content.shipped import shipped_dir
 from stemcell.sandbox.faults import FaultSpec
 
 try:
@@ -33,7 +34,7 @@ try:
 except ImportError as exc:  # the simulated guest is being written in parallel
     pytest.skip(f"sandbox guest not available yet: {exc}", allow_module_level=True)
 
-LAB = load_lab(paths.shipped_dir("labs") / "lab1-stem-cell.yaml")
+LAB = load_lab(shipped_dir("labs") / "lab1-stem-cell.yaml")
 WEB = select(LAB, [], "web")
 SPEED = 300.0
 

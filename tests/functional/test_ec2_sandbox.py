@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from ec2_support import leftovers
 
-from stemcell import paths
 from stemcell.cloud.backend import Backend, open_backend
 from stemcell.content import load_lab, load_profile
+from stemcell.content.shipped import shipped_dir
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.events import Event, ImageState, SshOutput
 from stemcell.engine.runner import Runner
@@ -38,8 +38,8 @@ def backend() -> Iterator[Backend]:
 
 
 def test_lab_steps_in_the_sandbox(backend: Backend, tmp_path: Path) -> None:
-    lab_path = paths.shipped_dir("labs") / "lab1-stem-cell.yaml"
-    profile_path = paths.shipped_dir("profiles") / "apache-python.yaml"
+    lab_path = shipped_dir("labs") / "lab1-stem-cell.yaml"
+    profile_path = shipped_dir("profiles") / "apache-python.yaml"
     full = load_lab(lab_path)
     lab = full.model_copy(update={"steps": [s for s in full.steps if s.id in STEPS]})
     run_id = "20261128-020000-5a5a5a"

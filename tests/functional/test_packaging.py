@@ -34,8 +34,8 @@ def test_installed_stemcell_finds_its_content_from_any_directory(tmp_path: Path)
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0
-    code = ("from stemcell import paths; "
-            "print(paths.shipped_dir('labs') / 'lab1-stem-cell.yaml')")
+    code = ("from stemcell.content.shipped import shipped_dir; "
+            "print(shipped_dir('labs') / 'lab1-stem-cell.yaml')")
     found = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                            text=True, timeout=60, check=True).stdout.strip()
     assert Path(found).is_file()

@@ -17,9 +17,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from stemcell import paths
 from stemcell.cloud.backend import Backend, open_backend
 from stemcell.content import load_lab, load_profile
+from stemcell.content.shipped import shipped_dir
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.events import Event, ResourceCreated
 from stemcell.engine.runner import Runner
@@ -82,8 +82,8 @@ def backend() -> Iterator[Backend]:
 
 
 def test_an_interrupt_in_the_window_leaves_nothing(backend: Backend, tmp_path: Path) -> None:
-    lab_path = paths.shipped_dir("labs") / "lab1-stem-cell.yaml"
-    profile_path = paths.shipped_dir("profiles") / "apache-python.yaml"
+    lab_path = shipped_dir("labs") / "lab1-stem-cell.yaml"
+    profile_path = shipped_dir("profiles") / "apache-python.yaml"
     full = load_lab(lab_path)
     steps = ["base-image", "key-pair", "security-group", "builder", "cleanup"]
     lab = full.model_copy(update={"steps": [s for s in full.steps if s.id in steps]})

@@ -20,8 +20,8 @@ from typing import Any
 import paramiko
 import pytest
 
-from stemcell import paths
 from stemcell.content.loader import load_lab, load_profile
+from stemcell.content.shipped import shipped_dir
 from stemcell.engine.clock import ScaledClock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import StepFailed
@@ -225,8 +225,8 @@ class Cloud:
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[Context]:
-    profile = load_profile(paths.shipped_dir("profiles") / "apache-python.yaml")
-    lab = load_lab(paths.shipped_dir("labs") / "lab1-stem-cell.yaml")
+    profile = load_profile(shipped_dir("profiles") / "apache-python.yaml")
+    lab = load_lab(shipped_dir("labs") / "lab1-stem-cell.yaml")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     key = run_dir / "key"
@@ -234,7 +234,7 @@ def ctx(tmp_path: Path) -> Iterator[Context]:
     key.chmod(0o600)
     store = StateStore(run_dir / "state.json", RunState(run_id="measure-test"))
     context = Context(run_id="measure-test", run_dir=run_dir, config=RunConfig(), lab=lab,
-                      profile=profile, profile_dir=paths.shipped_dir("profiles"), store=store,
+                      profile=profile, profile_dir=shipped_dir("profiles"), store=store,
                       clock=ScaledClock.starting_now(SPEED))
     context.dialer = Dialer()
     context.cloud = Cloud()

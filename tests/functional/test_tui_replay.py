@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from stemcell.content.shipped import shipped_dir
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.events import SshOutput
 from stemcell.engine.replay import read_recording
-from stemcell.paths import shipped_dir
 from stemcell.tui.app import StemcellApp
 from stemcell.tui.screens.lab_screen import LabScreen
 from stemcell.tui.screens.replay_screen import ReplayScreen

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from stemcell import paths
 from stemcell.checks.plan import PlanError, PlannedCheck, order, select
 from stemcell.content import load_lab
 from stemcell.content.models import CheckSpec, Lab
+from stemcell.content.shipped import shipped_dir
 
 
 def c(cid: str, *depends: str, target: str = "any") -> CheckSpec:
@@ -30,7 +30,7 @@ def test_order_refuses_cycles_duplicates_and_unknown() -> None:
 
 
 def lab1() -> Lab:
-    return load_lab(paths.shipped_dir("labs") / "lab1-stem-cell.yaml")
+    return load_lab(shipped_dir("labs") / "lab1-stem-cell.yaml")
 
 
 def test_select_pulls_in_prerequisites_from_other_steps() -> None:

@@ -6,13 +6,13 @@ import shlex
 import threading
 from dataclasses import dataclass, field
 
-from stemcell import paths
 from stemcell.checks import CheckOptions, HostSpec, Status, run_checks, run_roster, select
 from stemcell.checks.ssh_remote import CommandResult, HostUnreachable, Remote
 from stemcell.checks.targets import Route
 from stemcell.content import load_lab
+from stemcell.content.shipped import shipped_dir
 
-LAB = load_lab(paths.shipped_dir("labs") / "lab1-stem-cell.yaml")
+LAB = load_lab(shipped_dir("labs") / "lab1-stem-cell.yaml")
 
 
 @dataclass

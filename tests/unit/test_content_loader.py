@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stemcell import paths
 from stemcell.cli import main
 from stemcell.content.loader import ContentError, parse_lab, parse_profile, validate_paths
+from stemcell.content.shipped import shipped_dir
 
 LAB_OK = """\
 id: mini
@@ -35,7 +35,7 @@ def problems_of(text: str, kind: str = "lab") -> list[str]:
 
 
 def test_shipped_content_is_valid() -> None:
-    assert validate_paths([paths.shipped_dir("labs"), paths.shipped_dir("profiles")]) == []
+    assert validate_paths([shipped_dir("labs"), shipped_dir("profiles")]) == []
 
 
 def test_minimal_lab() -> None:
@@ -88,7 +88,7 @@ def test_bad_step_params() -> None:
 
 
 def test_profile_script_for_undefined_role() -> None:
-    text = (paths.shipped_dir("profiles") / "apache-python.yaml").read_text()
+    text = (shipped_dir("profiles") / "apache-python.yaml").read_text()
     text = text.replace("install_scripts:\n  web: |", "install_scripts:\n  webb: |", 1)
     line = text.splitlines().index("  webb: |") + 1
     found = problems_of(text, "profile")
@@ -97,7 +97,7 @@ def test_profile_script_for_undefined_role() -> None:
 
 
 def test_profile_unknown_variable() -> None:
-    text = (paths.shipped_dir("profiles") / "apache-python.yaml").read_text()
+    text = (shipped_dir("profiles") / "apache-python.yaml").read_text()
     text = text.replace('"{{bundle_url}}"', '"{{bundel_url}}"', 1)
     (problem,) = problems_of(text, "profile")
     assert "unknown variable {{bundel_url}}" in problem
@@ -156,7 +156,7 @@ def test_random_yaml_never_raises_anything_but_content_errors(text: str) -> None
 @settings(max_examples=80, deadline=None)
 @given(st.data())
 def test_mutated_shipped_lab_never_raises_anything_but_content_errors(data: st.DataObject) -> None:
-    text = (paths.shipped_dir("labs") / "lab1-stem-cell.yaml").read_text()
+    text = (shipped_dir("labs") / "lab1-stem-cell.yaml").read_text()
     start = data.draw(st.integers(0, len(text) - 1))
     length = data.draw(st.integers(0, 30))
     junk = data.draw(st.text(alphabet=":-[]{}#&*!|>'\"%@` \n\tab1", max_size=10))

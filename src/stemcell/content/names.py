@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stemcell import paths
+from stemcell.content.shipped import shipped_dir
 
 
 class UnknownContent(LookupError):
@@ -23,7 +23,7 @@ def content_path(kind: str, name: str) -> Path:
         if not candidate.is_file():
             raise UnknownContent(f"{kind} file not found: {candidate}")
         return candidate
-    folder = paths.shipped_dir(f"{kind}s")
+    folder = shipped_dir(f"{kind}s")
     for path in sorted(folder.glob("*.y*ml")):
         if path.stem == name or path.stem.startswith(f"{name}-"):
             return path

@@ -286,7 +286,7 @@ def _choices(kind: str) -> list[tuple[str, str]]:
     Full validation parses the YAML node by node (about half a second for a lab),
     which must not delay the first frame; it happens when the student starts.
     """
-    from stemcell.paths import shipped_dir
+    from stemcell.content.shipped import shipped_dir
 
     out = []
     for path in sorted(shipped_dir(f"{kind}s").glob("*.y*ml")):
