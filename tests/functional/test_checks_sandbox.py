@@ -246,7 +246,9 @@ def test_launch_keeps_runs_safe_defaults_and_cleanup_all_finds_it(
     # The checker "died" before terminating: `cleanup --all` finds what it launched.
     clients = {name: boto3.client(name, region_name="us-east-1",
                                   endpoint_url=world.sandbox.endpoint_url,
-                                  aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+                                  aws_access_key_id=world.sandbox.credentials.access_key_id,
+                                  aws_secret_access_key=world.sandbox.credentials
+                                  .secret_access_key)
                for name in ("s3", "elbv2")}
     account = type("Cloud", (), {"ec2": world.ec2, **clients})()
     found = [r for r in leftovers.find(account) if r.rtype == "instance"]

@@ -30,7 +30,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 def client(sb: Sandbox, service: str, region: str = "us-east-1", **config: Any) -> Any:
     return boto3.client(service, endpoint_url=sb.endpoint_url, region_name=region,
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        aws_access_key_id=sb.credentials.access_key_id,
+                        aws_secret_access_key=sb.credentials.secret_access_key,
                         config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
                                       **config))
 

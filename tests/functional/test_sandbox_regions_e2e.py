@@ -41,11 +41,21 @@ def daemon(_isolated: Path) -> Iterator[dict[str, Any]]:
     stemcell("sandbox", "stop", home=_isolated)
 
 
+def sandbox_keys() -> dict[str, str]:
+    """The background sandbox's own keys (it refuses any other), from its info file."""
+    from stemcell.sandbox.info import read_info
+
+    info = read_info()
+    assert info is not None and info.credentials is not None
+    return {"aws_access_key_id": info.credentials.access_key_id,
+            "aws_secret_access_key": info.credentials.secret_access_key}
+
+
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
 def test_lab_in_region_spreads_zones_and_every_target_is_healthy(
         daemon: dict[str, Any], _isolated: Path, region: str) -> None:
     kw: dict[str, Any] = {"endpoint_url": daemon["endpoint_url"], "region_name": region,
-                          "aws_access_key_id": "any", "aws_secret_access_key": "any"}
+                          **sandbox_keys()}
     ec2: Any = boto3.client("ec2", **kw)
     zones = {s["AvailabilityZone"] for s in ec2.describe_subnets()["Subnets"]
              if s["DefaultForAz"]}
@@ -113,7 +123,7 @@ def test_a_new_accounts_small_vcpu_quota_stops_the_lab_before_any_launch(
         assert "not enough vCPU quota in eu-west-1" in summary["reason"]
         assert "L-1216C47A" in summary["reason"]
         ec2: Any = boto3.client("ec2", endpoint_url=endpoint, region_name="eu-west-1",
-                                aws_access_key_id="any", aws_secret_access_key="any")
+                                **sandbox_keys())
         assert ec2.describe_instances()["Reservations"] == []  # nothing was launched
     finally:
         stemcell("sandbox", "stop", home=_isolated)

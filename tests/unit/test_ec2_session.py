@@ -61,7 +61,7 @@ def test_presigned_bundle_urls_use_the_regional_host(region: str) -> None:
 
     from stemcell.cloud.s3 import presigned_get
 
-    cloud = Cloud(sandbox_session(region), region)
+    cloud = Cloud(sandbox_session(region, SandboxCredentials.generate()), region)
     url = urlsplit(presigned_get(cloud.s3, "stemcell-run-1", "bundles/web.tar.gz"))
     assert url.scheme == "https"
     assert url.hostname == f"stemcell-run-1.s3.{region}.amazonaws.com"
@@ -74,7 +74,8 @@ def test_presigned_bundle_urls_use_the_regional_host(region: str) -> None:
 def test_presigned_urls_with_an_endpoint_are_path_style_on_it() -> None:
     from stemcell.cloud.s3 import presigned_get
 
-    cloud = Cloud(sandbox_session("eu-west-1"), "eu-west-1", "http://127.0.0.1:9")
+    cloud = Cloud(sandbox_session("eu-west-1", SandboxCredentials.generate()), "eu-west-1",
+                  "http://127.0.0.1:9")
     url = presigned_get(cloud.s3, "stemcell-run-1", "bundles/web.tar.gz")
     assert url.startswith("http://127.0.0.1:9/stemcell-run-1/bundles/web.tar.gz?")
     assert "%2Feu-west-1%2Fs3%2F" in url

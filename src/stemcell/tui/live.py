@@ -134,6 +134,14 @@ class LiveRun:
         """Idempotent: the app closes every run on exit, some were closed before."""
         if self.session is not None and not self._closed:
             self._closed = True
+            ctx = self.session.ctx
+            # An app that ends mid-run without the quit dialog (a closed terminal, a
+            # test) must not leave the engine thread held in step mode or in a
+            # cleanup that nobody watches: what is left is listed by `stemcell runs`.
+            ctx.pause.step_mode = False
+            ctx.pause.cont()
+            ctx.cancel.set()
+            ctx.cleanup_cancel.set()
             self.session.close()
 
     # --- the bus subscriber (engine thread) ---------------------------------------------
