@@ -24,6 +24,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from stemcell.sandbox.faults import FaultSpec
 from stemcell.sandbox.runtime import Sandbox
 
 ONE_TRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
@@ -34,7 +35,8 @@ S3_CONFIG = ONE_TRY.merge(Config(s3={"addressing_style": "path"}, signature_vers
 @pytest.fixture(scope="package")
 def sandbox() -> Iterator[Sandbox]:
     """One in-process sandbox for the API and control-API attacks (no guests launched)."""
-    with Sandbox(speed=100) as sb:
+    # No eventual-consistency window: the attacks use a bucket right after creating it.
+    with Sandbox(speed=100, faults=FaultSpec(not_found=0)) as sb:
         yield sb
 
 

@@ -31,9 +31,10 @@ from stemcell.steps import build_steps
 WINDOW = 30.0
 
 
-def raw(sandbox_url: str, service: str) -> Any:
+def raw(sandbox_url: str, service: str, keys: Any) -> Any:
     return boto3.client(service, endpoint_url=sandbox_url, region_name="us-east-1",
-                        aws_access_key_id="any", aws_secret_access_key="any",
+                        aws_access_key_id=keys.access_key_id,
+                        aws_secret_access_key=keys.secret_access_key,
                         config=Config(retries={"max_attempts": 1}))
 
 
@@ -47,7 +48,8 @@ def code(call: Any) -> str:
 
 def test_new_ids_are_unknown_for_the_window_then_known() -> None:
     with Sandbox(20, faults=FaultSpec(not_found=WINDOW)) as sb:
-        ec2, s3 = raw(sb.endpoint_url, "ec2"), raw(sb.endpoint_url, "s3")
+        ec2 = raw(sb.endpoint_url, "ec2", sb.credentials)
+        s3 = raw(sb.endpoint_url, "s3", sb.credentials)
         group = ec2.create_security_group(
             GroupName="g", Description="d",
             TagSpecifications=[{"ResourceType": "security-group",
@@ -101,7 +103,7 @@ def test_an_interrupt_in_the_window_leaves_nothing(backend: Backend, tmp_path: P
     assert Runner(ctx, build_steps(lab)).run() == "interrupted"
     instance = next(r for r in ctx.state.resources if r.rtype == "instance")
     assert instance.state == "deleted"  # terminated, not written off as "gone"
-    ec2 = raw(backend.cloud.endpoint_url or "", "ec2")
+    ec2 = raw(backend.cloud.endpoint_url or "", "ec2", backend._handle.credentials)
     deadline = time.monotonic() + 30
     while True:  # the sandbox's own truth, once the window is over
         try:

@@ -50,9 +50,19 @@ def home(_isolated: Path) -> Iterator[Path]:
     stemcell("sandbox", "stop", home=_isolated)
 
 
+def sandbox_keys() -> dict[str, str]:
+    """The background sandbox's own keys (it refuses any other), from its info file."""
+    from stemcell.sandbox.info import read_info
+
+    info = read_info()
+    assert info is not None and info.credentials is not None
+    return {"aws_access_key_id": info.credentials.access_key_id,
+            "aws_secret_access_key": info.credentials.secret_access_key}
+
+
 def clients(info: dict[str, Any]) -> tuple[Any, Any, Any]:
     kw: dict[str, Any] = {"endpoint_url": info["endpoint_url"], "region_name": "us-east-1",
-                          "aws_access_key_id": "any", "aws_secret_access_key": "any",
+                          **sandbox_keys(),
                           "config": __import__("botocore.config").config.Config(
                               retries={"max_attempts": 10, "mode": "standard"})}
     return boto3.client("ec2", **kw), boto3.client("s3", **kw), boto3.client("elbv2", **kw)
@@ -79,9 +89,12 @@ def live(info: dict[str, Any]) -> list[str]:
 def injected(home: Path) -> dict[str, int]:
     status = json.loads(stemcell("sandbox", "status", "--json", home=home).stdout)
     control = status["control_url"]
+    from stemcell.sandbox.info import read_info
     from stemcell.sandbox.loopback_dialer import fetch_json
 
-    health = fetch_json(control + "/health") or {}
+    info = read_info()
+    assert info is not None
+    health = fetch_json(control + "/health", info.control_token) or {}
     return dict(health["faults"]["injected"])
 
 
@@ -103,6 +116,10 @@ def test_lab_rides_through_everyday_faults_and_a_blocked_group_is_reported(
     assert run.returncode == 0, summary.get("reason") or run.stderr[-3000:]
     assert summary["status"] == "succeeded"
     run_id = summary["run_id"]
+    # console-delay=90: every host key was still verified against the console, none
+    # trusted on first use.
+    assert summary["host_keys"]["pinned_on_first_use"] == 0, summary["host_keys"]
+    assert summary["host_keys"]["verified"] > 0, summary["host_keys"]
     # Every fault of the set was met, not just configured.
     seen = injected(home)
     for kind in ("throttle", "capacity", "ssh-refused", "not-found", "s3-errors"):

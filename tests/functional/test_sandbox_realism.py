@@ -27,7 +27,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 def client(sb: Sandbox, service: str) -> Any:
     return boto3.client(service, endpoint_url=sb.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+                        aws_access_key_id=sb.credentials.access_key_id,
+                        aws_secret_access_key=sb.credentials.secret_access_key)
 
 
 def code(call: Any) -> str:

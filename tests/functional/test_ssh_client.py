@@ -267,7 +267,7 @@ def test_reach_rechecking_a_pin_against_a_different_console_refuses(
         ssh_to(ctx, "i-0123456789abcdef0")
 
 
-def test_run_keeps_carriage_returns_that_exec_collapses_for_display(
+def test_run_keeps_the_text_before_carriage_returns_that_exec_collapses(
         tmp_path: Path, keys: tuple[Path, Path]) -> None:
     private, public = keys
     server = SshTestServer(tmp_path / "guest", public)
@@ -278,6 +278,8 @@ def test_run_keeps_carriage_returns_that_exec_collapses_for_display(
         shown: list[str] = []
         client.exec(command, lambda line, stream: shown.append(line))
         assert shown == ["progress 100%", "windows line"]  # what a live pane shows
-        status, out, _ = client.run(command)  # a log file read back: every byte
-        assert (status, out) == (0, "progress 10%\rprogress 100%\nwindows line\r")
+        # A log file read back keeps every frame; a bare \r (a terminal control a
+        # hostile server could use to overwrite a line) becomes a line break.
+        status, out, _ = client.run(command)
+        assert (status, out) == (0, "progress 10%\nprogress 100%\nwindows line")
     server.close()

@@ -89,7 +89,7 @@ async def test_seeking_back_and_forth_lands_on_the_same_screen() -> None:
         assert replay.player.current_step_number()[0] == 4
         await pilot.click("#seek", offset=(50, 0))
         # The click posts a Seek message that the screen handles on a later turn.
-        await until(pilot, lambda: replay.player.position / replay.player.duration > 0.3, 10)
+        await until(pilot, lambda: replay.player.position / replay.player.duration > 0.3, 60)
         assert 0.3 < replay.player.position / replay.player.duration < 0.7
         replay.seek(replay.player.duration - 20)
         replay.playing, replay.speed = True, 100.0

@@ -59,8 +59,10 @@ async def test_whole_lab_in_the_sandbox_through_the_ui() -> None:
         entries = pinned.read_text()
         commands = [shlex.split(c) for _, c in screen.ssh_commands()]
         assert commands and all(f"UserKnownHostsFile={pinned}" in c for c in commands)
-        known = [c for c in commands if f"[{c[-1].split('@')[1]}]:{c[c.index('-p') + 1]}"
-                 in entries]
+        # Pins are kept under the instance id (HostKeyAlias), not the reusable address.
+        known = [c for c in commands
+                 if any(w.startswith("HostKeyAlias=") and w.split("=", 1)[1] in entries
+                        for w in c)]
         assert known, (commands, entries)
         words = [known[0][0], "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
                  "-o", "ConnectTimeout=20", "-F", "/dev/null", *known[0][1:], "echo", "in"]

@@ -281,6 +281,8 @@ class SshClient:
             text = line.decode("utf-8", "replace")
             # Shown live, a progress bar's \r keeps its last frame; read back, every
             # character stays (sanitise drops the \r itself, a terminal control).
+            if not progress:  # read back: every character, a bare \r as a line break
+                text = text.rstrip("\r").replace("\r", "\n")
             text = redactor.line((self.label, stream),
                                  sanitise_line(text) if progress else sanitise(text))
             last.append(text)

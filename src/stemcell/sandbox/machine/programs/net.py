@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 from stemcell.engine.redact import redact
 from stemcell.sandbox.machine import apache_server
@@ -158,6 +159,41 @@ def _write_out(sh: Shell, dest: str, data: bytes, prog: str) -> None:
         disk.write(full, data, owner=sh.user if new else None, group=sh.user if new else None)
 
 
+# What curl's --retry counts as transient (curl(1), --retry): a timeout, and HTTP 408,
+# 429, 500, 502, 503 and 504; a refused connection only with --retry-connrefused, any
+# error with --retry-all-errors. Without --retry-delay it waits 1 s, doubling.
+_TRANSIENT = (408, 429, 500, 502, 503, 504)
+
+
+def _fetch_retrying(sh: Shell, o: Any, url: str, method: str, headers: dict[str, str],
+                    io: IO, silent: bool) -> tuple[int, dict[str, str], bytes]:
+    left = int(o.get("retry") or 0)
+    fixed = o.get("retry-delay")
+    delay = float(fixed) if fixed else 1.0
+    while True:
+        try:
+            code, hdrs, body = fetch_following(
+                sh, url, method=method, headers=headers,
+                timeout=float(o.get("m", "max-time") or 30), follow=o.has("L", "location"))
+            problem = "HTTP error" if code in _TRANSIENT or (
+                code >= 400 and o.has("retry-all-errors")) else ""
+        except FetchError as exc:
+            refused = exc.kind == "connect"
+            if not left or not (exc.kind == "timeout" or o.has("retry-all-errors")
+                                or (refused and o.has("retry-connrefused"))):
+                raise
+            problem, code, hdrs, body = "timeout" if exc.kind == "timeout" else "error", 0, {}, b""
+        if not problem or not left:
+            return code, hdrs, body
+        if not silent:
+            io.eprint(f"Warning: Problem : {problem}. Will retry in {delay:g} seconds. "
+                      f"{left} retries left.")
+        sh.system.sleep(delay)
+        left -= 1
+        if not fixed:
+            delay = min(delay * 2, 600.0)
+
+
 @command("curl")
 def curl(sh: Shell, argv: list[str], io: IO) -> int:
     o = parse(argv[1:], short="fsSLOIkvi#", valued="oXHdwmA",
@@ -181,9 +217,7 @@ def curl(sh: Shell, argv: list[str], io: IO) -> int:
         if "://" not in url:
             url = "http://" + url  # curl's default protocol
         try:
-            code, hdrs, body = fetch_following(
-                sh, url, method=method, headers=headers,
-                timeout=float(o.get("m", "max-time") or 30), follow=o.has("L", "location"))
+            code, hdrs, body = _fetch_retrying(sh, o, url, method, headers, io, silent)
         except FetchError as exc:
             if show_err:
                 num = {"resolve": 6, "protocol": 1, "redirects": 47}.get(exc.kind, 7)
