@@ -406,3 +406,42 @@ def test_destroy_releases_ports_and_threads(keypair: KeyPair) -> None:
     client.close()
     assert probe(ssh_port) == "refused" and probe(http_port) == "refused"
     wait_for(lambda: threading.active_count() <= before, 5)
+
+
+def test_guest_curl_retries_transient_errors_as_curl_does() -> None:
+    """`curl --retry N` (curl(1)): a 503 is transient, retried after 1 s, doubling; the
+    boot scripts rely on it so one S3 SlowDown does not leave a server without its code."""
+    import http.server
+    import threading
+
+    from stemcell.engine.clock import ScaledClock
+    from stemcell.sandbox.machine import IO, Disk, Shell, System
+
+    answers = [503, 503, 200]
+
+    class Flaky(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            code = answers.pop(0) if answers else 200
+            self.send_response(code)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        system = System(Disk.ubuntu(), ScaledClock.starting_now(1000.0))
+        out: list[bytes] = []
+        err: list[bytes] = []
+        url = f"http://127.0.0.1:{server.server_address[1]}/bundle"
+        status = Shell(system).run(f"curl -fS --retry 5 {url}", IO(b"", out.append, err.append))
+        assert status == 0 and b"".join(out) == b"ok" and not answers
+        text = b"".join(err).decode()
+        assert text.count("Will retry in") == 2 and "Will retry in 2 seconds" in text
+        answers[:] = [503] * 10
+        assert Shell(system).run(f"curl -fsS --retry 1 {url}", IO()) == 22
+    finally:
+        server.shutdown()

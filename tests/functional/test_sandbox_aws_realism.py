@@ -4,6 +4,7 @@ presign_hosts.py, quotas.py, credit_specs.py), through boto3 against the real se
 from __future__ import annotations
 
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from sandbox_fakes import fake_parts
 
 from stemcell.cloud.aws_errors import explain
 from stemcell.sandbox.amis import CANONICAL_OWNER
+from stemcell.sandbox.faults import FaultSpec
 from stemcell.sandbox.runtime import Sandbox
 
 SPEED = 200.0
@@ -23,7 +25,8 @@ SPEED = 200.0
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    sb = Sandbox(SPEED, **fake_parts()).start(warm=False)
+    # Raw clients here: no eventual-consistency window (test_sandbox_consistency.py has it).
+    sb = Sandbox(SPEED, faults=FaultSpec(not_found=0), **fake_parts()).start(warm=False)
     yield sb
     sb.close()
 
@@ -100,10 +103,7 @@ def _bucket_with_bundle(sandbox: Sandbox, name: str, region: str) -> Any:
 
 
 def _get(url: str, host: str | None = None) -> tuple[int, dict[str, str], bytes]:
-    """GET ``url``; with ``host``, as a virtual-hosted request (bucket in the Host header)."""
-    if host:
-        bucket = host.split(".s3", 1)[0]
-        url = url.replace(f"/{bucket}/", "/", 1)
+    """GET ``url`` without following redirects; with ``host``, sent with that Host header."""
     request = urllib.request.Request(url, headers={"Host": host} if host else {})
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -118,26 +118,71 @@ def _get(url: str, host: str | None = None) -> tuple[int, dict[str, str], bytes]
         return exc.code, dict(exc.headers.items()), exc.read()
 
 
+def _presign_for_aws(sandbox: Sandbox, bucket: str, key: str, region: str,
+                     endpoint: str) -> str:
+    """A presigned GET as an SDK makes it for AWS itself: virtual-hosted on ``endpoint``
+    (``s3.amazonaws.com`` or ``s3.REGION.amazonaws.com``), so the URL's host, which the
+    signature covers, is ``BUCKET.<endpoint>``. Signed offline with the sandbox's key."""
+    s3 = boto3.client("s3", region_name=region, endpoint_url=f"https://{endpoint}",
+                      aws_access_key_id=sandbox.credentials.access_key_id,
+                      aws_secret_access_key=sandbox.credentials.secret_access_key,
+                      config=Config(signature_version="s3v4",
+                                    s3={"addressing_style": "virtual"}))
+    url = str(s3.generate_presigned_url("get_object", ExpiresIn=60,
+                                        Params={"Bucket": bucket, "Key": key}))
+    assert urllib.parse.urlsplit(url).hostname == f"{bucket}.{endpoint}", url
+    return url
+
+
+def _on_loopback(sandbox: Sandbox, url: str) -> tuple[str, str]:
+    """(the same request aimed at the sandbox's port, the Host header AWS would get)."""
+    parts = urllib.parse.urlsplit(url)
+    here = urllib.parse.urlsplit(sandbox.endpoint_url)
+    return urllib.parse.urlunsplit(("http", here.netloc, parts.path, parts.query, "")), \
+        parts.netloc
+
+
+def _send(sandbox: Sandbox, url: str) -> tuple[int, dict[str, str], bytes]:
+    return _get(*_on_loopback(sandbox, url))
+
+
 def test_presigned_urls_are_honoured_only_for_the_buckets_region_and_host(
         sandbox: Sandbox) -> None:
-    s3 = _bucket_with_bundle(sandbox, "stemcell-presign-eu", "eu-west-1")
+    bucket, key = "stemcell-presign-eu", "bundles/web.tar.gz"
+    s3 = _bucket_with_bundle(sandbox, bucket, "eu-west-1")
     url = s3.generate_presigned_url("get_object", ExpiresIn=60, Params={
-        "Bucket": "stemcell-presign-eu", "Key": "bundles/web.tar.gz"})
+        "Bucket": bucket, "Key": key})
     assert _get(url)[0] == 200 and _get(url)[2] == b"bundle"
-    # The global host form: S3 redirects to the regional host (and the signature,
-    # bound to the global host, would fail there).
-    status, headers, body = _get(url, host="stemcell-presign-eu.s3.amazonaws.com")
+    # The regional virtual-hosted form, signed for that host: served.
+    regional = _presign_for_aws(sandbox, bucket, key, "eu-west-1", "s3.eu-west-1.amazonaws.com")
+    status, _, body = _send(sandbox, regional)
+    assert (status, body) == (200, b"bundle")
+    # Still a signature check on that host: a tampered signature is refused.
+    forged = regional.replace("X-Amz-Signature=", "X-Amz-Signature=0", 1)
+    status, _, body = _send(sandbox, forged)
+    assert status == 403 and b"SignatureDoesNotMatch" in body
+    # The global host form: S3 redirects to the regional host before it authenticates.
+    on_global = _presign_for_aws(sandbox, bucket, key, "eu-west-1", "s3.amazonaws.com")
+    status, headers, body = _send(sandbox, on_global)
     assert status == 307 and b"TemporaryRedirect" in body
-    assert headers["Location"].startswith(
-        "https://stemcell-presign-eu.s3.eu-west-1.amazonaws.com/bundles/web.tar.gz?")
-    # The regional virtual-hosted form is served.
-    assert _get(url, host="stemcell-presign-eu.s3.eu-west-1.amazonaws.com")[0] == 200
-    assert _get(url, host="stemcell-presign-eu.s3.us-west-2.amazonaws.com")[0] == 301
+    location = headers["Location"]
+    assert location.startswith(f"https://{bucket}.s3.eu-west-1.amazonaws.com/bundles/web.tar.gz?")
+    # ... and the signature, bound to the global host, fails where the redirect points.
+    status, _, body = _send(sandbox, location)
+    assert status == 403 and b"SignatureDoesNotMatch" in body
+    # Routing comes before authentication: a bad signature meets the same redirect.
+    assert _send(sandbox, on_global.replace("X-Amz-Signature=", "X-Amz-Signature=0", 1)
+                 )[0] == 307
+    # A regional host of another region: S3's 301, whoever signed.
+    elsewhere = _presign_for_aws(sandbox, bucket, key, "us-west-2", "s3.us-west-2.amazonaws.com")
+    status, _, body = _send(sandbox, elsewhere)
+    assert status == 301 and b"PermanentRedirect" in body
+    assert _send(sandbox, elsewhere.replace("X-Amz-Signature=", "X-Amz-Signature=0", 1)
+                 )[0] == 301
     # Signed for another region (an S3 client made for us-east-1): refused.
     wrong = client(sandbox, "s3", "us-east-1", signature_version="s3v4",
                    s3={"addressing_style": "path"}).generate_presigned_url(
-        "get_object", ExpiresIn=60,
-        Params={"Bucket": "stemcell-presign-eu", "Key": "bundles/web.tar.gz"})
+        "get_object", ExpiresIn=60, Params={"Bucket": bucket, "Key": key})
     status, _, body = _get(wrong)
     assert status == 400 and b"AuthorizationQueryParametersError" in body
     assert b"expecting 'eu-west-1'" in body
@@ -148,9 +193,9 @@ def test_us_east_1_buckets_answer_on_the_global_host(sandbox: Sandbox) -> None:
                 s3={"addressing_style": "path"})
     s3.create_bucket(Bucket="stemcell-presign-us")
     s3.put_object(Bucket="stemcell-presign-us", Key="k", Body=b"x")
-    url = s3.generate_presigned_url("get_object", ExpiresIn=60,
-                                    Params={"Bucket": "stemcell-presign-us", "Key": "k"})
-    assert _get(url, host="stemcell-presign-us.s3.amazonaws.com")[0] == 200
+    url = _presign_for_aws(sandbox, "stemcell-presign-us", "k", "us-east-1", "s3.amazonaws.com")
+    status, _, body = _send(sandbox, url)
+    assert (status, body) == (200, b"x")
 
 
 def test_vcpu_quota_is_served_and_enforced(sandbox: Sandbox) -> None:
@@ -202,15 +247,16 @@ def test_guest_curl_meets_the_redirect_and_never_leaves_loopback(sandbox: Sandbo
     from stemcell.engine.clock import ScaledClock
     from stemcell.sandbox.machine import IO, Disk, Shell, System
 
-    s3 = _bucket_with_bundle(sandbox, "stemcell-presign-curl", "eu-west-1")
-    url = s3.generate_presigned_url("get_object", ExpiresIn=60, Params={
-        "Bucket": "stemcell-presign-curl", "Key": "bundles/web.tar.gz"}).replace(
-        "/stemcell-presign-curl/", "/", 1)
+    _bucket_with_bundle(sandbox, "stemcell-presign-curl", "eu-west-1")
+    url, host = _on_loopback(sandbox, _presign_for_aws(
+        sandbox, "stemcell-presign-curl", "bundles/web.tar.gz", "eu-west-1",
+        "s3.amazonaws.com"))
+    assert host == "stemcell-presign-curl.s3.amazonaws.com"
     guest = System(Disk.ubuntu(), ScaledClock.starting_now(1e7), hostname="ip-172-31-5-6",
                    private_ip="172.31.5.6")
     err: list[bytes] = []
     code = Shell(guest, user="root").run(
-        f"curl -fsSL -H 'Host: stemcell-presign-curl.s3.amazonaws.com' -o /tmp/b '{url}'",
+        f"curl -fsSL -H 'Host: {host}' -o /tmp/b '{url}'",
         IO(b"", lambda b: None, err.append))
     text = b"".join(err).decode()
     assert code == 7, text
@@ -237,14 +283,20 @@ def _baked_image(sandbox: Sandbox, region: str, **ebs: Any) -> str:
 
 
 def _share_step(sandbox: Sandbox, tmp_path: Any, region: str, image: str) -> Any:
-    from ec2_support import make_cloud, make_ctx, make_lab
+    from ec2_support import make_ctx, make_lab
 
+    from stemcell.cloud.ec2 import Cloud
     from stemcell.engine.runner import Runner
     from stemcell.steps import build_steps
 
     lab = make_lab([{"id": "share", "title": "Share", "kind": "share_image",
                      "params": {"account_id": "123456789012"}}])
-    ctx = make_ctx(tmp_path, make_cloud(sandbox.endpoint_url, region), None, lab=lab)
+    # The sandbox is one account with one key: the step signs with it, as `stemcell run`
+    # does (make_cloud()'s "testing" key would be refused with AuthFailure, as on AWS).
+    session = boto3.Session(aws_access_key_id=sandbox.credentials.access_key_id,
+                            aws_secret_access_key=sandbox.credentials.secret_access_key,
+                            region_name=region)
+    ctx = make_ctx(tmp_path, Cloud(session, region, sandbox.endpoint_url), None, lab=lab)
     ctx.put("image_id", image)
     return ctx, Runner(ctx, build_steps(ctx.lab)).run()
 

@@ -24,7 +24,11 @@ from stemcell.remote.host_keys import PINNED, VERIFIED, console_text, parse_fing
 from stemcell.remote.ssh_client import SshClient, connect
 
 SSH_DEADLINE = 900.0
-CONSOLE_WAIT = 180.0  # modeled seconds to wait for cloud-init's fingerprint block
+# Modeled seconds to wait for cloud-init's fingerprint block: longer than a buffered
+# console's refresh (instance types without Latest=True, e.g. t2, post their console
+# output at intervals of minutes: the sandbox models 300 s), so a key is not pinned
+# on first use just because the console had not been posted yet.
+CONSOLE_WAIT = 360.0
 HOST_KEYS = "host_keys"  # the bag's {instance id: "verified" | "pinned"}
 
 

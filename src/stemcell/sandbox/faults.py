@@ -168,10 +168,9 @@ class Faults:
             return None  # the sandbox's own warm-up requests (runtime.Sandbox.warm)
         with self._lock:
             if request.service == "s3":
-                # API calls only (signed in the header): the guests' presigned
-                # downloads are spared, as the profiles' boot scripts do not yet
-                # retry (`curl --retry`); see docs/sandbox.md.
-                if "authorization" in request.headers and self._roll(self.spec.s3_errors):
+                # API calls and the guests' presigned downloads alike: the boot
+                # scripts fetch with `curl --retry 5`, as S3's SlowDown asks.
+                if self._roll(self.spec.s3_errors):
                     # S3 asks clients to slow down with a 503 they retry with backoff.
                     self._count("s3-errors")
                     return Refusal(503, "SlowDown", "Please reduce your request rate.")

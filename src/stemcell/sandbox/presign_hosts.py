@@ -12,6 +12,11 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingRouting.html). A URL
 signed for another region is refused with ``AuthorizationQueryParametersError``.
 moto serves any bucket on any host for any region.
 
+S3 routes by host before it authenticates (a 301 or 307 answers even a request
+signed badly or not at all, and tells where the bucket is), so this filter runs
+before the SigV4 check in the front door (``Sandbox.__init__``); it only ever
+refuses, so nothing unsigned gets served through it.
+
 The guest's ``curl`` reaches the sandbox's S3 on loopback (``programs/net.py``
 fetches loopback URLs for real), so a boot script fetching a wrongly made URL
 fails in the sandbox as it would on AWS.

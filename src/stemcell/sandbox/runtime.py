@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stemcell.engine.clock import ScaledClock
-from stemcell.sandbox import lifecycle
+from stemcell.sandbox import lifecycle, presign_hosts
 from stemcell.sandbox.consistency import Consistency
 from stemcell.sandbox.control import ControlServer
 from stemcell.sandbox.credentials import SandboxCredentials
@@ -79,8 +79,15 @@ class Sandbox:
         self._on_shutdown = on_shutdown
         self.credentials = SandboxCredentials.generate()
         self._moto = MotoServer(self.account_id)
-        # Authentication first: nothing unsigned reaches a fault or moto. Then faults,
-        # then AWS's everyday realism (the front door's agreed order).
+        # S3 routes a request by its host before it authenticates it: the global host
+        # answers 307 TemporaryRedirect for a bucket in another region and a wrong
+        # regional host 301 PermanentRedirect, whoever signed (Amazon S3 User Guide,
+        # "Request redirection and the REST API", UsingRouting.html, and "Virtual hosting of
+        # general purpose buckets", VirtualHosting.html). So that routing comes before
+        # SigV4 (it only refuses; it serves nothing). Then authentication: nothing
+        # unsigned reaches a fault or moto. Then faults, then AWS's everyday realism
+        # (the front door's agreed order).
+        self._moto.front_door.add_filter(presign_hosts.presigned_host_filter(self.account_id))
         self._moto.front_door.add_filter(SigV4Verifier(self.credentials))
         self._moto.front_door.add_filter(self.faults.filter)
         self._moto.front_door.add_filter(self.consistency.filter)
@@ -148,7 +155,6 @@ class Sandbox:
             bucket_tags,
             credit_specs,
             ebs_keys,
-            presign_hosts,
             vcpu_quota,
             zones,
         )
@@ -162,7 +168,6 @@ class Sandbox:
         vcpu_quota.install()
         vcpu_quota.register(self.account_id, self.vcpu_quota)
         door = self.front_door
-        door.add_filter(presign_hosts.presigned_host_filter(self.account_id))
         door.add_filter(vcpu_quota.vcpu_filter(self.account_id, self.vcpu_quota))
         door.add_filter(ebs_keys.share_filter(self.account_id))
         door.add_observer(credit_specs.launch_observer(self.account_id))
