@@ -128,7 +128,12 @@ def test_bake_and_launch_from_the_baked_image(sandbox: Sandbox) -> None:
     assert "stem cell" in wait_for(page)
 
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    # The ALB must cover the zone the target landed in (EC2 places an instance without a
+    # subnet in any zone), or the target is "unused": its subnet and one other.
+    placed = ec2.describe_instances(InstanceIds=[web])["Reservations"][0]["Instances"][0]
+    subnets = [placed["SubnetId"], next(
+        s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]
+        if s["DefaultForAz"] and s["AvailabilityZone"] != placed["Placement"]["AvailabilityZone"])]
     tg = elb.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc,
                                  HealthCheckPath="/", HealthCheckIntervalSeconds=10
                                  )["TargetGroups"][0]["TargetGroupArn"]
