@@ -71,12 +71,15 @@ def main() -> int:
 
 
 def play(home: str, sandbox: dict[str, Any]) -> dict[str, Any]:
-    # The student's shell after `eval "$(stemcell sandbox env)"` (any key works here).
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"AWS_ENDPOINT_URL": sandbox["endpoint_url"], "AWS_ACCESS_KEY_ID": "student",
-                "AWS_SECRET_ACCESS_KEY": "student", "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_PAGER": "", "PATH": str(Path(sys.executable).parent) + os.pathsep
-                + os.environ.get("PATH", "")})
+    # The student's shell: exactly what `eval "$(stemcell sandbox env)"` gives.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    base.update({"STEMCELL_HOME": home, "PATH": str(Path(sys.executable).parent) + os.pathsep
+                 + os.environ.get("PATH", "")})
+    shown = subprocess.run(["bash", "-c", 'eval "$(stemcell sandbox env)" && env -0'],
+                           env=base, capture_output=True, text=True, timeout=60, check=True)
+    env = dict(item.split("=", 1) for item in shown.stdout.split("\0") if "=" in item)
+    env["AWS_PAGER"] = ""
+    assert env["AWS_ENDPOINT_URL"] == sandbox["endpoint_url"]
     proc = subprocess.Popen([sys.executable, "-m", "stemcell", "run", "--hands-on", "--json"],
                             env=dict(os.environ, STEMCELL_HOME=home), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
