@@ -104,3 +104,18 @@ def test_bars_come_from_the_compare_step_once_it_has_spoken() -> None:
     assert model.conclusion()[0].startswith("Launched from the baked image")
     model.apply(Comparison(data={"roles": "garbage"}))
     assert len(model.boot_bars()) == 6  # an unknown shape falls back to the marks
+
+
+def test_the_bake_s_first_phase_names_an_image_not_created_yet() -> None:
+    """The builder stops before CreateImage: that phase has no image id to show."""
+    from rich.console import Console
+
+    from stemcell.cli.printer import Printer
+    from stemcell.engine.events import ImageState
+    from stemcell.engine.view import describe
+
+    event = ImageState(image_id="", state="pending", phase="stopping")
+    assert (describe(event) or "").strip().endswith("image (not created yet) pending stopping 0%")
+    console = Console(record=True, width=120)
+    Printer(console)(event)
+    assert "image (not created yet): pending (stopping, 0%)" in console.export_text()

@@ -101,7 +101,9 @@ class Printer:
             if self._images.get(event.image_id) == mark:
                 return
             self._images[event.image_id] = mark
-            out(f"    [dim]image {event.image_id}: {event.state}"
+            # No id yet: the bake's first phase is the builder stopping (CreateImage follows).
+            name = event.image_id or "(not created yet)"
+            out(f"    [dim]image {name}: {event.state}"
                 + (f" ({event.phase}, {event.progress:.0%})" if event.phase else "") + "[/]")
         elif isinstance(event, ev.SshOutput):
             self._ssh_lines[self._step] += 1

@@ -527,7 +527,7 @@ def _describe(e: Event) -> str | None:
         return f"instance {e.instance_id}{who} {e.state}"
     if isinstance(e, ImageState):
         extra = f" {e.phase}" if e.phase and e.phase != e.state else ""
-        return f"image {e.image_id} {e.state}{extra} {e.progress:.0%}"
+        return f"image {e.image_id or '(not created yet)'} {e.state}{extra} {e.progress:.0%}"
     if isinstance(e, TimingMark):
         return f"mark {e.instance_id} {e.mark}"
     if isinstance(e, ApiCall):
