@@ -307,3 +307,23 @@ def test_the_servers_never_write_to_the_terminal(sandbox: Sandbox, ec2: Any,
     ec2.terminate_instances(InstanceIds=[iid])
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_a_client_that_resets_its_connection_is_not_printed(
+        sandbox: Sandbox, capfd: pytest.CaptureFixture[str]) -> None:
+    """A client that hangs up mid-request (RST) makes socketserver print a traceback to
+    stderr unless the server says otherwise: the TUI owns the terminal."""
+    import socket
+    import struct
+    import time as _time
+    from urllib.parse import urlsplit
+
+    for url in (sandbox.control_url, sandbox.endpoint_url):
+        parts = urlsplit(url)
+        sock = socket.create_connection((parts.hostname, parts.port))
+        sock.sendall(b"GET /guests HTTP/1.1\r\nHost: x\r\n")  # half a request, then RST
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    _time.sleep(0.5)  # let the request threads meet the reset
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""

@@ -131,6 +131,11 @@ class _ControlHTTPServer(ThreadingHTTPServer):
     token: str
     on_shutdown: Callable[[], None] | None
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a traceback to stderr (a client that hung up, say): the
+        # TUI owns the terminal, so it goes to the log instead.
+        log.debug("control API request from %s failed", client_address, exc_info=True)
+
 
 class ControlServer:
     def __init__(self, source: ControlSource, token: str,

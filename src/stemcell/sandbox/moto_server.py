@@ -10,6 +10,7 @@ the stamp of the sandbox's own account id.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 from typing import Any
@@ -62,6 +63,11 @@ def _quiet_handler() -> type:
     return QuietHandler
 
 
+def _log_request_error(request: Any, client_address: Any) -> None:
+    logging.getLogger(__name__).debug("sandbox API request from %s failed", client_address,
+                                      exc_info=True)
+
+
 class MotoServer:
     """EC2, S3, ELBv2 (and the rest of moto) on http://127.0.0.1:PORT."""
 
@@ -78,6 +84,9 @@ class MotoServer:
         self.front_door.inner = DomainDispatcherApplication(create_backend_app)
         self._server = make_server("127.0.0.1", self._port, self.front_door, threaded=True,
                                    request_handler=_quiet_handler())
+        # socketserver prints a failed request's traceback (a client that hung up) to
+        # stderr; the TUI owns the terminal, so it goes to the log.
+        self._server.handle_error = _log_request_error  # type: ignore[method-assign]
         # Request threads must not keep a closing process alive.
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         # A short poll makes stop() quick (the default 0.5 s shows in every test).
