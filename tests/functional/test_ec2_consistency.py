@@ -47,7 +47,9 @@ def setup(tmp_path: Path, ids: list[str]) -> tuple[Context, SshTestServer]:
     cloud = make_cloud()
     ssh = SshTestServer(tmp_path / "guest", None)
     steps = [s.model_dump() for s in make_lab().steps if s.id in ids]
-    ctx = make_ctx(tmp_path, cloud, FixedDialer(ssh.address), lab=make_lab(steps))
+    # Speed 200, not the usual 2000: the retry window is 120 modeled seconds, which at
+    # 2000x is 60 ms of wall time, less than one moto round trip on a loaded machine.
+    ctx = make_ctx(tmp_path, cloud, FixedDialer(ssh.address), lab=make_lab(steps), speed=200.0)
     ssh.key_file = ctx.run_dir / "ssh" / "id_ed25519.pub"
     return ctx, ssh
 
