@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stemcell.engine.run_folder import RunFolder
+from stemcell.engine.statuses import RunStatus
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTE = ("SIMULATED: a hands-on Lab 1 run in stemcell's offline sandbox, the student's "
         "commands typed by tools/handson_recording.py. Times are modeled seconds.")
@@ -58,10 +61,10 @@ def main() -> int:
             summary = play(home, sandbox)
         finally:
             stemcell(home, "sandbox", "stop")
-        if summary.get("status") != "succeeded":
+        if summary.get("status") != RunStatus.SUCCEEDED:
             print(f"run {summary.get('status')}: {summary.get('reason')}", file=sys.stderr)
             return 1
-        lines = (Path(summary["run_dir"]) / "recording.jsonl").read_text().splitlines()
+        lines = RunFolder(Path(summary["run_dir"])).recording.read_text().splitlines()
     header = json.loads(lines[0])
     header.update({"simulated": True, "note": NOTE, "speed": args.speed, "hands_on": True})
     args.output.parent.mkdir(parents=True, exist_ok=True)

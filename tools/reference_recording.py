@@ -31,6 +31,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="stemcell-reference-") as home:
         os.environ["STEMCELL_HOME"] = home
         from stemcell.engine.context import RunConfig
+        from stemcell.engine.statuses import RunStatus
         from stemcell.session import prepare
 
         session = prepare(RunConfig(profile=args.profile, speed=args.speed))
@@ -39,11 +40,11 @@ def main() -> int:
             left = session.ctx.state.live_resources()
         finally:
             session.close()
-        if status != "succeeded" or left:
+        if status is not RunStatus.SUCCEEDED or left:
             print(f"run {status}, {len(left)} resource(s) left: {session.ctx.state.reason}",
                   file=sys.stderr)
             return 1
-        lines = (session.ctx.run_dir / "recording.jsonl").read_text().splitlines()
+        lines = session.ctx.folder.recording.read_text().splitlines()
     header = json.loads(lines[0])
     header.update({"simulated": True, "note": NOTE, "speed": args.speed})
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import platformdirs
 
 from stemcell.engine.errors import ConfigError
+from stemcell.engine.run_folder import RunFolder
 
 # A run id is what ``new_run_id`` makes (20260131-120000-a1b2c3) or a cleanup's own
 # id; whatever a user types must match this before it becomes part of a path, so
@@ -49,6 +50,11 @@ def run_dir(run_id: str) -> Path:
     if not is_inside(path, root):  # a symlinked run folder pointing elsewhere
         raise ConfigError(f"run folder {path} is outside {root}")
     return path
+
+
+def run_folder(run_id: str) -> RunFolder:
+    """``run_dir`` as the ``RunFolder`` that names every file in it."""
+    return RunFolder(run_dir(run_id))
 
 
 def resolve_run(arg: str) -> Path:

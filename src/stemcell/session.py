@@ -22,11 +22,11 @@ from stemcell.engine.context import Context, RunConfig, new_run_id
 from stemcell.engine.errors import ConfigError, StateError
 from stemcell.engine.events import EventBus
 from stemcell.engine.recorder import Recorder
+from stemcell.engine.run_folder import STATE_NAME, RunFolder
 from stemcell.engine.runner import Runner, summary
 from stemcell.engine.state import RunState, StateStore, load_state
+from stemcell.engine.statuses import RunStatus
 from stemcell.engine.student_desk import StudentDesk
-
-RECORDING_NAME = "recording.jsonl"
 
 
 def _find(kind: str, name: str) -> Path:
@@ -75,7 +75,7 @@ class LabSession:
             self.backend = open_backend(self.ctx.config)
             self.backend.attach(self.ctx)
 
-    def run(self) -> str:
+    def run(self) -> RunStatus:
         """Run (or resume) the lab to the end; blocking. Returns the final status."""
         self.open()
         try:
@@ -128,22 +128,21 @@ def prepare(
 
     resumed = False
     if resume:
-        run_dir = paths.resolve_run(resume)
-        state = load_state(run_dir / "state.json")
-        if state.status == "succeeded":
+        folder = RunFolder(paths.resolve_run(resume))
+        state = load_state(folder.state)
+        if state.status is RunStatus.SUCCEEDED:
             raise ConfigError(
                 f"run {state.run_id} already finished; start a new run instead",
                 hint=f"Leftovers of a --keep run: `stemcell cleanup --run {state.run_id}`.",
             )
         config = RunConfig.from_dict(state.config)
-        store = StateStore(run_dir / "state.json", state)
+        store = StateStore(folder.state, state)
         run_id = state.run_id
         resumed = True
     else:
         run_id = new_run_id()
-        run_dir = paths.run_dir(run_id)
-        run_dir.mkdir(parents=True, exist_ok=False, mode=0o700)  # keys live here
-        store = StateStore(run_dir / "state.json", RunState(run_id=run_id))
+        folder = paths.run_folder(run_id).create()  # 0700: keys live here
+        store = StateStore(folder.state, RunState(run_id=run_id))
     lab, lab_path, profile, profile_path = load_content(config)
     config.lab, config.profile = lab.id, profile.id
     store.state.config = config.to_dict() | {
@@ -153,7 +152,7 @@ def prepare(
     store.save()
     ctx = Context(
         run_id=run_id,
-        run_dir=run_dir,
+        run_dir=folder.path,
         config=config,
         lab=lab,
         profile=profile,
@@ -162,9 +161,8 @@ def prepare(
         bus=bus or EventBus(),
     )
     # A resumed run appends a new recording segment instead of overwriting the first.
-    name = RECORDING_NAME if not resumed else f"recording-{_next_segment(run_dir)}.jsonl"
     recorder = Recorder(
-        run_dir / name,
+        folder.next_recording(resumed),
         header={"run_id": run_id, "lab": lab.id, "profile": profile.id,
                 "backend": config.backend, "simulated": config.backend == "sandbox"},
     )
@@ -194,14 +192,10 @@ def student_desk(config: RunConfig, lab: Lab) -> StudentDesk | None:
                        "yourself here (autopilot is off in the lab file)")
 
 
-def _next_segment(run_dir: Path) -> int:
-    return len(list(run_dir.glob("recording*.jsonl"))) + 1
-
-
 def list_runs() -> list[dict[str, Any]]:
     """Past runs, newest first: lab, profile, backend, when, status, live resources."""
     runs = []
-    for state_path in paths.runs_dir().glob("*/state.json"):
+    for state_path in paths.runs_dir().glob(f"*/{STATE_NAME}"):
         try:
             state = load_state(state_path)
         except StateError as exc:

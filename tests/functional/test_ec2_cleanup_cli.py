@@ -121,6 +121,7 @@ def test_all_takes_only_the_callers_resources_of_runs_no_process_holds(
     import json
 
     from stemcell.engine import run_lock
+    from stemcell.engine.run_folder import RunFolder
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     home = Path(os.environ["STEMCELL_HOME"])
@@ -131,7 +132,7 @@ def test_all_takes_only_the_callers_resources_of_runs_no_process_holds(
     cloud.ec2.create_tags(Resources=[group], Tags=[
         {"Key": "stemcell:owner", "Value": "arn:aws:iam::123456789012:user/classmate"}])
     cli = CliRunner()
-    with run_lock.hold(home / "runs" / busy):  # the other run is still running
+    with run_lock.hold(RunFolder(home / "runs" / busy)):  # the other run is still running
         listed = cli.invoke(main, ["cleanup", "--all", "--dry-run", "--backend", "aws"])
         assert listed.exit_code == 0, listed.output
         assert "3 resource(s) to delete" in listed.output

@@ -10,6 +10,7 @@ from test_engine_runner import Creates, FakeCloud, make_ctx, spec
 
 from stemcell.engine import run_lock
 from stemcell.engine.context import STOP_CONFIRM_SECONDS, Context
+from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.runner import Runner
 from stemcell.engine.state import Resource, StepRecord
 
@@ -105,12 +106,13 @@ def test_step_mode_is_the_runners_and_stop_opens_the_gate(tmp_path: Path) -> Non
 
 
 def test_the_run_lock_is_held_while_running_and_released_after(tmp_path: Path) -> None:
-    assert not run_lock.is_held(tmp_path)
-    with run_lock.hold(tmp_path) as mine:
-        assert mine and run_lock.is_held(tmp_path)
-        with run_lock.hold(tmp_path) as again:
+    folder = RunFolder(tmp_path)
+    assert not run_lock.is_held(folder)
+    with run_lock.hold(folder) as mine:
+        assert mine and run_lock.is_held(folder) and folder.lock.is_file()
+        with run_lock.hold(folder) as again:
             assert not again  # one process per run
-    assert not run_lock.is_held(tmp_path)
+    assert not run_lock.is_held(folder)
 
 
 class StartsAWatcher(Creates):

@@ -102,6 +102,7 @@ def test_story_tells_the_run_and_its_figures(tmp_path: Path) -> None:
 def test_a_resumed_run_replays_every_session_in_order(tmp_path: Path) -> None:
     from stemcell.engine.events import Log
     from stemcell.engine.replay import read_run
+    from stemcell.engine.run_folder import RunFolder
 
     (tmp_path / "state.json").write_text("{}")
     for name, messages in (("recording.jsonl", ["first session"]),
@@ -111,6 +112,8 @@ def test_a_resumed_run_replays_every_session_in_order(tmp_path: Path) -> None:
         for n, message in enumerate(messages):
             rec(Log(message=message, t=float(n + 1)))
         rec.close()
-    whole = read_run(tmp_path)
+    whole = read_run(RunFolder(tmp_path))
     assert [e.message for e in whole.events if isinstance(e, Log)] == [
         "first session", "second", "still second", "third"]
+    # The next resumed session records beside them, overwriting none.
+    assert RunFolder(tmp_path).next_recording(resumed=True).name == "recording-4.jsonl"

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from stemcell.engine.events import InstanceState, SshOutput, StepFinished, TimingMark
+from stemcell.engine.events import (
+    EARLIER_NOTE,
+    InstanceState,
+    SshOutput,
+    StepFinished,
+    TimingMark,
+)
+from stemcell.engine.statuses import StepStatus
 from stemcell.engine.view import SSH_LINES_PER_INSTANCE, ViewModel, describe
 from tui_script import IMAGE, scripted_run
 
@@ -75,8 +82,8 @@ def test_state_updates_merge_and_skip_reason_survives_the_runner() -> None:
     model.declare_steps([{"id": "ta-access", "title": "TA", "kind": "grant_ta_access"}])
     model.steps["ta-access"].status = "skipped"
     model.steps["ta-access"].error = "skipped: no TA yet"
-    model.apply(StepFinished(step_id="ta-access", status="skipped",
-                             error="(done in an earlier session)"))
+    model.apply(StepFinished(step_id="ta-access", status=StepStatus.SKIPPED,
+                             error=EARLIER_NOTE, earlier=True))
     assert model.steps["ta-access"].error == "skipped: no TA yet"
 
 

@@ -26,6 +26,7 @@ from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import ConfigError, StateError, StemcellError
 from stemcell.engine.events import Event, ResourceDeleted
 from stemcell.engine.state import Resource, RunState, StateStore
+from stemcell.engine.statuses import ResourceStatus
 
 
 @click.command()
@@ -79,7 +80,7 @@ def _scope(found: list[Resource], caller: str, widen: Widen
     for r in found:
         mine = bool(caller) and r.extra.get("owner") == caller
         running = bool(r.step_id) and "/" not in r.step_id and \
-            run_lock.is_held(paths.run_dir(r.step_id))
+            run_lock.is_held(paths.run_folder(r.step_id))
         if running and not widen.include_live:
             live.append(r)
         elif not mine and not widen.any_owner:
@@ -145,7 +146,7 @@ def _cleanup(run_id: str | None, dry_run: bool, yes: bool, backend: str | None,
 
 def _store(run_id: str | None) -> StateStore:
     if run_id:
-        path = paths.run_dir(run_id) / "state.json"
+        path = paths.run_folder(run_id).state
         if path.exists():
             return StateStore.load(path)
         click.echo(f"no state file for run {run_id}; looking by tag only", err=True)
@@ -187,16 +188,16 @@ def _tell_the_runs(ctx: Context, doomed: list[Resource]) -> None:
 
     Otherwise ``runs`` would keep listing leftovers that ``cleanup --all`` removed.
     """
-    by_run: dict[str, dict[tuple[str, str], str]] = {}
+    by_run: dict[str, dict[tuple[str, str], ResourceStatus]] = {}
     for r in doomed:
         current = ctx.state.find(r.rtype, r.rid)
         run = str(r.extra.get("run", ""))
-        if current is None or current.state in ("live", "failed") or not run or \
+        if current is None or current.state.is_live or not run or \
                 run == ctx.run_id or "/" in run:
             continue
         by_run.setdefault(run, {})[(r.rtype, r.rid)] = current.state
     for run, states in by_run.items():
-        path = paths.run_dir(run) / "state.json"
+        path = paths.run_folder(run).state
         if not path.is_file():
             continue
         try:
@@ -228,12 +229,13 @@ def _delete(ctx: Context, doomed: list[Resource]) -> int:
             failed += 1
     for resource in doomed:
         current = ctx.state.find(resource.rtype, resource.rid)
-        if resource.rtype == "instance" or (current is not None and current.state != "live"):
+        if resource.rtype == "instance" or (current is not None
+                                           and current.state != ResourceStatus.LIVE):
             continue
         try:
             deleter.delete(resource, ctx)
         except Exception as exc:
-            ctx.mark_resource(resource.rtype, resource.rid, "failed", str(exc))
+            ctx.mark_resource(resource.rtype, resource.rid, ResourceStatus.FAILED, str(exc))
             click.echo(f"  could not delete {resource.rtype} {resource.rid}: {exc}", err=True)
             failed += 1
     left = [r for r in ctx.state.live_resources() if (r.rtype, r.rid) in

@@ -10,6 +10,7 @@ from stemcell import paths
 from stemcell.engine.errors import ConfigError
 from stemcell.engine.redact import redact
 from stemcell.engine.replay import RecordingError, read_recording, read_run, story
+from stemcell.engine.run_folder import RECORDING_NAME, RunFolder
 from stemcell.engine.sanitise import sanitise
 
 
@@ -17,14 +18,14 @@ def resolve(target: str) -> Path:
     """A recording file, a run folder, or a run id from `stemcell runs`."""
     path = Path(target)
     if path.is_dir():
-        return path / "recording.jsonl"
+        return RunFolder(path).recording
     if not path.exists() and "/" not in target:
         try:
-            folder = paths.run_dir(target)  # a run id: validated, inside the runs folder
+            folder = paths.run_folder(target)  # a run id: validated, inside the runs folder
         except ConfigError as exc:
             raise click.UsageError(exc.message) from None
-        if folder.is_dir():
-            return folder / "recording.jsonl"
+        if folder.path.is_dir():
+            return folder.recording
     return path
 
 
@@ -38,8 +39,9 @@ def replay(target: str, headless: bool, speed: float) -> None:
     try:
         path = resolve(target)
         # A run folder (or id) replays every session of the run, resumed ones included.
-        recording = (read_run(path.parent) if path.name == "recording.jsonl"
-                     and (path.parent / "state.json").exists() else read_recording(path))
+        folder = RunFolder(path.parent)
+        recording = (read_run(folder) if path.name == RECORDING_NAME
+                     and folder.state.exists() else read_recording(path))
     except RecordingError as exc:
         click.echo(f"error: {exc.message}", err=True)
         if exc.hint:

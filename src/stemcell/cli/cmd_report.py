@@ -13,11 +13,10 @@ import click
 
 from stemcell import paths
 from stemcell.engine.errors import ConfigError, StateError
+from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.state import RunState, load_state
 from stemcell.timing.report import FORMATS, build, render
 from stemcell.timing.surge import Scenario
-
-STATE_FILE = "state.json"
 
 
 def resolve(run: str) -> Path:
@@ -27,10 +26,10 @@ def resolve(run: str) -> Path:
     if given.is_file():
         return given
     if given.is_dir():
-        candidates.append(given / STATE_FILE)
+        candidates.append(RunFolder(given).state)
     elif "/" not in run:
         try:  # a run id: validated, and its folder inside the runs folder
-            candidates.append(paths.run_dir(run) / STATE_FILE)
+            candidates.append(paths.run_folder(run).state)
         except ConfigError as exc:
             raise click.UsageError(exc.message) from None
     for candidate in candidates:

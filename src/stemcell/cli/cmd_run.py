@@ -15,8 +15,9 @@ from stemcell.cli.printer import Printer
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import ConfigError, Interrupted, StateError
 from stemcell.engine.runner import interrupt_on_signals
+from stemcell.engine.statuses import RunStatus
 
-EXIT = {"succeeded": 0, "failed": 1, "interrupted": 130}
+EXIT = {RunStatus.SUCCEEDED: 0, RunStatus.FAILED: 1, RunStatus.INTERRUPTED: 130}
 
 
 def backend_options(fn):  # type: ignore[no-untyped-def]
@@ -128,13 +129,13 @@ def run(
         elif as_json:
             click.echo(dump_summary(session.summary()))
         else:
-            console.print(f"recording: {session.ctx.run_dir / 'recording.jsonl'}")
+            console.print(f"recording: {session.ctx.folder.recording}")
     finally:
         session.close()
-        if session.ctx.state.status == "created" and not session.ctx.state.resources:
+        if session.ctx.state.status is RunStatus.CREATED and not session.ctx.state.resources:
             # Refused before the first step (cost not confirmed, no credentials): a run
             # that never ran is no run to list, resume or clean up.
-            shutil.rmtree(session.ctx.run_dir, ignore_errors=True)
+            shutil.rmtree(session.ctx.folder.path, ignore_errors=True)
     raise SystemExit(EXIT.get(status, 1))
 
 
@@ -155,7 +156,7 @@ def student_setup(session: Any) -> list[str]:
     credentials (any key works in a sandbox without credentials).
     """
     ctx = session.ctx
-    key = ctx.run_dir / "ssh" / "id_ed25519"
+    key = ctx.folder.key
     lines = ["# hands-on: you type each step's commands; stemcell checks what you made.",
              "# In the shell where you type them, first run:"]
     handle = getattr(session.backend, "_handle", None)
@@ -177,7 +178,7 @@ def student_setup(session: Any) -> list[str]:
             lines.append(f"export AWS_PROFILE={shlex.quote(ctx.config.aws_profile)}")
         lines.append(f"export AWS_DEFAULT_REGION={shlex.quote(ctx.config.region)}")
     lines.append(f"# Your SSH key will live at {key} (mode 0600); the files the commands "
-                 f"name are in {ctx.run_dir / 'handson'}.")
+                 f"name are in {ctx.folder.handson}.")
     return lines
 
 

@@ -14,7 +14,9 @@ from typing import Any
 
 import click
 
+from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.run_lock import is_held
+from stemcell.engine.statuses import RunStatus
 from stemcell.paths import runs_dir
 from stemcell.session import list_runs
 
@@ -33,10 +35,10 @@ def runs(as_json: bool) -> None:
     """List past runs: lab, profile, backend, when, status, leftover resources."""
     found = list_runs()
     for run in found:
-        run_dir = Path(str(run.get("run_dir", "")))
-        run["recording"] = (run_dir / "recording.jsonl").is_file()
-        if run.get("status") == "running" and not is_held(run_dir):
-            run["status"] = "interrupted"
+        folder = RunFolder(Path(str(run.get("run_dir", ""))))
+        run["recording"] = folder.recording.is_file()
+        if run.get("status") == RunStatus.RUNNING and not is_held(folder):
+            run["status"] = RunStatus.INTERRUPTED
             run["reason"] = "its process ended before the run finished"
     if as_json:
         click.echo(json.dumps(found, indent=2, default=str))

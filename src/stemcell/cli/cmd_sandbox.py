@@ -279,13 +279,13 @@ def _key_file(guest: dict[str, Any]) -> tuple[str, Path | None]:
     pair), and the run's known_hosts if it has pinned host keys."""
     run_id = guest.get("tags", {}).get("stemcell:run", "")
     try:  # a tag is whatever a caller wrote: only a valid run id names a folder
-        folder = paths.run_dir(run_id) / "ssh" if run_id else None
+        folder = paths.run_folder(run_id) if run_id else None
     except StemcellError:
         folder = None
     if folder is not None:
-        saved = folder / "id_ed25519"
+        saved = folder.key
         if saved.is_file():
-            pinned = folder / "known_hosts"
+            pinned = folder.known_hosts
             return str(saved), (pinned if pinned.is_file() else None)
     return f"{guest.get('key_name') or 'KEY'}.pem", None
 

@@ -20,6 +20,7 @@ from stemcell.cloud.api_retries import FRESH_SECONDS
 from stemcell.cloud.aws_errors import error_code, is_gone
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.state import Resource
+from stemcell.engine.statuses import ResourceStatus
 
 # Deleting a security group fails while an instance or a load balancer's network
 # interface still uses it; AWS frees them a little after "terminated".
@@ -52,13 +53,13 @@ class CloudDeleter:
                 except ClientError as again:
                     if not is_gone(again):
                         raise
-                    ctx.mark_resource(resource.rtype, resource.rid, "gone")
+                    ctx.mark_resource(resource.rtype, resource.rid, ResourceStatus.GONE)
                     return
-                ctx.mark_resource(resource.rtype, resource.rid, "deleted")
+                ctx.mark_resource(resource.rtype, resource.rid, ResourceStatus.DELETED)
                 return
-            ctx.mark_resource(resource.rtype, resource.rid, "gone")
+            ctx.mark_resource(resource.rtype, resource.rid, ResourceStatus.GONE)
             return
-        ctx.mark_resource(resource.rtype, resource.rid, "deleted")
+        ctx.mark_resource(resource.rtype, resource.rid, ResourceStatus.DELETED)
 
     def sweep(self, ctx: Any) -> list[Resource]:
         """Delete what carries the run's tag but is not live in the ledger.
@@ -70,7 +71,7 @@ class CloudDeleter:
         from stemcell.cloud.leftovers import deletion_order, find
 
         known = {(r.rtype, r.rid) for r in ctx.state.resources
-                 if r.state not in ("live", "failed")}
+                 if not r.state.is_live}
         found = [r for r in find(ctx.cloud, ctx.run_id) if (r.rtype, r.rid) not in known
                  and ctx.state.find(r.rtype, r.rid) is None]
         for resource in deletion_order(found):
@@ -85,7 +86,7 @@ class CloudDeleter:
                 else:
                     self.delete(resource, ctx)
             except Exception as exc:
-                ctx.mark_resource(resource.rtype, resource.rid, "failed", str(exc))
+                ctx.mark_resource(resource.rtype, resource.rid, ResourceStatus.FAILED, str(exc))
         return found
 
     # --- instances -------------------------------------------------------------------
@@ -111,10 +112,10 @@ class CloudDeleter:
                 except ClientError as one:
                     if not is_gone(one):
                         raise
-                    ctx.mark_resource("instance", iid, "gone")
+                    ctx.mark_resource("instance", iid, ResourceStatus.GONE)
         self._wait_terminated(alive, ctx)
         for iid in alive:
-            ctx.mark_resource("instance", iid, "deleted")
+            ctx.mark_resource("instance", iid, ResourceStatus.DELETED)
 
     def _delete_instance(self, resource: Resource, ctx: Any) -> None:
         # TerminateInstances happily "terminates" a terminated instance again.
@@ -164,7 +165,7 @@ class CloudDeleter:
         # Deregistering leaves the snapshots (and their monthly cost) behind.
         for sid in sorted(snapshots):
             self._delete_snapshot_id(sid, ctx)
-            ctx.mark_resource("snapshot", sid, "deleted")
+            ctx.mark_resource("snapshot", sid, ResourceStatus.DELETED)
         if not images:
             raise _gone()
 
@@ -332,5 +333,5 @@ def _remove_key_file(resource: Resource, ctx: Any) -> None:
     path = resource.extra.get("path")
     # The path comes from state.json: unlink only inside this run's own folder, so an
     # edited (or hostile) state file cannot make cleanup delete anything else.
-    if path and is_inside(Path(path), Path(ctx.run_dir)):
+    if path and is_inside(Path(path), ctx.folder.path):
         Path(path).unlink(missing_ok=True)

@@ -27,7 +27,9 @@ from stemcell.engine.events import (
     ResourceDeleted,
     TimingMark,
 )
+from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.state import Resource, RunState, StateStore
+from stemcell.engine.statuses import ResourceStatus
 
 if TYPE_CHECKING:
     from stemcell.content.models import Lab, Profile
@@ -171,6 +173,11 @@ class Context:
     def simulated(self) -> bool:
         return self.clock.simulated
 
+    @property
+    def folder(self) -> RunFolder:
+        """The run's folder: every path a run keeps (``engine/run_folder.py``)."""
+        return RunFolder(self.run_dir)
+
     # --- events ------------------------------------------------------------------
     def emit(self, event: Event) -> None:
         if not event.t:
@@ -256,20 +263,22 @@ class Context:
                                   made_by=made_by))
         return resource
 
-    def mark_resource(self, rtype: str, rid: str, state: str, error: str = "") -> None:
-        """``failed``: a deletion failed - the resource stays live (counted, retried)."""
+    def mark_resource(self, rtype: str, rid: str, state: ResourceStatus,
+                      error: str = "") -> None:
+        """``FAILED``: a deletion failed - the resource stays live (counted, retried)."""
+        state = ResourceStatus(state)
         with self.store.lock:
             resource = self.state.find(rtype, rid)
             if resource is not None:
-                if state == "failed":
-                    resource.state = "live"
+                if state is ResourceStatus.FAILED:
+                    resource.state = ResourceStatus.LIVE
                     resource.extra["delete_error"] = error
                 else:
                     resource.state = state
                     resource.extra.pop("delete_error", None)
             self.store.save()
-        if state in ("deleted", "gone"):
-            self.emit(ResourceDeleted(rtype=rtype, rid=rid, error=error))
+        if state.is_removed:
+            self.emit(ResourceDeleted(rtype=rtype, rid=rid, error=error, state=state))
 
     def delete_resources(self, step_id: str) -> None:
         """Delete this step's live resources, newest first; log failures, go on."""
@@ -280,7 +289,8 @@ class Context:
             try:
                 self.deleter.delete(resource, self)
             except Exception as exc:
-                self.mark_resource(resource.rtype, resource.rid, "failed", str(exc))
+                self.mark_resource(resource.rtype, resource.rid, ResourceStatus.FAILED,
+                                   str(exc))
                 self.log(f"could not delete {resource.rtype} {resource.rid}: {exc}", "error")
 
     # --- stopping -----------------------------------------------------------------

@@ -8,13 +8,18 @@ the same whatever the sandbox speed was.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from stemcell.engine.codec import from_data, to_data
+from stemcell.engine.statuses import ResourceStatus, RunStatus, StepStatus
+
 EVENT_TYPES: dict[str, type[Event]] = {}
+# What a step finished in an earlier session says in words when a resumed run
+# announces it; the flag ``StepFinished.earlier`` is what code reads.
+EARLIER_NOTE = "(done in an earlier session)"
 
 
 @dataclass(kw_only=True)
@@ -26,20 +31,20 @@ class Event:
         super().__init_subclass__(**kwargs)
         EVENT_TYPES[cls.kind] = cls
 
+    # One codec for events and run state (engine/codec.py): fields by their types,
+    # plus the event's ``type``; unknown keys of an older or newer recording ignored.
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data: dict[str, Any] = to_data(self)
         data["type"] = self.kind
         return data
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Event:
-        payload = dict(data)
-        kind = payload.pop("type", None)
+        kind = data.get("type")
         cls = EVENT_TYPES.get(str(kind))
         if cls is None:
             raise ValueError(f"unknown event type: {kind!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in payload.items() if k in names})
+        return from_data(cls, _upgrade(cls, data), cls.kind)
 
 
 @dataclass(kw_only=True)
@@ -58,7 +63,7 @@ class RunStarted(Event):
 class RunFinished(Event):
     kind: ClassVar[str] = "run_finished"
     run_id: str
-    status: str  # succeeded | failed | interrupted
+    status: RunStatus  # succeeded | failed | interrupted
     reason: str = ""
 
 
@@ -74,10 +79,13 @@ class StepStarted(Event):
 class StepFinished(Event):
     kind: ClassVar[str] = "step_finished"
     step_id: str
-    status: str  # done | failed | skipped | interrupted
+    status: StepStatus  # done | failed | skipped | interrupted
     seconds: float = 0.0
     error: str = ""
     hint: str = ""
+    # Finished in an earlier session of a resumed run: announced, not run again
+    # (``error`` then says so in words, for the eye only).
+    earlier: bool = False
     # Hands-on runs: "student" (verified after the student did it) or "stemcell"
     # (run by stemcell: a step nobody acts on, or "show me"); "" in a guided run.
     # For a student's step, ``seconds`` is how long the student took.
@@ -112,6 +120,9 @@ class ResourceDeleted(Event):
     rtype: str
     rid: str
     error: str = ""
+    # DELETED by stemcell, or GONE: it had disappeared already (deleted outside
+    # stemcell, or along with something else).
+    state: ResourceStatus = ResourceStatus.DELETED
 
 
 @dataclass(kw_only=True)
@@ -212,6 +223,18 @@ class StudentCheck(Event):
     step_id: str
     found: str = ""
     results: list[dict[str, str]] = field(default_factory=list)
+
+
+def _upgrade(cls: type[Event], data: dict[str, Any]) -> dict[str, Any]:
+    """Recordings made before ``StepFinished.earlier`` and ``ResourceDeleted.state``
+    existed said both in words only; read them as the fields they became (only when
+    the field is absent: a newer line's field always wins)."""
+    if cls is StepFinished and "earlier" not in data and data.get("error") == EARLIER_NOTE:
+        return {**data, "earlier": True}
+    if cls is ResourceDeleted and "state" not in data \
+            and str(data.get("error", "")).startswith("gone"):
+        return {**data, "state": ResourceStatus.GONE.value}
+    return data
 
 
 Subscriber = Callable[[Event], None]

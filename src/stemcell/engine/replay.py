@@ -26,6 +26,7 @@ from stemcell.engine.events import (
     StepStarted,
 )
 from stemcell.engine.recorder import RECORDING_FORMAT, RECORDING_VERSION
+from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.view import PHASES, WHO, ViewModel, describe, fmt_seconds
 
 
@@ -88,18 +89,14 @@ def read_recording(path: Path) -> Recording:
     return Recording(path, header, events, notes)
 
 
-def read_run(folder: Path) -> Recording:
+def read_run(folder: RunFolder) -> Recording:
     """A run folder's whole story: the first session's recording, then each resumed one's.
 
     A resumed run appends ``recording-N.jsonl`` rather than rewriting the first
     recording, so a review of the run reads them all, in order.
     """
-    def number(path: Path) -> int:
-        tail = path.stem.rpartition("-")[2]
-        return int(tail) if tail.isdigit() else 0
-
-    whole = read_recording(folder / "recording.jsonl")
-    for part in sorted(folder.glob("recording-*.jsonl"), key=number):
+    whole = read_recording(folder.recording)
+    for part in folder.recordings()[1:]:  # the first is the one just read
         more = read_recording(part)
         whole.events.extend(more.events)
         whole.notes.extend(f"{part.name}: {note}" for note in more.notes)

@@ -14,16 +14,15 @@ import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-LOCK_NAME = "run.lock"
+from stemcell.engine.run_folder import RunFolder
 
 
 @contextmanager
-def hold(run_dir: Path) -> Iterator[bool]:
+def hold(folder: RunFolder) -> Iterator[bool]:
     """Hold the run's lock; yields False (and goes on) if another process holds it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    folder.ensure()
+    fd = os.open(folder.lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -40,11 +39,10 @@ def hold(run_dir: Path) -> Iterator[bool]:
         os.close(fd)
 
 
-def is_held(run_dir: Path) -> bool:
+def is_held(folder: RunFolder) -> bool:
     """Does a live process (this one included) hold the run's lock?"""
-    path = run_dir / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(folder.lock, os.O_RDONLY)
     except OSError:
         return False
     try:

@@ -25,7 +25,6 @@ import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -33,6 +32,7 @@ from stemcell.engine import run_lock
 from stemcell.engine.context import Context
 from stemcell.engine.errors import Interrupted, SkipStep, StateError, StemcellError
 from stemcell.engine.events import (
+    EARLIER_NOTE,
     CleanupFinished,
     CleanupStarted,
     Log,
@@ -45,10 +45,10 @@ from stemcell.engine.events import (
 )
 from stemcell.engine.redact import redact_value
 from stemcell.engine.state import StepRecord
+from stemcell.engine.statuses import STARTED, ResourceStatus, RunStatus, StepStatus
 from stemcell.engine.step import Step
 from stemcell.engine.student_desk import HandsOnTask, StudentDesk
 
-STARTED = ("running", "done", "failed", "interrupted")
 # Waiting for the student: ask "done yet?" with the same backoff as the instance
 # poller (cloud.poller.Backoff), in modeled seconds; wake within a modeled second.
 STUDENT_POLL_FIRST, STUDENT_POLL_FACTOR, STUDENT_POLL_LONGEST = 1.0, 1.5, 5.0
@@ -64,19 +64,19 @@ class Runner:
         self._by = ""  # who does the current step (StepFinished.by)
 
     # --- public ---------------------------------------------------------------------
-    def run(self) -> str:
+    def run(self) -> RunStatus:
         """Run (or resume) the lab; return succeeded | failed | interrupted.
 
         The run's lock (``engine/run_lock.py``) is held throughout: ``runs`` tells a
         live run from one whose process died, ``cleanup --all`` leaves it alone.
         """
-        with run_lock.hold(Path(self.ctx.run_dir)) as mine:
+        with run_lock.hold(self.ctx.folder) as mine:
             if not mine:
                 raise StateError(f"run {self.ctx.run_id} is being run by another process",
                                  hint="Wait for it to finish, or stop it there.")
             return self._run()
 
-    def _run(self) -> str:
+    def _run(self) -> RunStatus:
         ctx = self.ctx
         state = ctx.state
         ctx.emit(
@@ -93,45 +93,49 @@ class Runner:
                 ],
             )
         )
-        self._set_status("running", "")
-        status, reason = "succeeded", ""
+        self._set_status(RunStatus.RUNNING, "")
+        status, reason = RunStatus.SUCCEEDED, ""
         cleaned = False
         for step in self.steps:
             record = state.steps.get(step.spec.id)
-            if record and record.status in ("done", "skipped") and not record.cleaned:
+            if record and record.status in (StepStatus.DONE, StepStatus.SKIPPED) \
+                    and not record.cleaned:
+                # Announced, not run: no pause after it either (step mode holds only
+                # after a step this session ran).
                 ctx.emit(StepFinished(step_id=step.spec.id, status=record.status,
-                                      seconds=record.seconds, error="(done in an earlier session)"))
+                                      seconds=record.seconds, error=EARLIER_NOTE,
+                                      earlier=True))
                 continue
             if ctx.cancel.is_set():
-                status, reason = "interrupted", "interrupted before " + step.spec.id
+                status, reason = RunStatus.INTERRUPTED, "interrupted before " + step.spec.id
                 break
             if step.spec.kind == "cleanup":
                 self._start(step)
                 if ctx.config.keep:
-                    self._finish(step, "skipped", "kept (--keep): clean up later with "
+                    self._finish(step, StepStatus.SKIPPED, "kept (--keep): clean up later with "
                                  f"`stemcell cleanup --run {ctx.run_id}`")
                 else:
                     self._cleanup("the lab is finished", exclude=step)
                     cleaned = True
                     left = ctx.state.live_resources()
-                    self._finish(step, "done" if not left else "failed",
+                    self._finish(step, StepStatus.DONE if not left else StepStatus.FAILED,
                                  "" if not left else self._left_behind(left),
                                  by="" if self.desk is None else "stemcell")
                 continue
             outcome, why, hint = self._run_step(step)
-            if outcome == "interrupted":
-                status, reason = "interrupted", f"interrupted during {step.spec.id}"
+            if outcome is StepStatus.INTERRUPTED:
+                status, reason = RunStatus.INTERRUPTED, f"interrupted during {step.spec.id}"
                 break
-            if outcome == "failed":
-                status, reason = "failed", f"{step.spec.id}: {why}"
+            if outcome is StepStatus.FAILED:
+                status, reason = RunStatus.FAILED, f"{step.spec.id}: {why}"
                 if hint:
                     reason += f" (hint: {hint})"
                 break
-            if outcome == "done" and step is not self.steps[-1]:
+            if outcome is StepStatus.DONE and step is not self.steps[-1]:
                 ctx.pause.hold(step.spec.id, ctx.cancel)
-        if status != "succeeded" and not cleaned:
+        if status is not RunStatus.SUCCEEDED and not cleaned:
             self._cleanup(reason)
-        elif status == "succeeded" and not cleaned and not ctx.config.keep:
+        elif status is RunStatus.SUCCEEDED and not cleaned and not ctx.config.keep:
             self._cleanup("the lab is finished")
         ctx.workers.stop_all()
         still = ctx.workers.join(10.0)
@@ -142,8 +146,8 @@ class Runner:
             # Say exactly what is left and how to remove it: never "nothing left".
             note = self._left_behind(left)
             ctx.log(note, "error")
-            if status == "succeeded":
-                status, reason = "failed", note
+            if status is RunStatus.SUCCEEDED:
+                status, reason = RunStatus.FAILED, note
             else:
                 reason = f"{reason}; {note}"
         self._set_status(status, reason)
@@ -155,12 +159,13 @@ class Runner:
         ctx = self.ctx
         ctx.current_step = step.spec.id
         with ctx.store.lock:
-            ctx.state.steps[step.spec.id] = StepRecord(status="running", started=ctx.clock.now())
+            ctx.state.steps[step.spec.id] = StepRecord(status=StepStatus.RUNNING,
+                                                       started=ctx.clock.now())
             ctx.store.save()
         ctx.emit(StepStarted(step_id=step.spec.id, title=step.spec.title,
                              step_kind=step.spec.kind))
 
-    def _finish(self, step: Step, status: str, error: str = "", hint: str = "",
+    def _finish(self, step: Step, status: StepStatus, error: str = "", hint: str = "",
                 by: str = "") -> None:
         ctx = self.ctx
         with ctx.store.lock:
@@ -174,7 +179,7 @@ class Runner:
         ctx.emit(StepFinished(step_id=step.spec.id, status=status, seconds=record.seconds,
                               error=error, hint=hint, by=by))
 
-    def _run_step(self, step: Step) -> tuple[str, str, str]:
+    def _run_step(self, step: Step) -> tuple[StepStatus, str, str]:
         self._start(step)
         task = self.desk.task_for(step.spec.id) if self.desk is not None else None
         self._by = "" if self.desk is None else "stemcell"
@@ -184,27 +189,27 @@ class Runner:
             else:
                 step.run(self.ctx)
         except SkipStep as exc:
-            self._finish(step, "skipped", exc.message, exc.hint, by=self._by)
-            return "skipped", exc.message, exc.hint
+            self._finish(step, StepStatus.SKIPPED, exc.message, exc.hint, by=self._by)
+            return StepStatus.SKIPPED, exc.message, exc.hint
         except Interrupted:
-            self._finish(step, "interrupted", "interrupted", by=self._by)
-            return "interrupted", "interrupted", ""
+            self._finish(step, StepStatus.INTERRUPTED, "interrupted", by=self._by)
+            return StepStatus.INTERRUPTED, "interrupted", ""
         except StemcellError as exc:
-            self._finish(step, "failed", exc.message, exc.hint, by=self._by)
-            return "failed", exc.message, exc.hint
+            self._finish(step, StepStatus.FAILED, exc.message, exc.hint, by=self._by)
+            return StepStatus.FAILED, exc.message, exc.hint
         except Exception as exc:  # a bug or an unexpected cloud error: still clean up
             self.ctx.emit(Log(message=traceback.format_exc(), level="debug",
                               step_id=step.spec.id))
             # The backend may know better words for it (expired credentials, say).
             known = self.ctx.explain_error(exc) if self.ctx.explain_error else None
             if known is not None:
-                self._finish(step, "failed", known.message, known.hint, by=self._by)
-                return "failed", known.message, known.hint
+                self._finish(step, StepStatus.FAILED, known.message, known.hint, by=self._by)
+                return StepStatus.FAILED, known.message, known.hint
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self._finish(step, "failed", detail, by=self._by)
-            return "failed", detail, ""
-        self._finish(step, "done", by=self._by)
-        return "done", "", ""
+            self._finish(step, StepStatus.FAILED, detail, by=self._by)
+            return StepStatus.FAILED, detail, ""
+        self._finish(step, StepStatus.DONE, by=self._by)
+        return StepStatus.DONE, "", ""
 
     # --- hands-on: waiting for the student (like pause, a runner feature) -------------
     def _await_student(self, step: Step, task: HandsOnTask) -> None:
@@ -291,7 +296,8 @@ class Runner:
                 try:
                     ctx.deleter.delete(resource, ctx)
                 except Exception as exc:
-                    ctx.mark_resource(resource.rtype, resource.rid, "failed", str(exc))
+                    ctx.mark_resource(resource.rtype, resource.rid, ResourceStatus.FAILED,
+                                      str(exc))
                     ctx.log(f"could not delete {resource.rtype} {resource.rid}: {exc}",
                             "error")
                     told = self._say_how_to_recover(exc, told)
@@ -323,7 +329,7 @@ class Runner:
         return (f"{len(left)} resource(s) left behind: {what}; remove them with "
                 f"`stemcell cleanup --run {self.ctx.run_id}`")
 
-    def _set_status(self, status: str, reason: str) -> None:
+    def _set_status(self, status: RunStatus, reason: str) -> None:
         with self.ctx.store.lock:
             self.ctx.state.status = status
             self.ctx.state.reason = reason
@@ -390,7 +396,7 @@ def summary(ctx: Context) -> dict[str, Any]:
         "timings": state.timings,
         "api_calls": {"total": sum(state.api_calls.values()), "by_operation": state.api_calls},
         "host_keys": _host_keys(state.bag),
-        "run_dir": str(ctx.run_dir),
+        "run_dir": str(ctx.folder),
         "finished_at": time.time(),
     })
 

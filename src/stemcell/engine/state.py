@@ -13,19 +13,21 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stemcell.engine.codec import CodecError, from_data, to_data
 from stemcell.engine.errors import StateError
 from stemcell.engine.redact import redact_value
+from stemcell.engine.statuses import ResourceStatus, RunStatus, StepStatus
 
 STATE_VERSION = 1
 
 
 @dataclass
 class StepRecord:
-    status: str = "pending"  # pending | running | done | failed | skipped | interrupted
+    status: StepStatus = StepStatus.PENDING
     started: float = 0.0
     finished: float = 0.0
     seconds: float = 0.0
@@ -43,9 +45,9 @@ class Resource:
     rid: str
     step_id: str = ""
     name: str = ""
-    # live | deleted | gone; a failed deletion stays live (extra["delete_error"] says
-    # why); "failed" from older state files counts as live too.
-    state: str = "live"
+    # A failed deletion stays live (extra["delete_error"] says why); "failed" from
+    # older state files counts as live too (ResourceStatus.is_live).
+    state: ResourceStatus = ResourceStatus.LIVE
     created: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     # Who made it: "stemcell", or "student" for a resource adopted in a hands-on run.
@@ -56,7 +58,7 @@ class Resource:
 class RunState:
     run_id: str
     config: dict[str, Any] = field(default_factory=dict)
-    status: str = "created"  # created | running | succeeded | failed | interrupted
+    status: RunStatus = RunStatus.CREATED
     reason: str = ""
     created: float = field(default_factory=time.time)
     steps: dict[str, StepRecord] = field(default_factory=dict)
@@ -67,26 +69,15 @@ class RunState:
     version: int = STATE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(to_data(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunState:
-        return cls(
-            run_id=str(data["run_id"]),
-            config=dict(data.get("config", {})),
-            status=str(data.get("status", "created")),
-            reason=str(data.get("reason", "")),
-            created=float(data.get("created", 0.0)),
-            steps={k: StepRecord(**v) for k, v in data.get("steps", {}).items()},
-            resources=[Resource(**r) for r in data.get("resources", [])],
-            bag=dict(data.get("bag", {})),
-            timings=dict(data.get("timings", {})),
-            api_calls=dict(data.get("api_calls", {})),
-            version=int(data.get("version", STATE_VERSION)),
-        )
+        """Through the codec (``engine/codec.py``), as events are; raises CodecError."""
+        return from_data(cls, data)
 
     def live_resources(self) -> list[Resource]:
-        return [r for r in self.resources if r.state in ("live", "failed")]
+        return [r for r in self.resources if r.state.is_live]
 
     def find(self, rtype: str, rid: str) -> Resource | None:
         for r in self.resources:
@@ -144,7 +135,7 @@ def load_state(path: Path) -> RunState:
         )
     try:
         return RunState.from_dict(data)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+    except (CodecError, TypeError, ValueError, KeyError, AttributeError) as exc:
         # Any unexpected shape (a list where a mapping belongs ...) is this file's
         # problem, reported for this file; never a crash of whoever lists runs.
         raise StateError(f"{path}: run state is corrupt ({type(exc).__name__}: {exc})") \

@@ -34,6 +34,7 @@ from stemcell.engine.events import (
     TimingMark,
 )
 from stemcell.engine.redact import StreamRedactor
+from stemcell.engine.statuses import ResourceStatus
 
 # Timing marks in the order an instance passes them, and the phase each one ends.
 MARKS = (
@@ -250,8 +251,8 @@ class ViewModel:
     def _step_finished(self, e: StepFinished) -> None:
         step = self.steps.setdefault(e.step_id, StepView(e.step_id, e.step_id))
         # A step skipped with a reason keeps the student's reason over the
-        # runner's generic "done in an earlier session".
-        keep_reason = step.status == "skipped" and e.status == "skipped" and step.error
+        # runner's re-announcement of it in a resumed session (``earlier``).
+        keep_reason = e.earlier and step.status == "skipped" and bool(step.error)
         step.status, step.seconds = e.status, e.seconds
         step.by = e.by or step.by
         if not keep_reason:
@@ -283,8 +284,8 @@ class ViewModel:
 
     def _resource_deleted(self, e: ResourceDeleted) -> None:
         res = self.resources.setdefault((e.rtype, e.rid), ResourceView(e.rtype, e.rid))
-        # "gone: ..." is how a resumed run reports what was deleted outside stemcell.
-        gone = e.error.startswith("gone")
+        # GONE: deleted outside stemcell (a resumed run's reconcile) or found gone.
+        gone = e.state == ResourceStatus.GONE
         res.state = "gone" if gone else ("failed" if e.error else "deleted")
         res.error = e.error
         if e.rtype == "instance" and e.rid in self.instances and res.state != "failed":

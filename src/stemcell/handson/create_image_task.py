@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from stemcell.engine.events import ImageState
+from stemcell.engine.statuses import ResourceStatus
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, adopt, all_passed, host_of, other_run, q, waiting
 from stemcell.steps.step_create_image import image_name
@@ -64,7 +65,8 @@ class Task(TaskBase):
         done = all_passed(lines)
         if done:
             builder = ctx.state.find("instance", iid)
-            if builder is not None and builder.state == "live" and ctx.deleter is not None:
+            if builder is not None and builder.state == ResourceStatus.LIVE \
+                    and ctx.deleter is not None:
                 ctx.deleter.delete(builder, ctx)
                 ctx.log(f"builder {iid} terminated: the image holds everything it had")
         return Progress(done=done, found=f"image {image_id}", lines=lines)

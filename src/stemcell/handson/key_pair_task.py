@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, adopt, q, waiting
 
 
 def key_path(ctx: Any) -> Path:
-    return Path(ctx.run_dir) / "ssh" / "id_ed25519"
+    return RunFolder(ctx.run_dir).key
 
 
 class Task(TaskBase):

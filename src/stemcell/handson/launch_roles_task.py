@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from stemcell.engine.run_folder import write_private
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.instance_view import InstanceSeen, mine_elsewhere, state_of
 from stemcell.handson.launch_words import candidates, run_instances_command
@@ -25,7 +26,6 @@ from stemcell.handson.task_base import (
     TaskBase,
     files_dir,
     host_of,
-    write_private_text,
 )
 from stemcell.steps.step_launch_roles import user_data
 from stemcell.steps.step_measure_boots import watch
@@ -65,7 +65,7 @@ class Task(TaskBase):
             text = user_data(ctx, role, setup)
             self.expected[role] = text
             path = folder / f"setup{setup}-{role}.sh"
-            write_private_text(path, text)
+            write_private(path, text)
             commands.append(run_instances_command(ctx, image, f"stemcell-{role}-setup{setup}",
                                                   count=self.count(ctx),
                                                   user_data_path=str(path)))

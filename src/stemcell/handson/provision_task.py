@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stemcell.engine.run_folder import write_private
 from stemcell.engine.student_desk import Brief, Progress
 from stemcell.handson.task_base import (
     TaskBase,
@@ -18,7 +19,6 @@ from stemcell.handson.task_base import (
     q,
     ssh_words,
     waiting,
-    write_private_text,
 )
 
 
@@ -38,7 +38,7 @@ class Task(TaskBase):
     def brief(self, ctx: Any) -> Brief:
         builder = ctx.need("builder")
         path = files_dir(ctx) / self.script_name
-        write_private_text(path, self.script(ctx))
+        write_private(path, self.script(ctx))
         ssh = ssh_words(ctx, builder["id"], builder["public_ip"], builder["private_ip"])
         return Brief(
             goal=self.goal(ctx),

@@ -21,6 +21,7 @@ from stemcell.checks.registry import CLOUD_KINDS
 from stemcell.checks.student import run_options
 from stemcell.checks.targets import HostSpec
 from stemcell.cloud.tags import RUN, as_dict, ctx_tags
+from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.state import Resource
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.remote.dialer import Target
@@ -38,20 +39,8 @@ def q(value: object) -> str:
 
 def files_dir(ctx: Any) -> Path:
     """The run folder's ``handson/``: files the student's commands name (0700)."""
-    folder = Path(ctx.run_dir) / "handson"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
-
-
-def write_private_text(path: Path, text: str) -> None:
-    """Write a file only its owner can read (user data holds a presigned URL)."""
-    import os
-
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    folder = RunFolder(ctx.run_dir)
+    return folder.private_dir(folder.handson)
 
 
 def other_run(tags: list[dict[str, str]] | None, run_id: str) -> bool:
@@ -77,8 +66,9 @@ def adopt(ctx: Any, rtype: str, rid: str, name: str, *, tag: bool = True, role: 
 def ssh_words(ctx: Any, instance_id: str, public_ip: str = "", private_ip: str = "") -> str:
     """``ssh -i KEY [-p PORT] ... ubuntu@HOST``: the dialer says where (loopback or public)."""
     host, port = ctx.dialer.ssh_address(Target(instance_id, public_ip, private_ip))
-    key = ctx.get("key_path") or str(Path(ctx.run_dir) / "ssh" / "id_ed25519")
-    known = Path(ctx.run_dir) / "ssh" / "known_hosts"
+    folder = RunFolder(ctx.run_dir)
+    key = ctx.get("key_path") or str(folder.key)
+    known = folder.known_hosts
     port_opt = f" -p {port}" if int(port) != 22 else ""
     return (f"ssh -i {q(key)}{port_opt} -o IdentitiesOnly=yes -o BatchMode=yes "
             f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={q(known)} "

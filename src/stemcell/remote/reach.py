@@ -19,6 +19,7 @@ from typing import Any
 
 from stemcell.engine.events import SshOutput
 from stemcell.engine.redact import StreamRedactor
+from stemcell.engine.run_folder import RunFolder
 from stemcell.remote.dialer import Target
 from stemcell.remote.host_keys import PINNED, VERIFIED, console_text, parse_fingerprints
 from stemcell.remote.ssh_client import SshClient, connect
@@ -76,7 +77,7 @@ def _record_trust(ctx: Any, instance_id: str, how: str) -> None:
 
 
 def known_hosts(ctx: Any) -> Path:
-    return Path(ctx.run_dir) / "ssh" / "known_hosts"
+    return RunFolder(ctx.run_dir).known_hosts
 
 
 def ssh_to(ctx: Any, instance_id: str, public_ip: str = "", private_ip: str = "",

@@ -23,6 +23,7 @@ from stemcell.cloud.consistency_retry import DEFAULT_WINDOW
 from stemcell.cloud.tags import ctx_tags, tag_spec
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import ImageState
+from stemcell.engine.statuses import ResourceStatus
 from stemcell.engine.step import BaseStep
 from stemcell.steps.step_stop_builder import stop_and_wait
 
@@ -68,7 +69,7 @@ class CreateImageStep(BaseStep):
         ctx.emit(ImageState(image_id=image_id, state="available", phase="available",
                             progress=1.0))
         builder = ctx.state.find("instance", iid)
-        if builder is not None and builder.state == "live" and ctx.deleter is not None:
+        if builder is not None and builder.state == ResourceStatus.LIVE and ctx.deleter is not None:
             ctx.deleter.delete(builder, ctx)
         ctx.log(f"image {image_id} available; builder {iid} terminated")
 
@@ -143,10 +144,10 @@ class CreateImageStep(BaseStep):
         mine = [r for r in ctx.state.live_resources() if r.step_id == self.spec.id]
         for rtype in ("image", "snapshot"):
             for resource in [r for r in mine if r.rtype == rtype]:
-                if ctx.state.find(rtype, resource.rid).state != "live":
+                if ctx.state.find(rtype, resource.rid).state != ResourceStatus.LIVE:
                     continue
                 try:
                     ctx.deleter.delete(resource, ctx)
                 except Exception as exc:
-                    ctx.mark_resource(rtype, resource.rid, "failed", str(exc))
+                    ctx.mark_resource(rtype, resource.rid, ResourceStatus.FAILED, str(exc))
                     ctx.log(f"could not delete {rtype} {resource.rid}: {exc}", "error")

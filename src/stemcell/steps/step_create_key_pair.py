@@ -6,8 +6,6 @@ moment) in the run folder, in OpenSSH format, and never printed or recorded.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,15 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stemcell.cloud.aws_errors import explain
 from stemcell.cloud.tags import ctx_tags, tag_spec
+from stemcell.engine.run_folder import RunFolder, write_private
 from stemcell.engine.step import BaseStep
-
-
-def write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 class KeyPairStep(BaseStep):
@@ -35,9 +26,9 @@ class KeyPairStep(BaseStep):
                                     serialization.NoEncryption())
         public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                                serialization.PublicFormat.OpenSSH)
-        path = Path(ctx.run_dir) / "ssh" / "id_ed25519"
-        write_private(path, private)
-        (path.parent / "id_ed25519.pub").write_bytes(public + b"\n")
+        folder = RunFolder(ctx.run_dir)
+        path = write_private(folder.key, private)  # 0600 from its first byte
+        folder.public_key.write_bytes(public + b"\n")
         name = f"stemcell-{ctx.run_id}"
         try:
             reply = ctx.cloud.ec2.import_key_pair(

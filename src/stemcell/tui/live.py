@@ -15,8 +15,10 @@ from typing import Any
 from stemcell.engine.context import RunConfig
 from stemcell.engine.events import Event, InstanceState, StepFinished
 from stemcell.engine.state import StepRecord
+from stemcell.engine.statuses import ResourceStatus, StepStatus
 from stemcell.tui.feed import EventFeed
 
+# Shown beside a resource found gone (ResourceDeleted.state says so, for code).
 GONE = "gone: deleted outside stemcell"
 # The types cloud.leftovers.find lists; others (listeners) cannot be checked this way.
 FINDABLE = ("load_balancer", "target_group", "instance", "image", "snapshot",
@@ -88,7 +90,7 @@ class LiveRun:
         for res in list(ctx.state.live_resources()):
             hit = found.get((res.rtype, res.rid))
             if hit is None and res.rtype in FINDABLE:
-                ctx.mark_resource(res.rtype, res.rid, "gone", GONE)
+                ctx.mark_resource(res.rtype, res.rid, ResourceStatus.GONE, GONE)
                 gone += 1
             elif hit is not None and res.rtype == "instance":
                 info = timings.get(res.rid, {})
@@ -121,9 +123,9 @@ class LiveRun:
         ctx = self.session.ctx
         text = f"skipped by the student: {reason}" if reason else "skipped by the student"
         with ctx.store.lock:
-            ctx.state.steps[step_id] = StepRecord(status="skipped", error=text)
+            ctx.state.steps[step_id] = StepRecord(status=StepStatus.SKIPPED, error=text)
             ctx.store.save()
-        ctx.emit(StepFinished(step_id=step_id, status="skipped", error=text))
+        ctx.emit(StepFinished(step_id=step_id, status=StepStatus.SKIPPED, error=text))
 
     def live_resources(self) -> list[Any]:
         if self.session is None:

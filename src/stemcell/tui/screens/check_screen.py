@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Log, Static
 
+from stemcell.engine.statuses import ResourceStatus
+
 STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow",
           "unreachable": "#ff8700", "error": "bold red"}
 
@@ -108,7 +110,7 @@ class CheckScreen(Screen[None]):
 
     def _alive(self, instance_id: str) -> bool:
         res = self.ctx.state.find("instance", instance_id)
-        return res is not None and res.state == "live"
+        return res is not None and res.state == ResourceStatus.LIVE
 
     def _add(self, host: str, result: Any) -> None:
         status = str(getattr(result.status, "value", result.status))

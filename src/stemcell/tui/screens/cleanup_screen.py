@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, ProgressBar, RadioButton, RadioSet, Static
 
 from stemcell.engine.errors import StemcellError
+from stemcell.engine.statuses import ResourceStatus
 from stemcell.tui.feed import EventFeed
 from stemcell.tui.screens.modals import Confirm
 
@@ -137,13 +138,14 @@ class CleanupScreen(Screen[None]):
                     if ctx.deleter is None:
                         raise RuntimeError("no cloud connection")
                     ctx.deleter.delete(res, ctx)
-                    state = getattr(ctx.state.find(res.rtype, res.rid), "state", "deleted")
-                    label = Text("gone already" if state == "gone" else "deleted",
+                    state = getattr(ctx.state.find(res.rtype, res.rid), "state",
+                                    ResourceStatus.DELETED)
+                    label = Text("gone already" if state == ResourceStatus.GONE else "deleted",
                                  style="green")
                 except Exception as exc:
                     failed += 1
                     # Still live in the ledger, with why: `runs` counts it, cleanup retries.
-                    ctx.mark_resource(res.rtype, res.rid, "failed", str(exc))
+                    ctx.mark_resource(res.rtype, res.rid, ResourceStatus.FAILED, str(exc))
                     label = Text(f"failed: {exc}", style="bold red")
                 self.app.call_from_thread(self._row, n, label, n + 1)
         self.app.call_from_thread(self._finished, failed)

@@ -484,7 +484,7 @@ class LabScreen(PanesScreen):
         from stemcell.remote.ssh_command import ssh_command
 
         ctx = self.live.session.ctx
-        key = ctx.get("key_path") or str(ctx.run_dir / "ssh" / "id_ed25519")
+        key = ctx.get("key_path") or str(ctx.folder.key)
         out = []
         for inst in self.model.instances.values():
             if inst.state != "running" or not inst.address:
@@ -506,7 +506,7 @@ class LabScreen(PanesScreen):
 
     def run_folder(self) -> str:
         if self.live is not None and self.live.session is not None:
-            return str(self.live.session.ctx.run_dir)
+            return str(self.live.session.ctx.folder)
         return ""
 
     def open_run_folder(self) -> None:

@@ -26,6 +26,7 @@ from textual.widgets import (
 
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import StemcellError
+from stemcell.engine.statuses import RunStatus
 from stemcell.tui.app import stemcell_app
 from stemcell.tui.messages import RunsListed
 from stemcell.tui.screens.modals import Confirm
@@ -246,17 +247,17 @@ class StartScreen(Screen[None]):
             self.notify("Pick a run in the list first.", severity="warning")
             return
         from stemcell.engine.state import load_state
-        from stemcell.paths import run_dir
+        from stemcell.paths import run_folder
         from stemcell.session import load_content
 
         try:
-            state = load_state(run_dir(run_id) / "state.json")
+            state = load_state(run_folder(run_id).state)
             config = RunConfig.from_dict(state.config)
             lab, _, profile, _ = load_content(config)
         except StemcellError as exc:
             self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=10)
             return
-        if state.status == "succeeded" and not state.live_resources():
+        if state.status is RunStatus.SUCCEEDED and not state.live_resources():
             self.notify("That run finished and cleaned up: replay it instead (ctrl+o).",
                         severity="warning")
             return
@@ -270,10 +271,10 @@ class StartScreen(Screen[None]):
             self.notify("Pick a run in the list first.", severity="warning")
             return
         from stemcell.engine.replay import read_run
-        from stemcell.paths import run_dir
+        from stemcell.paths import run_folder
 
         try:
-            recording = read_run(run_dir(run_id))
+            recording = read_run(run_folder(run_id))
         except StemcellError as exc:  # a bad recording, or a run id that is not one
             self.notify(exc.message, severity="error", timeout=8)
             return
