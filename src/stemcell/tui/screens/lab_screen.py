@@ -23,6 +23,7 @@ from textual.widgets import Footer, Input, Static
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import StemcellError
 from stemcell.engine.events import Event
+from stemcell.engine.statuses import ENDED, RunStatus, StepStatus
 from stemcell.engine.view import ViewModel
 from stemcell.tui.app import stemcell_app
 from stemcell.tui.feed import EventFeed
@@ -182,10 +183,11 @@ class LabScreen(PanesScreen):
         if self.live.resume:
             with ctx.store.lock:
                 for step_id, record in ctx.state.steps.items():
-                    if step_id in self.model.steps and record.status != "pending":
+                    if step_id in self.model.steps and record.status != StepStatus.PENDING:
                         step = self.model.steps[step_id]
                         # A step "running" in the state is one a crash interrupted.
-                        status = "interrupted" if record.status == "running" else record.status
+                        status = (StepStatus.INTERRUPTED if record.status == StepStatus.RUNNING
+                                  else record.status)
                         step.status, step.seconds, step.error = (status, record.seconds,
                                                                  record.error)
                 self.model.seed_resources(list(ctx.state.resources),
@@ -226,10 +228,10 @@ class LabScreen(PanesScreen):
     def _done(self, message: RunDone) -> None:
         self._drain()
         self._status()
-        if message.status == "succeeded":
+        if message.status == RunStatus.SUCCEEDED:
             self.notify("Lab finished. See the Boot times tab.", title="Done", timeout=6)
             self.view.show_tab("tab-boot")
-        elif message.status == "failed":
+        elif message.status == RunStatus.FAILED:
             self.notify("A step failed: its explanation says what to do next. "
                         "Press t to retry.", severity="error", timeout=8)
             failed = next((s for s in self.model.steps.values() if s.status == "failed"), None)
@@ -291,7 +293,7 @@ class LabScreen(PanesScreen):
             else:
                 self.notify("The lab is already running.")
             return
-        if self.model.status in ("succeeded", "failed", "interrupted"):
+        if self.model.status in ENDED:
             self.action_retry()
             return
         self._clear_problem()
@@ -347,7 +349,7 @@ class LabScreen(PanesScreen):
         if self.live.running:
             self.notify("The lab is still running.")
             return
-        if self.model.status not in ("failed", "interrupted", "succeeded"):
+        if self.model.status not in ENDED:
             self.notify("Nothing to retry yet: press r to run the lab.")
             return
         # A failed run was cleaned up (every resource deleted), so its "done" steps
