@@ -296,3 +296,21 @@ def test_a_resource_is_gone_by_its_state_not_by_its_words(tmp_path: Path) -> Non
     model.apply(ResourceDeleted(rtype="key_pair", rid="k-3", error="gone fishing"))
     assert model.resources[("key_pair", "k-3")].state == "failed"  # words decide nothing
 
+
+
+def test_a_recording_line_that_does_not_fit_its_event_names_its_line(tmp_path: Path) -> None:
+    from stemcell.engine.replay import RecordingError
+
+    head = json.dumps({"format": "stemcell-recording", "version": 1})
+    good = json.dumps({"type": "log", "message": "hello", "t": 1.0})
+    future = json.dumps({"type": "from_the_future", "t": 2.0})
+    path = tmp_path / "recording.jsonl"
+    path.write_text("\n".join([head, good, future]) + "\n")
+    read = read_recording(path)
+    assert len(read.events) == 1 and "unknown type 'from_the_future'" in read.notes[0]
+    for bad in ({"type": "step_finished", "status": "done"},               # no step_id
+                {"type": "step_finished", "step_id": "a", "status": "meh"},  # not a status
+                {"type": "api_call", "service": "ec2", "operation": "X", "total": "many"}):
+        path.write_text("\n".join([head, good, json.dumps(bad)]) + "\n")
+        with pytest.raises(RecordingError, match=r"recording\.jsonl:3: malformed"):
+            read_recording(path)

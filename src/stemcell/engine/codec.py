@@ -119,6 +119,8 @@ def _scalar(tp: type, value: Any, where: str) -> Any:
         return float(value)
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
+    if tp is int and isinstance(value, float) and value.is_integer():
+        return int(value)  # a count some writer kept as a float
     if tp in (str, bool) and isinstance(value, tp):
         return value
     if tp in (float, int, str, bool):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stemcell.engine.codec import CodecError
 from stemcell.engine.errors import ConfigError
 from stemcell.engine.events import (
     ApiCall,
@@ -79,11 +80,11 @@ def read_recording(path: Path) -> Recording:
             raise RecordingError(f"{path}:{number}: not a JSON event object")
         try:
             events.append(Event.from_dict(data))
-        except ValueError:
-            unknown[str(data.get("type"))] += 1
-        except TypeError as exc:
+        except CodecError as exc:  # a known event whose fields do not fit it
             raise RecordingError(f"{path}:{number}: malformed {data.get('type')} event "
                                  f"({exc})") from None
+        except ValueError:
+            unknown[str(data.get("type"))] += 1
     for kind, count in sorted(unknown.items()):
         notes.append(f"skipped {count} event(s) of unknown type {kind!r}")
     return Recording(path, header, events, notes)

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from stemcell.cloud.s3 import bucket_name, pack_bundle, secure_and_tag
 from stemcell.cloud.tags import ctx_tags
 from stemcell.engine.errors import StepFailed
+from stemcell.engine.run_folder import private_dirs
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, files_dir, q, waiting
 
@@ -29,8 +30,7 @@ class Task(TaskBase):
 
     def brief(self, ctx: Any) -> Brief:
         name = bucket_name(ctx.run_id)
-        folder = files_dir(ctx) / "bundles"
-        folder.mkdir(mode=0o700, exist_ok=True)
+        folder = private_dirs(files_dir(ctx) / "bundles")
         for role, spec in ctx.profile.roles.items():
             source = Path(ctx.profile_dir) / spec.bundle
             if not source.is_dir():
