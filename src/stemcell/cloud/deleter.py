@@ -333,5 +333,5 @@ def _remove_key_file(resource: Resource, ctx: Any) -> None:
     path = resource.extra.get("path")
     # The path comes from state.json: unlink only inside this run's own folder, so an
     # edited (or hostile) state file cannot make cleanup delete anything else.
-    if path and is_inside(Path(path), ctx.folder.path):
+    if path and is_inside(Path(path), Path(ctx.run_dir)):
         Path(path).unlink(missing_ok=True)
