@@ -28,7 +28,7 @@ from stemcell.engine.replay import read_recording
 from stemcell.engine.run_folder import RunFolder, write_private
 from stemcell.engine.runner import Runner
 from stemcell.engine.state import Resource, RunState, StateStore, StepRecord, load_state
-from stemcell.engine.statuses import ResourceStatus, RunStatus, StepStatus
+from stemcell.engine.statuses import Actor, ResourceStatus, RunStatus, StepStatus
 from stemcell.engine.step import BaseStep
 from stemcell.engine.view import ViewModel
 
@@ -89,16 +89,22 @@ def test_the_context_hands_out_its_folder(tmp_path: Path) -> None:
 def test_statuses_round_trip_as_their_words(tmp_path: Path) -> None:
     state = RunState(run_id="r1", status=RunStatus.INTERRUPTED)
     state.steps["a"] = StepRecord(status=StepStatus.SKIPPED, error="no TA")
-    state.resources.append(Resource("instance", "i-1", state=ResourceStatus.GONE))
+    state.steps["b"] = StepRecord(status=StepStatus.DONE, by=Actor.STUDENT)
+    state.resources.append(Resource("instance", "i-1", state=ResourceStatus.GONE,
+                                    made_by=Actor.STUDENT))
     StateStore(tmp_path / "state.json", state).save()
     raw = json.loads((tmp_path / "state.json").read_text())
     assert raw["status"] == "interrupted" and raw["steps"]["a"]["status"] == "skipped"
     assert raw["resources"][0]["state"] == "gone"
+    assert raw["resources"][0]["made_by"] == "student" and raw["steps"]["b"]["by"] == "student"
+    assert raw["steps"]["a"]["by"] == ""  # a guided run's step: nobody to name
     back = load_state(tmp_path / "state.json")
     assert back == state
     assert back.status is RunStatus.INTERRUPTED
     assert back.steps["a"].status is StepStatus.SKIPPED
     assert back.resources[0].state is ResourceStatus.GONE
+    assert back.steps["a"].by is Actor.GUIDED and not back.steps["a"].by
+    assert back.steps["b"].by is Actor.STUDENT and back.resources[0].made_by is Actor.STUDENT
 
     event = StepFinished(step_id="a", status=StepStatus.FAILED, error="no", t=3.0)
     data = event.to_dict()
@@ -146,6 +152,7 @@ def test_an_old_state_file_loads_and_saves_the_same_words(tmp_path: Path) -> Non
     assert state.status is RunStatus.INTERRUPTED
     assert state.steps["key"].status is StepStatus.DONE
     assert state.steps["launch"].cleaned is True
+    assert state.resources[2].made_by is Actor.STUDENT and state.steps["key"].by is Actor.GUIDED
     # An old "failed" entry is still live: runs counts it, cleanup retries it.
     assert [r.rid for r in state.live_resources()] == ["key-1", "sg-1"]
     assert state.resources[0].created == 10.0 and isinstance(state.resources[0].created, float)

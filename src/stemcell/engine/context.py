@@ -29,7 +29,7 @@ from stemcell.engine.events import (
 )
 from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.state import Resource, RunState, StateStore
-from stemcell.engine.statuses import ResourceStatus
+from stemcell.engine.statuses import Actor, ResourceStatus
 
 if TYPE_CHECKING:
     from stemcell.content.models import Lab, Profile
@@ -240,11 +240,12 @@ class Context:
 
     # --- the ledger ----------------------------------------------------------------
     def record_resource(
-        self, rtype: str, rid: str, name: str = "", *, made_by: str = "stemcell", **extra: Any
+        self, rtype: str, rid: str, name: str = "", *, made_by: Actor = Actor.STEMCELL,
+        **extra: Any
     ) -> Resource:
         """Record a resource the moment its id exists, before any wait on it.
 
-        ``made_by="student"``: a resource the student made by hand, adopted by a
+        ``made_by=Actor.STUDENT``: a resource the student made by hand, adopted by a
         hands-on step; cleanup and the comparison treat it as the run's own.
         """
         resource = Resource(

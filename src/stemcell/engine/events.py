@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from stemcell.engine.codec import from_data, to_data
-from stemcell.engine.statuses import ResourceStatus, RunStatus, StepStatus
+from stemcell.engine.statuses import Actor, ResourceStatus, RunStatus, StepStatus
 
 EVENT_TYPES: dict[str, type[Event]] = {}
 # What a step finished in an earlier session says in words when a resumed run
@@ -89,7 +89,7 @@ class StepFinished(Event):
     # Hands-on runs: "student" (verified after the student did it) or "stemcell"
     # (run by stemcell: a step nobody acts on, or "show me"); "" in a guided run.
     # For a student's step, ``seconds`` is how long the student took.
-    by: str = ""
+    by: Actor = Actor.GUIDED
 
 
 @dataclass(kw_only=True)
@@ -111,7 +111,7 @@ class ResourceCreated(Event):
     rid: str
     step_id: str = ""
     name: str = ""
-    made_by: str = "stemcell"  # "student": made by hand, adopted in a hands-on run
+    made_by: Actor = Actor.STEMCELL  # STUDENT: made by hand, adopted in a hands-on run
 
 
 @dataclass(kw_only=True)

@@ -45,7 +45,7 @@ from stemcell.engine.events import (
 )
 from stemcell.engine.redact import redact_value
 from stemcell.engine.state import StepRecord
-from stemcell.engine.statuses import STARTED, ResourceStatus, RunStatus, StepStatus
+from stemcell.engine.statuses import STARTED, Actor, ResourceStatus, RunStatus, StepStatus
 from stemcell.engine.step import Step
 from stemcell.engine.student_desk import HandsOnTask, StudentDesk
 
@@ -61,7 +61,7 @@ class Runner:
         self.ctx = ctx
         self.steps = list(steps)
         self.desk = desk  # hands-on mode: the student does the steps that have a task
-        self._by = ""  # who does the current step (StepFinished.by)
+        self._by = Actor.GUIDED  # who does the current step (StepFinished.by)
 
     # --- public ---------------------------------------------------------------------
     def run(self) -> RunStatus:
@@ -120,7 +120,7 @@ class Runner:
                     left = ctx.state.live_resources()
                     self._finish(step, StepStatus.DONE if not left else StepStatus.FAILED,
                                  "" if not left else self._left_behind(left),
-                                 by="" if self.desk is None else "stemcell")
+                                 by=Actor.GUIDED if self.desk is None else Actor.STEMCELL)
                 continue
             outcome, why, hint = self._run_step(step)
             if outcome is StepStatus.INTERRUPTED:
@@ -166,7 +166,7 @@ class Runner:
                              step_kind=step.spec.kind))
 
     def _finish(self, step: Step, status: StepStatus, error: str = "", hint: str = "",
-                by: str = "") -> None:
+                by: Actor = Actor.GUIDED) -> None:
         ctx = self.ctx
         with ctx.store.lock:
             record = ctx.state.steps.setdefault(step.spec.id, StepRecord())
@@ -182,7 +182,7 @@ class Runner:
     def _run_step(self, step: Step) -> tuple[StepStatus, str, str]:
         self._start(step)
         task = self.desk.task_for(step.spec.id) if self.desk is not None else None
-        self._by = "" if self.desk is None else "stemcell"
+        self._by = Actor.GUIDED if self.desk is None else Actor.STEMCELL
         try:
             if task is not None:
                 self._await_student(step, task)
@@ -226,7 +226,7 @@ class Runner:
         brief = task.brief(ctx)
         ctx.emit(StudentTask(step_id=step_id, goal=brief.goal, commands=list(brief.commands),
                              console=brief.console, notes=list(brief.notes)))
-        self._by = "student"
+        self._by = Actor.STUDENT
         desk.waiting_on = step_id
         delay, last = STUDENT_POLL_FIRST, None
         try:
@@ -235,7 +235,7 @@ class Runner:
                 desk.wake.clear()
                 if desk.take_show_me(step_id):
                     ctx.log("show me: stemcell does this step for you")
-                    self._by = "stemcell"
+                    self._by = Actor.STEMCELL
                     step.run(ctx)
                     return
                 progress = task.poll(ctx)

@@ -20,7 +20,7 @@ from typing import Any
 from stemcell.engine.codec import CodecError, from_data, to_data
 from stemcell.engine.errors import StateError
 from stemcell.engine.redact import redact_value
-from stemcell.engine.statuses import ResourceStatus, RunStatus, StepStatus
+from stemcell.engine.statuses import Actor, ResourceStatus, RunStatus, StepStatus
 
 STATE_VERSION = 1
 
@@ -35,8 +35,8 @@ class StepRecord:
     # Set once the step's cleanup ran: a resumed run must do the step again, since
     # what it made is gone (a "done" step alone would be skipped).
     cleaned: bool = False
-    # Hands-on runs: who did the step, "student" or "stemcell" ("" in a guided run).
-    by: str = ""
+    # Hands-on runs: who did the step (GUIDED, written "", in a guided run).
+    by: Actor = Actor.GUIDED
 
 
 @dataclass
@@ -50,8 +50,8 @@ class Resource:
     state: ResourceStatus = ResourceStatus.LIVE
     created: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
-    # Who made it: "stemcell", or "student" for a resource adopted in a hands-on run.
-    made_by: str = "stemcell"
+    # Who made it: stemcell, or the student (a resource adopted in a hands-on run).
+    made_by: Actor = Actor.STEMCELL
 
 
 @dataclass

@@ -57,3 +57,15 @@ STARTED = frozenset({StepStatus.RUNNING, StepStatus.DONE, StepStatus.FAILED,
                      StepStatus.INTERRUPTED})
 # A run that ended; a ``RUNNING`` one whose lock nobody holds is reported as interrupted.
 ENDED = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.INTERRUPTED})
+
+
+class Actor(StrEnum):
+    """Who did a step or made a resource (hands-on runs tell the two apart).
+
+    ``GUIDED`` is a guided run's step: nobody to name, and falsy like the empty
+    word it is written as.
+    """
+
+    GUIDED = ""
+    STUDENT = "student"
+    STEMCELL = "stemcell"

@@ -4,7 +4,7 @@ One module per step kind (``<kind>_task.py``). Each task gives the runner a
 ``Brief`` (the goal, the exact AWS CLI / ssh commands with this run's values,
 the console way in one sentence) and answers "done yet?" each tick: it finds
 the student's resources by what the step asks for, adopts them into the run's
-ledger (tagged with the run's tags, ``made_by="student"``) and runs the step's
+ledger (tagged with the run's tags, ``made_by=Actor.STUDENT``) and runs the step's
 checks. Step kinds with no task here (explain, find_base_image, measure,
 compare, cleanup) are done by stemcell, on the student's servers.
 """

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from stemcell.cloud.tags import ctx_tags
 from stemcell.engine.errors import StepFailed
+from stemcell.engine.statuses import Actor
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, q, waiting
 from stemcell.steps.step_create_load_balancer import balancer_subnets
@@ -150,5 +151,5 @@ class Task(TaskBase):
             return
         if tags:
             ctx.cloud.elbv2.add_tags(ResourceArns=[arn], Tags=tags)
-        ctx.record_resource(rtype, arn, name, made_by="student", **extra)
+        ctx.record_resource(rtype, arn, name, made_by=Actor.STUDENT, **extra)
         ctx.log(f"recognised your {rtype.replace('_', ' ')} {name}: adopted into this run")

@@ -2,7 +2,7 @@
 
 Adopting a student's resource is what makes it the run's own: it is tagged
 with the run's tags (so ``stemcell cleanup --all`` finds it by tag, as if
-stemcell had made it) and recorded in the ledger with ``made_by="student"`` (so
+stemcell had made it) and recorded in the ledger with ``made_by=Actor.STUDENT`` (so
 the run's cleanup and the comparison treat it like stemcell's).
 """
 
@@ -23,6 +23,7 @@ from stemcell.checks.targets import HostSpec
 from stemcell.cloud.tags import RUN, as_dict, ctx_tags
 from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.state import Resource
+from stemcell.engine.statuses import Actor
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.remote.dialer import Target
 
@@ -58,7 +59,7 @@ def adopt(ctx: Any, rtype: str, rid: str, name: str, *, tag: bool = True, role: 
     if tag:
         tags = ctx_tags(ctx, name=name, role=role, setup=setup)
         ctx.cloud.ec2.create_tags(Resources=[rid], Tags=tags)
-    resource: Resource = ctx.record_resource(rtype, rid, name, made_by="student", **extra)
+    resource: Resource = ctx.record_resource(rtype, rid, name, made_by=Actor.STUDENT, **extra)
     ctx.log(f"recognised your {rtype.replace('_', ' ')} {rid}: adopted into this run")
     return resource
 

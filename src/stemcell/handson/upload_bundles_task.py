@@ -17,6 +17,7 @@ from stemcell.cloud.s3 import bucket_name, pack_bundle, secure_and_tag
 from stemcell.cloud.tags import ctx_tags
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.run_folder import private_dirs
+from stemcell.engine.statuses import Actor
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, files_dir, q, waiting
 
@@ -77,7 +78,7 @@ class Task(TaskBase):
         done = all(line.status == "passed" for line in lines)
         if done:
             if ctx.state.find("bucket", name) is None:
-                ctx.record_resource("bucket", name, name, made_by="student")
+                ctx.record_resource("bucket", name, name, made_by=Actor.STUDENT)
                 secure_and_tag(ctx, ctx.cloud.s3, name, ctx_tags(ctx, name=name))
             ctx.put("bucket", name)
             ctx.put("bundle_keys", {k.removeprefix(PREFIX).removesuffix(".tar.gz"): k
