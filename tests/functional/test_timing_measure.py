@@ -30,7 +30,7 @@ from stemcell.engine.state import RunState, StateStore
 from stemcell.steps import step_measure_boots as measure_mod
 from stemcell.steps.step_compare_setups import CompareStep
 from stemcell.steps.step_measure_boots import MeasureStep
-from stemcell.timing.marks import timeline
+from stemcell.timing.phases import timeline
 
 SPEED = 50.0
 

@@ -29,7 +29,7 @@ def make_state(run_id: str = "20261128-010203-abcdef", simulated: bool = True,
     state.timings["instances"] = instances
     if with_comparison:
         state.timings["comparison"] = compare(instances, simulated=simulated,
-                                              roles=["web", "app-api", "app-worker"])
+                                              roles=["web", "app-api", "app-worker"]).to_dict()
     return state
 
 

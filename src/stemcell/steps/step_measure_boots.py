@@ -35,7 +35,7 @@ from stemcell.timing.marks import (
     SSH_ACCEPTING,
     TCP_REFUSED,
 )
-from stemcell.timing.marks import timeline as build_timeline
+from stemcell.timing.phases import timeline as build_timeline
 from stemcell.timing.skew import NO_OFFSET, Offset, Sample, estimate, parse_date_output
 
 READY_DEADLINE = 1800.0  # modeled seconds from the watch's start to HTTP healthy
@@ -266,7 +266,7 @@ def _record(ctx: Any, w: Watch) -> None:
         entry = ctx.state.timings.setdefault("instances", {}).setdefault(
             w.instance_id, {"role": w.role, "setup": w.setup, "image_id": "", "marks": {}})
         tl = build_timeline(entry.get("marks", {}))
-        entry["phases"] = {p.key: p.seconds for p in tl.phases}
+        entry["phases"] = tl.seconds()
         entry["ready_s"] = tl.ready_s
         if w.downloads:
             entry["bytes_downloaded"] = w.downloads["bytes"]

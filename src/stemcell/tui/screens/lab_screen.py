@@ -23,7 +23,7 @@ from textual.widgets import Footer, Input, Static
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import StemcellError
 from stemcell.engine.events import Event
-from stemcell.engine.view import ViewModel
+from stemcell.present.view import ViewModel
 from stemcell.tui.app import stemcell_app
 from stemcell.tui.feed import EventFeed
 from stemcell.tui.live import LiveRun
