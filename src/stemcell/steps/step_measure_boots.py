@@ -23,6 +23,7 @@ from typing import Any
 
 from stemcell.engine.errors import Interrupted, StemcellError, StepFailed
 from stemcell.engine.events import TimingMark
+from stemcell.engine.instances import need_role_servers, role_servers
 from stemcell.engine.step import BaseStep
 from stemcell.remote import http_probe
 from stemcell.remote.dialer import Target
@@ -73,8 +74,8 @@ _LOCK = threading.Lock()
 
 
 def watch(ctx: Any, instance_ids: list[str] | None = None) -> list[Watch]:
-    """Start watching instances of ``ctx.get("instances")`` (idempotent); return the watches."""
-    instances: dict[str, dict[str, Any]] = ctx.get("instances") or {}
+    """Start watching the run's role servers (idempotent); return the watches."""
+    instances = role_servers(ctx.state)
     wanted = instance_ids if instance_ids is not None else [
         iid for iid, info in instances.items() if str(info.get("setup")) in ("1", "2")]
     watches = []
@@ -332,7 +333,7 @@ def _from_guest(ctx: Any, w: Watch, boot: Boot | None) -> dict[str, str]:
 
 class MeasureStep(BaseStep):
     def run(self, ctx: Any) -> None:
-        instances: dict[str, dict[str, Any]] = ctx.need("instances")
+        instances = need_role_servers(ctx.state)
         ids = [iid for iid, info in instances.items() if str(info.get("setup")) in ("1", "2")]
         if not ids:
             raise StepFailed("no role servers to measure",
