@@ -110,11 +110,12 @@ def headline(e: Event) -> Phrase | None:
                   Span(f": {e.error}", "bad") if e.error else "",
                   Span(f" (hint: {e.hint})", "warn") if e.hint else "")
     if isinstance(e, CleanupStarted):
-        return _t(Span("cleanup started", "strong"), f": {e.reason}")
+        return _t(Span("cleaning up", "strong"), f": {e.reason}")
     if isinstance(e, CleanupFinished):
         if e.left:
-            return _t("cleanup finished, ", Span(f"{e.left} resource(s) left", "bad"))
-        return _t("cleanup finished")
+            return _t("cleanup finished: ",
+                      Span(f"{e.left} resource(s) could not be deleted", "bad"))
+        return _t("cleanup finished: ", Span("nothing left behind", "ok"))
     if isinstance(e, ResourceCreated):
         return _t("created ", f"{e.rtype} ", Span(e.rid, "id"),
                   f" ({e.name})" if e.name else "")
@@ -179,6 +180,8 @@ def details(e: Event) -> list[Phrase]:
             if result.get("hint") and status == "failed":
                 lines.append(_t("  ", Span("hint:", "warn"), f" {result['hint']}"))
         return lines
+    if isinstance(e, CleanupFinished) and e.left:
+        return [_t("see ", Span("stemcell cleanup --all --dry-run", "strong"))]
     if isinstance(e, Log):
         role = LEVEL_ROLE.get(e.level, "")
         return [_t(Span(line, role)) for line in e.message.splitlines()[1:]]
