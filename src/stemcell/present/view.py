@@ -39,7 +39,7 @@ from stemcell.engine.events import (
 from stemcell.engine.redact import StreamRedactor
 from stemcell.present.event_text import describe
 from stemcell.timing.comparison import ComparisonResult
-from stemcell.timing.phases import PHASE_KEYS, RoleTimeline, role_timeline, timeline
+from stemcell.timing.phases import PHASE_KEYS, RoleTimeline, role_timeline
 
 SSH_LINES_PER_INSTANCE = 2000
 LOG_LINES = 1000
@@ -74,15 +74,7 @@ class InstanceView:
     state: str = ""
     address: str = ""
     launched_at: float = 0.0
-    marks: dict[str, float] = field(default_factory=dict)
-
-    def phases(self) -> dict[str, float]:
-        """Seconds spent in each phase so far (``timing.phases.timeline`` of the marks).
-
-        A missing mark (SSH may already answer on the first probe, so no refusal
-        is ever seen) folds its phase into the next one instead of inventing it.
-        """
-        return {k: v for k, v in timeline(self.marks).seconds().items() if v is not None}
+    marks: dict[str, float] = field(default_factory=dict)  # phases: timing.phases.timeline
 
 
 @dataclass
