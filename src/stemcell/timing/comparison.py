@@ -153,6 +153,20 @@ class ComparisonResult:
         }
 
     @classmethod
+    def stored_in(cls, timings: dict[str, Any]) -> ComparisonResult | None:
+        """The comparison a run stored (``state.timings["comparison"]``), if it has one.
+
+        ValueError, saying so, when it is there but cannot be read.
+        """
+        found = timings.get("comparison")
+        if not found:
+            return None
+        try:
+            return cls.from_dict(found)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"its stored comparison cannot be read ({exc!r})") from None
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ComparisonResult:
         """Read a stored or recorded comparison (KeyError, TypeError or ValueError if it
         is not one)."""

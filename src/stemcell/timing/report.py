@@ -33,8 +33,7 @@ def build(state: RunState, scenario: Scenario | None = None) -> dict[str, Any]:
     """The report's data. A ``scenario`` re-runs the surge model with other assumptions."""
     timings = state.timings
     instances: dict[str, dict[str, Any]] = timings.get("instances", {})
-    found = timings.get("comparison")
-    stored = ComparisonResult.from_dict(found) if found else None
+    stored = ComparisonResult.stored_in(timings)
     simulated = stored.simulated if stored is not None else (
         state.config.get("backend", "sandbox") != "aws")
     if stored is not None and scenario is None:
