@@ -39,6 +39,7 @@ from stemcell.engine.events import (
 from stemcell.engine.redact import StreamRedactor
 from stemcell.present.event_text import describe
 from stemcell.timing.comparison import ComparisonResult
+from stemcell.timing.marks import RUNNING
 from stemcell.timing.phases import PHASE_KEYS, RoleTimeline, role_timeline
 
 SSH_LINES_PER_INSTANCE = 2000
@@ -309,7 +310,7 @@ class ViewModel:
         return step.seconds
 
     def uptime(self, inst: InstanceView) -> float | None:
-        start = inst.marks.get("running") or inst.launched_at
+        start = inst.marks.get(RUNNING) or inst.launched_at
         if not start or inst.state in ("terminated", "stopped", "gone", "shutting-down"):
             return None
         return max(0.0, self.now - start)
