@@ -22,7 +22,7 @@ from ec2_support import make_cloud, make_ctx, make_lab, seed_ubuntu
 from moto import mock_aws
 
 from stemcell.cloud.poller import InstancePoller
-from stemcell.engine.instances import role_servers
+from stemcell.engine.instance_records import role_servers
 from stemcell.engine.runner import Runner
 from stemcell.steps import (
     build_steps,

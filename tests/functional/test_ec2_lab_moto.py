@@ -19,7 +19,7 @@ from ec2_support import (
 from moto import mock_aws
 
 from stemcell.engine.events import Event, InstanceState, SshOutput
-from stemcell.engine.instances import role_servers
+from stemcell.engine.instance_records import role_servers
 from stemcell.engine.runner import Runner
 from stemcell.sandbox.moto_patches import apply_moto_fixes
 from stemcell.steps import build_steps
@@ -61,7 +61,7 @@ def test_whole_lab_runs_and_leaves_nothing(moto_env: None, tmp_path: Path) -> No
     # The key file is gone after cleanup; its mode was checked while it lived (below).
     assert not key_path.exists()
     instances = servers
-    assert "instances" not in bag  # one record per instance, in timings (engine.instances)
+    assert "instances" not in bag  # one record per instance, in timings (engine.instance_records)
     assert len(instances) == 4
     assert {(v["role"], v["setup"]) for v in instances.values()} == {
         ("web", "1"), ("web", "2"), ("app-api", "1"), ("app-api", "2")}

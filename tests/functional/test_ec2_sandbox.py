@@ -19,7 +19,7 @@ from stemcell.content import load_lab, load_profile
 from stemcell.content.shipped import shipped_dir
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.events import Event, ImageState, SshOutput
-from stemcell.engine.instances import role_servers
+from stemcell.engine.instance_records import role_servers
 from stemcell.engine.runner import Runner
 from stemcell.engine.state import RunState, StateStore
 from stemcell.remote.reach import ssh_to

@@ -26,7 +26,7 @@ from stemcell.engine.clock import ScaledClock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import Comparison, Event
-from stemcell.engine.instances import set_addresses
+from stemcell.engine.instance_records import set_addresses
 from stemcell.engine.state import RunState, StateStore
 from stemcell.steps import step_measure_boots as measure_mod
 from stemcell.steps.step_compare_setups import CompareStep

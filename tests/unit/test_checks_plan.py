@@ -60,7 +60,7 @@ def test_run_hosts_turn_a_runs_role_servers_into_hosts() -> None:
     from pathlib import Path
 
     from stemcell.checks.student import run_hosts
-    from stemcell.engine.instances import set_addresses, track
+    from stemcell.engine.instance_records import set_addresses, track
     from stemcell.engine.state import RunState
 
     state = RunState(run_id="r1", bag={"key_path": "/runs/r1/ssh/id_ed25519",
@@ -81,7 +81,7 @@ def test_run_hosts_turn_a_runs_role_servers_into_hosts() -> None:
 def test_a_run_folder_from_before_still_names_its_role_servers() -> None:
     """Older state files kept the role servers in bag["instances"] too."""
     from stemcell.checks.student import run_hosts
-    from stemcell.engine.instances import role_servers
+    from stemcell.engine.instance_records import role_servers
     from stemcell.engine.state import RunState
 
     state = RunState.from_dict({

@@ -1,8 +1,8 @@
 """The student's "check this step" action: the lab's checks on a run's own servers.
 
 A run's context already knows everything a TA has to be told: the servers
-(``engine.instances.role_servers``), the key (``key_path``), the baked image (``image_id``), how
-to dial (``ctx.dialer``) and the cloud (``ctx.cloud``). These helpers turn that
+(``engine.instance_records.role_servers``), the key (``key_path``), the baked
+image (``image_id``), how to dial (``ctx.dialer``) and the cloud (``ctx.cloud``). These helpers turn that
 into the same ``HostSpec``s and ``CheckOptions`` a TA's roster would give.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from stemcell.checks.check_runner import CheckOptions
 from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.targets import HostSpec
-from stemcell.engine.instances import role_servers
+from stemcell.engine.instance_records import role_servers
 from stemcell.engine.state import RunState
 
 

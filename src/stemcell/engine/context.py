@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from stemcell.engine import instances
+from stemcell.engine import instance_records as instances
 from stemcell.engine.clock import Clock, WallClock
 from stemcell.engine.errors import Interrupted, StemcellError
 from stemcell.engine.events import (
@@ -190,7 +190,7 @@ class Context:
 
     # --- timing marks --------------------------------------------------------------
     def track_instance(self, instance_id: str, role: str, setup: str, image_id: str) -> None:
-        """Start the record of an instance (``engine.instances``: the one place)."""
+        """Start the record of an instance (``engine.instance_records``: the one place)."""
         with self.store.lock:
             instances.track(self.state, instance_id, role, setup, image_id)
             self.store.save()

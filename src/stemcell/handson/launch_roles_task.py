@@ -19,7 +19,7 @@ import base64
 from typing import Any
 
 from stemcell.cloud.run_instances import address_of
-from stemcell.engine.instances import role_servers, set_addresses, track
+from stemcell.engine.instance_records import role_servers, set_addresses, track
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.instance_view import InstanceSeen, mine_elsewhere, state_of
 from stemcell.handson.launch_words import candidates, run_instances_command

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from stemcell.cloud.tags import ctx_tags
 from stemcell.engine.errors import StepFailed
-from stemcell.engine.instances import need_role_servers
+from stemcell.engine.instance_records import need_role_servers
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, q, waiting
 from stemcell.steps.step_create_load_balancer import balancer_subnets

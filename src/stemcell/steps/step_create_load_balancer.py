@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from stemcell.cloud.aws_errors import explain
 from stemcell.cloud.tags import ctx_tags
 from stemcell.engine.errors import StepFailed
-from stemcell.engine.instances import need_role_servers
+from stemcell.engine.instance_records import need_role_servers
 from stemcell.engine.step import BaseStep
 
 HEALTHY_TIMEOUT = 900.0

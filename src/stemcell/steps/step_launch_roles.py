@@ -14,7 +14,7 @@ from stemcell.cloud.quotas import check_vcpus
 from stemcell.cloud.run_instances import address_of, instance_type, launch, wait_running
 from stemcell.cloud.s3 import presigned_get
 from stemcell.engine.errors import StepFailed
-from stemcell.engine.instances import set_addresses
+from stemcell.engine.instance_records import set_addresses
 from stemcell.engine.step import BaseStep
 from stemcell.steps.step_measure_boots import stop_watching, watch
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from stemcell.engine.errors import Interrupted, StemcellError, StepFailed
 from stemcell.engine.events import TimingMark
-from stemcell.engine.instances import need_role_servers, role_servers
+from stemcell.engine.instance_records import need_role_servers, role_servers
 from stemcell.engine.step import BaseStep
 from stemcell.remote import http_probe
 from stemcell.remote.dialer import Target
