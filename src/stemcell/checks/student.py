@@ -2,8 +2,9 @@
 
 A run's context already knows everything a TA has to be told: the servers
 (``engine.instance_records.role_servers``), the key (``key_path``), the baked
-image (``image_id``), how to dial (``ctx.dialer``) and the cloud (``ctx.cloud``). These helpers turn that
-into the same ``HostSpec``s and ``CheckOptions`` a TA's roster would give.
+image (``image_id``), how to dial (``ctx.dialer``) and the cloud (``ctx.cloud``).
+These helpers turn that into the same ``HostSpec``s and ``CheckOptions`` a TA's
+roster would give.
 """
 
 from __future__ import annotations
