@@ -22,6 +22,7 @@ from ec2_support import make_cloud, make_ctx, make_lab, seed_ubuntu
 from moto import mock_aws
 
 from stemcell.cloud.poller import InstancePoller
+from stemcell.engine.instance_records import role_servers
 from stemcell.engine.runner import Runner
 from stemcell.steps import (
     build_steps,
@@ -94,7 +95,7 @@ def measure(n: int) -> dict[str, Any]:
             lr.wait_running = original  # type: ignore[assignment]
         assert status == "succeeded", ctx.state.reason
         calls = {k: v - before.get(k, 0) for k, v in ctx.state.api_calls.items()}
-        launched = len(ctx.get("instances") or {})
+        launched = len(role_servers(ctx.state))
         ticks = sum(p.ticks for p in pollers)
         return {
             "n": launched,

@@ -85,7 +85,7 @@ async def main() -> None:
         session = None
 
         def __init__(self, evts: list[Any]) -> None:
-            from stemcell.engine.view import ViewModel
+            from stemcell.present.view import ViewModel
 
             model = ViewModel()
             model.apply_all(evts)

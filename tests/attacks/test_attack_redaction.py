@@ -28,7 +28,7 @@ from stemcell.engine.events import Event, Log, RunFinished, SshOutput, StepFinis
 from stemcell.engine.recorder import Recorder
 from stemcell.engine.redact import StreamRedactor, register_secret
 from stemcell.engine.state import RunState, StateStore, StepRecord
-from stemcell.engine.view import ViewModel
+from stemcell.present.view import ViewModel
 
 BODY = [
     "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",

@@ -31,7 +31,7 @@ def test_lab_servers_pass_their_checks() -> None:
         def plan(host):  # type: ignore[no-untyped-def]
             return select(ctx.lab, [], host.role)
 
-        baked = run_roster(run_hosts(ctx.state.bag, setup="2"), plan, options)
+        baked = run_roster(run_hosts(ctx.state, setup="2"), plan, options)
         assert {h.name.split(" ")[0] for h in baked.hosts} == {"web", "app-api", "app-worker"}
         for host in baked.hosts:
             not_passed = {r.check_id: r.status for r in host.results
@@ -41,7 +41,7 @@ def test_lab_servers_pass_their_checks() -> None:
         worker = next(h for h in baked.hosts if h.name.startswith("app-worker"))
         assert "worker-running" in {r.check_id for r in worker.results}
 
-        base = run_roster(run_hosts(ctx.state.bag, setup="1"), plan, options)
+        base = run_roster(run_hosts(ctx.state, setup="1"), plan, options)
         for host in base.hosts:
             failed = {r.check_id for r in host.results if r.status is Status.FAILED}
             assert failed == {"stem-cell-marker"}, (host.name, failed)

@@ -19,6 +19,7 @@ from ec2_support import (
 from moto import mock_aws
 
 from stemcell.engine.events import Event, InstanceState, SshOutput
+from stemcell.engine.instance_records import role_servers
 from stemcell.engine.runner import Runner
 from stemcell.sandbox.moto_patches import apply_moto_fixes
 from stemcell.steps import build_steps
@@ -48,6 +49,8 @@ def test_whole_lab_runs_and_leaves_nothing(moto_env: None, tmp_path: Path) -> No
     ctx.bus.subscribe(events.append)
     keep: dict[str, object] = {}
     ctx.bus.subscribe(lambda e: keep.update(dict(ctx.state.bag)))
+    servers: dict[str, dict[str, str]] = {}
+    ctx.bus.subscribe(lambda e: servers.update(role_servers(ctx.state)))
 
     status = Runner(ctx, build_steps(lab)).run()
 
@@ -57,8 +60,9 @@ def test_whole_lab_runs_and_leaves_nothing(moto_env: None, tmp_path: Path) -> No
     key_path = Path(str(bag["key_path"]))
     # The key file is gone after cleanup; its mode was checked while it lived (below).
     assert not key_path.exists()
-    instances = bag["instances"]
-    assert isinstance(instances, dict) and len(instances) == 4
+    instances = servers
+    assert "instances" not in bag  # one record per instance, in timings (engine.instance_records)
+    assert len(instances) == 4
     assert {(v["role"], v["setup"]) for v in instances.values()} == {
         ("web", "1"), ("web", "2"), ("app-api", "1"), ("app-api", "2")}
     assert all(v["image_id"] == bag["image_id"] for v in instances.values()

@@ -19,6 +19,7 @@ from stemcell.content import load_lab, load_profile
 from stemcell.content.shipped import shipped_dir
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.events import Event, ImageState, SshOutput
+from stemcell.engine.instance_records import role_servers
 from stemcell.engine.runner import Runner
 from stemcell.engine.state import RunState, StateStore
 from stemcell.remote.reach import ssh_to
@@ -55,7 +56,7 @@ def test_lab_steps_in_the_sandbox(backend: Backend, tmp_path: Path) -> None:
     def look_inside(event: Event) -> None:
         # Once setup #2 runs, a server made from the image must let the TA in.
         if event.kind == "step_finished" and getattr(event, "step_id", "") == "launch-baked":
-            iid, info = next(iter(ctx.get("instances").items()))
+            iid, info = next(iter(role_servers(ctx.state).items()))
             with ssh_to(ctx, iid, info["public_ip"], info["private_ip"]) as ssh:
                 _, out, _ = ssh.run("cat /home/ubuntu/.ssh/authorized_keys")
             seen["authorized_keys"] = out
@@ -71,7 +72,7 @@ def test_lab_steps_in_the_sandbox(backend: Backend, tmp_path: Path) -> None:
     builder = marks[ctx.state.resources[[r.rtype for r in ctx.state.resources].index(
         "instance")].rid]["marks"]
     assert builder["run_instances_sent"] <= builder["running"] <= builder["ssh_accepting"]
-    web = [i for i, v in ctx.get("instances").items() if v["role"] == "web"]
+    web = [i for i, v in role_servers(ctx.state).items() if v["role"] == "web"]
     assert "lb_healthy" in marks[web[0]]["marks"]
     assert leftovers(backend.cloud, run_id) == []
     assert ctx.state.api_calls["ec2.DescribeInstances"] > 0

@@ -26,11 +26,12 @@ from stemcell.engine.clock import ScaledClock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import Comparison, Event
+from stemcell.engine.instance_records import set_addresses
 from stemcell.engine.state import RunState, StateStore
 from stemcell.steps import step_measure_boots as measure_mod
 from stemcell.steps.step_compare_setups import CompareStep
 from stemcell.steps.step_measure_boots import MeasureStep
-from stemcell.timing.marks import timeline
+from stemcell.timing.phases import timeline
 
 SPEED = 50.0
 
@@ -264,10 +265,7 @@ def launch(ctx: Context, iid: str, role: str, setup: str, running_seen: float = 
     ctx.mark(iid, "run_instances_sent", at=t0 - 1.0)
     ctx.mark(iid, "run_instances_returned", at=t0 - 0.5)
     ctx.mark(iid, "running", at=t0 + running_seen)  # a poll may see it late
-    instances = dict(ctx.get("instances") or {})
-    instances[iid] = {"role": role, "setup": setup, "image_id": "ami-test",
-                      "public_ip": "198.51.100.7", "private_ip": "172.31.0.7"}
-    ctx.put("instances", instances)
+    set_addresses(ctx.state, iid, "198.51.100.7", "172.31.0.7")
     return guest
 
 

@@ -56,16 +56,46 @@ def test_select_unknown_step_names_the_choices() -> None:
         select(lab1(), ["nope"])
 
 
-def test_run_hosts_turn_a_runs_bag_into_hosts() -> None:
+def test_run_hosts_turn_a_runs_role_servers_into_hosts() -> None:
     from pathlib import Path
 
     from stemcell.checks.student import run_hosts
+    from stemcell.engine.instance_records import set_addresses, track
+    from stemcell.engine.state import RunState
 
-    bag = {"key_path": "/runs/r1/ssh/id_ed25519", "image_id": "ami-0123456789abcdef0",
-           "instances": {"i-0b": {"role": "web", "setup": "2", "image_id": "ami-0123456789abcdef0"},
-                         "i-0a": {"role": "web", "setup": "1", "image_id": "ami-0base"}}}
-    (baked,) = run_hosts(bag)
+    state = RunState(run_id="r1", bag={"key_path": "/runs/r1/ssh/id_ed25519",
+                                       "image_id": "ami-0123456789abcdef0"})
+    track(state, "i-0b", "web", "2", "ami-0123456789abcdef0")
+    track(state, "i-0a", "web", "1", "ami-0base")
+    track(state, "i-0c", "web", "2", "ami-0123456789abcdef0")  # launched, not running yet
+    track(state, "i-0d", "builder", "builder", "ami-0base")
+    for iid in ("i-0a", "i-0b", "i-0d"):
+        set_addresses(state, iid, "198.51.100.7", "172.31.0.7")
+    (baked,) = run_hosts(state)
     assert (baked.host, baked.role, baked.ami, baked.key) == (
         "i-0b", "web", "ami-0123456789abcdef0", Path("/runs/r1/ssh/id_ed25519"))
-    both = run_hosts(bag, setup=None)
+    both = run_hosts(state, setup=None)
     assert [h.host for h in both] == ["i-0a", "i-0b"] and both[0].ami is None
+
+
+def test_a_run_folder_from_before_still_names_its_role_servers() -> None:
+    """Older state files kept the role servers in bag["instances"] too."""
+    from stemcell.checks.student import run_hosts
+    from stemcell.engine.instance_records import role_servers
+    from stemcell.engine.state import RunState
+
+    state = RunState.from_dict({
+        "run_id": "r1",
+        "bag": {"instances": {
+            "i-0b": {"role": "web", "setup": "2", "image_id": "ami-1",
+                     "public_ip": "198.51.100.7", "private_ip": "172.31.0.7"},
+            "i-0e": {"role": "app-api", "setup": "1", "image_id": "ami-0",
+                     "public_ip": "", "private_ip": "172.31.0.9"}}},
+        "timings": {"instances": {
+            "i-0b": {"role": "web", "setup": "2", "image_id": "ami-1", "marks": {}},
+            "i-0z": {"role": "builder", "setup": "builder", "image_id": "ami-0", "marks": {}}}},
+    })
+    servers = role_servers(state)
+    assert sorted(servers) == ["i-0b", "i-0e"]
+    assert servers["i-0b"]["private_ip"] == "172.31.0.7"
+    assert [h.host for h in run_hosts(state, setup=None)] == ["i-0b", "i-0e"]

@@ -30,7 +30,7 @@ from stemcell.engine.runner import Runner
 from stemcell.engine.state import Resource, RunState, StateStore, StepRecord, load_state
 from stemcell.engine.statuses import Actor, ResourceStatus, RunStatus, StepStatus
 from stemcell.engine.step import BaseStep
-from stemcell.engine.view import ViewModel
+from stemcell.present.view import ViewModel
 
 ROOT = Path(__file__).resolve().parents[2]
 

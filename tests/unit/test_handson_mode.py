@@ -172,8 +172,9 @@ def test_replay_and_printer_say_who_did_each_step() -> None:
     from rich.console import Console
 
     from stemcell.cli.printer import Printer
-    from stemcell.engine.replay import summary_lines
-    from stemcell.engine.view import ViewModel, describe
+    from stemcell.present.event_text import describe
+    from stemcell.present.story import summary_lines
+    from stemcell.present.view import ViewModel
 
     model = ViewModel()
     model.apply_all(hands_on_events())
@@ -189,7 +190,7 @@ def test_replay_and_printer_say_who_did_each_step() -> None:
         printer(event)
     text = console.export_text()
     assert "$ aws ec2 import-key-pair --key-name k" in text
-    assert "hint: chmod 600 k" in text and "done by you" in text
+    assert "hint: chmod 600 k" in text and "step key-pair done (42.0s) by you" in text
 
 
 def test_the_tas_report_says_who_did_each_step() -> None:

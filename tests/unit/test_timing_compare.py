@@ -6,8 +6,14 @@ from typing import Any
 
 import pytest
 
-from stemcell.timing.compare import compare, ready_stats
+from stemcell.timing import compare as comparing
+from stemcell.timing.comparison import ComparisonResult
 from stemcell.timing.surge import Scenario
+
+
+def compare(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The comparison in its stored JSON form (what state.json and recordings hold)."""
+    return comparing.compare(*args, **kwargs).to_dict()
 
 
 def instance(role: str, setup: str, ready: float, *, ec2: float = 25.0,
@@ -47,7 +53,8 @@ def test_per_role_table_ratio_and_bytes() -> None:
     assert web["dominant_phase"] == "cloud_init"
     assert web["setups"]["1"]["bytes"]["median"] == 48_000_000
     assert web["setups"]["2"]["phases"]["api"]["median"] == pytest.approx(1.0)
-    assert ready_stats(result, "web", "2").median == pytest.approx(40)  # type: ignore[union-attr]
+    typed = ComparisonResult.from_dict(result)
+    assert typed.ready_stats("web", "2").median == pytest.approx(40)  # type: ignore[union-attr]
     assert result["simulated"] is True and "simulated" in result["source"]
 
 
@@ -124,3 +131,14 @@ def test_nothing_measured() -> None:
     result = compare({}, simulated=True)
     assert result["roles"] == []
     assert result["conclusion"][0].startswith("Not enough data")
+
+
+def test_the_json_form_reads_back_into_the_same_comparison() -> None:
+    typed = comparing.compare(fleet(200, 30), simulated=True, scenario=Scenario())
+    data = typed.to_dict()
+    again = ComparisonResult.from_dict(data)
+    assert again == typed
+    assert again.to_dict() == data
+    assert again.surge is not None and again.surge.results["1"].dropped > 0
+    with pytest.raises(ValueError, match="newer"):
+        ComparisonResult.from_dict({**data, "version": 99})

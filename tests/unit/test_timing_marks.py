@@ -7,7 +7,8 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stemcell.timing.marks import MARKS, PHASE_KEYS, offsets, timeline
+from stemcell.timing.marks import MARKS, offsets
+from stemcell.timing.phases import PHASE_KEYS, timeline
 
 FULL = {
     "run_instances_sent": 100.0,

@@ -29,7 +29,7 @@ def make_state(run_id: str = "20261128-010203-abcdef", simulated: bool = True,
     state.timings["instances"] = instances
     if with_comparison:
         state.timings["comparison"] = compare(instances, simulated=simulated,
-                                              roles=["web", "app-api", "app-worker"])
+                                              roles=["web", "app-api", "app-worker"]).to_dict()
     return state
 
 
@@ -144,6 +144,12 @@ def test_bad_input_exits_2_without_a_traceback(tmp_path: Path) -> None:
     save(state)
     code, out = invoke(state.run_id, "--format", "pdf")
     assert code == 2
+    mangled = make_state(run_id="20261128-010203-mangled")
+    mangled.timings["comparison"] = {"roles": [{"role": "web"}]}  # no setups, no flag
+    save(mangled)
+    code, out = invoke(mangled.run_id)
+    assert code == 2 and "stored comparison cannot be read" in out
+    assert "Traceback" not in out
 
 
 def test_a_single_instance_row_and_missing_marks_render() -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from stemcell.engine.events import StepStarted
 from stemcell.engine.recorder import RECORDING_VERSION, Recorder
-from stemcell.engine.replay import Player, RecordingError, read_recording, story
+from stemcell.engine.replay import Player, RecordingError, read_recording
+from stemcell.present.story import story
 from tui_script import scripted_run
 
 

@@ -1,32 +1,34 @@
 """The student's "check this step" action: the lab's checks on a run's own servers.
 
 A run's context already knows everything a TA has to be told: the servers
-(bag ``instances``), the key (``key_path``), the baked image (``image_id``), how
-to dial (``ctx.dialer``) and the cloud (``ctx.cloud``). These helpers turn that
-into the same ``HostSpec``s and ``CheckOptions`` a TA's roster would give.
+(``engine.instance_records.role_servers``), the key (``key_path``), the baked
+image (``image_id``), how to dial (``ctx.dialer``) and the cloud (``ctx.cloud``).
+These helpers turn that into the same ``HostSpec``s and ``CheckOptions`` a TA's
+roster would give.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from stemcell.checks.check_runner import CheckOptions
 from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.targets import HostSpec
+from stemcell.engine.instance_records import role_servers
+from stemcell.engine.state import RunState
 
 
-def run_hosts(bag: Mapping[str, Any], setup: str | None = "2") -> list[HostSpec]:
-    """The run's servers (of ``setup``, or all when None) as hosts to check.
+def run_hosts(state: RunState, setup: str | None = "2") -> list[HostSpec]:
+    """The run's role servers (of ``setup``, or all when None) as hosts to check.
 
     Setup #2 servers carry the baked image id, so the image and instance checks
     run too; setup #1 servers come from Canonical's image and do not.
     """
-    key = bag.get("key_path")
-    image_id = bag.get("image_id")
+    key = state.bag.get("key_path")
+    image_id = state.bag.get("image_id")
     hosts = []
-    for iid, info in sorted((bag.get("instances") or {}).items()):
+    for iid, info in sorted(role_servers(state).items()):
         if setup is not None and str(info.get("setup")) != setup:
             continue
         role = str(info.get("role") or "") or None

@@ -27,6 +27,7 @@ from stemcell.engine.errors import ConfigError, StateError, StemcellError
 from stemcell.engine.events import Event, ResourceDeleted
 from stemcell.engine.state import Resource, RunState, StateStore
 from stemcell.engine.statuses import ResourceStatus
+from stemcell.present.event_text import headline, plain
 
 
 @click.command()
@@ -213,9 +214,8 @@ def _tell_the_runs(ctx: Context, doomed: list[Resource]) -> None:
 
 def _delete(ctx: Context, doomed: list[Resource]) -> int:
     def show(event: Event) -> None:
-        if isinstance(event, ResourceDeleted):
-            note = f" ({event.error})" if event.error else ""
-            click.echo(f"  deleted {event.rtype} {event.rid}{note}")
+        if isinstance(event, ResourceDeleted):  # worded as everywhere (present.event_text)
+            click.echo("  " + plain(headline(event) or ()))
 
     ctx.bus.subscribe(show)
     deleter: Any = ctx.deleter

@@ -9,9 +9,10 @@ import click
 from stemcell import paths
 from stemcell.engine.errors import ConfigError
 from stemcell.engine.redact import redact
-from stemcell.engine.replay import RecordingError, read_recording, read_run, story
+from stemcell.engine.replay import RecordingError, read_recording, read_run
 from stemcell.engine.run_folder import RECORDING_NAME, RunFolder
 from stemcell.engine.sanitise import sanitise
+from stemcell.present.story import story
 
 
 def resolve(target: str) -> Path:

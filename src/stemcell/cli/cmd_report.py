@@ -15,6 +15,7 @@ from stemcell import paths
 from stemcell.engine.errors import ConfigError, StateError
 from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.state import RunState, load_state
+from stemcell.timing.comparison import ComparisonResult
 from stemcell.timing.report import FORMATS, build, render
 from stemcell.timing.surge import Scenario
 
@@ -68,12 +69,15 @@ def report(run: str, fmt: str, output: Path | None, rate: float | None,
     if not state.timings.get("instances"):
         raise click.UsageError(
             f"run {state.run_id} has no boot timings yet (it stopped before launching roles)")
+    try:
+        stored = ComparisonResult.stored_in(state.timings)
+    except ValueError as exc:
+        raise click.UsageError(f"run {state.run_id}: {exc}") from None
     overrides = {k: v for k, v in {"rate": rate, "capacity": capacity, "fleet": fleet,
                                    "added": added, "timeout": timeout}.items() if v is not None}
     scenario = None
     if overrides:
-        stored = (state.timings.get("comparison") or {}).get("surge") or {}
-        base = Scenario.from_dict(stored.get("scenario", {}))
+        base = stored.surge.scenario if stored is not None and stored.surge else Scenario()
         scenario = Scenario.from_dict({**base.to_dict(), **overrides})
         if scenario.latency_budget > scenario.timeout:
             scenario = Scenario.from_dict({**scenario.to_dict(),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from stemcell.engine import instance_records as instances
 from stemcell.engine.clock import Clock, WallClock
 from stemcell.engine.errors import Interrupted, StemcellError
 from stemcell.engine.events import (
@@ -196,22 +197,17 @@ class Context:
 
     # --- timing marks --------------------------------------------------------------
     def track_instance(self, instance_id: str, role: str, setup: str, image_id: str) -> None:
-        """Start the timeline of an instance (``state.timings["instances"][id]``)."""
+        """Start the record of an instance (``engine.instance_records``: the one place)."""
         with self.store.lock:
-            instances = self.state.timings.setdefault("instances", {})
-            instances.setdefault(
-                instance_id,
-                {"role": role, "setup": setup, "image_id": image_id, "marks": {}},
-            )
+            instances.track(self.state, instance_id, role, setup, image_id)
             self.store.save()
 
     def mark(self, instance_id: str, mark: str, at: float | None = None) -> None:
         """Record a timing mark (first occurrence wins) and emit it."""
         when = self.clock.now() if at is None else at
         with self.store.lock:
-            entry = self.state.timings.setdefault("instances", {}).setdefault(
-                instance_id, {"role": "", "setup": "", "image_id": "", "marks": {}}
-            )
+            instances.track(self.state, instance_id, "", "", "")
+            entry = instances.records(self.state)[instance_id]
             if mark in entry["marks"]:
                 return
             entry["marks"][mark] = when

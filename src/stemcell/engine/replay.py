@@ -1,4 +1,6 @@
-"""Replay's headless core: read a recording, pace it, find step boundaries, tell the story.
+"""Replay's headless core: read a recording, pace it, find step boundaries.
+
+The story told as text is ``present.story`` (one layer up, where events are worded).
 
 A recording is ``recording.jsonl`` (see ``recorder``): a header line, then one
 event per line. Reading is strict about what it cannot understand (another
@@ -17,18 +19,9 @@ from typing import Any
 
 from stemcell.engine.codec import CodecError
 from stemcell.engine.errors import ConfigError
-from stemcell.engine.events import (
-    ApiCall,
-    Event,
-    RunFinished,
-    RunStarted,
-    SshOutput,
-    StepFinished,
-    StepStarted,
-)
+from stemcell.engine.events import Event, RunFinished, RunStarted, StepStarted
 from stemcell.engine.recorder import RECORDING_FORMAT, RECORDING_VERSION
 from stemcell.engine.run_folder import RunFolder
-from stemcell.engine.view import PHASES, WHO, ViewModel, describe, fmt_seconds
 
 
 class RecordingError(ConfigError):
@@ -192,71 +185,3 @@ class Player:
         starts = [i for i, e in enumerate(self.events) if isinstance(e, StepStarted)]
         done = sum(1 for i in starts if i < self.index)
         return done, len(starts)
-
-
-def story(recording: Recording) -> list[str]:
-    """The run told as text: what happened, step by step, then the figures."""
-    events = recording.events
-    model = ViewModel()
-    lines: list[str] = []
-    head = recording.header
-    label = "SIMULATED sandbox run" if recording.simulated else "run on real AWS"
-    lines.append(f"Recording {recording.path.name} (format v{head.get('version')}): {label}")
-    for note in recording.notes:
-        lines.append(f"note: {note}")
-    ssh: Counter[str] = Counter()
-    api: Counter[str] = Counter()
-
-    def flush_counts() -> None:
-        for iid, count in ssh.items():
-            lines.append(f"{'':>8}   ({count} line(s) of SSH output from {iid})")
-        if api:
-            top = ", ".join(f"{op} x{n}" for op, n in api.most_common(4))
-            lines.append(f"{'':>8}   ({sum(api.values())} API call(s): {top})")
-        ssh.clear()
-        api.clear()
-
-    for event in events:
-        model.apply(event)
-        if isinstance(event, SshOutput):
-            ssh[event.instance_id] += 1
-            continue
-        if isinstance(event, ApiCall):
-            api[f"{event.service}.{event.operation}"] += 1
-            continue
-        if isinstance(event, (StepStarted, StepFinished, RunFinished)):
-            flush_counts()
-        line = describe(event, model.started_at)
-        if line is not None:
-            lines.append(line)
-    flush_counts()
-    lines.extend(summary_lines(model))
-    return lines
-
-
-def summary_lines(model: ViewModel) -> list[str]:
-    out = ["", f"Summary: run {model.run_id or '?'} {model.status}"
-           + (f" ({model.reason})" if model.reason else "")]
-    for step in model.steps.values():
-        extra = f"  {step.error}" if step.error else ""
-        # Hands-on runs: who did the step; a student's time is how long they took.
-        who = f"  ({WHO.get(step.by, step.by)})" if step.by and step.status == "done" else ""
-        out.append(f"  {step.status:<11} {fmt_seconds(step.seconds):>8}  {step.title}{who}"
-                   f"{extra}")
-    bars = model.boot_bars()
-    if bars:
-        kind = "simulated" if model.simulated else "measured"
-        out.append(f"Boot to healthy, setup #1 (install at boot) vs #2 (baked image), {kind}:")
-        for bar in bars:
-            parts = ", ".join(f"{p} {fmt_seconds(bar.phases[p])}"
-                              for p in PHASES if p in bar.phases)
-            state = "" if bar.complete else " (incomplete)"
-            out.append(f"  {bar.role:<11} #{bar.setup} {fmt_seconds(bar.total):>8}{state}  "
-                       f"{parts}")
-    out.extend(f"  {line}" for line in model.conclusion())
-    out.append(f"API calls: {model.api_total}"
-               + (f", estimated cost ${model.cost_usd:.2f}" if model.cost_usd else ""))
-    live = model.live_resources()
-    out.append(f"Resources left: {len(live)}"
-               + ("" if not live else " (" + ", ".join(f"{r.rtype} {r.rid}" for r in live) + ")"))
-    return out

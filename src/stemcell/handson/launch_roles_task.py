@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from stemcell.cloud.run_instances import address_of
+from stemcell.engine.instance_records import role_servers, set_addresses, track
 from stemcell.engine.run_folder import write_private
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.instance_view import InstanceSeen, mine_elsewhere, state_of
@@ -156,20 +158,19 @@ class Task(TaskBase):
 
     def _remember(self, ctx: Any, ready: dict[str, list[dict[str, Any]]], setup: str,
                   image: str) -> None:
-        """Running servers of the right image: into the bag, watched from now on."""
+        """Running servers of the right image: the run's role servers, watched from now on."""
         fresh = []
         with ctx.store.lock:
-            instances = dict(ctx.get("instances") or {})
+            known = role_servers(ctx.state)
             for role, insts in ready.items():
                 for inst in insts:
-                    if inst["InstanceId"] not in instances:
-                        fresh.append(inst["InstanceId"])
-                        instances[inst["InstanceId"]] = {
-                            "role": role, "setup": setup, "image_id": image,
-                            "public_ip": str(inst.get("PublicIpAddress") or ""),
-                            "private_ip": str(inst.get("PrivateIpAddress") or "")}
+                    iid = inst["InstanceId"]
+                    if iid not in known:
+                        fresh.append(iid)
+                        track(ctx.state, iid, role, setup, image)
+                        set_addresses(ctx.state, iid, **address_of(inst))
             if fresh:
-                ctx.put("instances", instances)
+                ctx.store.save()
         if fresh and ctx.dialer is not None:
             watch(ctx, fresh)
 

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from stemcell.cloud.tags import ctx_tags
 from stemcell.engine.errors import StepFailed
+from stemcell.engine.instance_records import need_role_servers
 from stemcell.engine.statuses import Actor
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, q, waiting
@@ -44,7 +45,7 @@ class Task(TaskBase):
 
     def brief(self, ctx: Any) -> Brief:
         params = self.spec.typed_params()
-        instances = ctx.need("instances")
+        instances = need_role_servers(ctx.state)
         self.targets = sorted(iid for iid, info in instances.items()
                               if info["role"] in params.roles
                               and info["setup"] == str(params.setup))

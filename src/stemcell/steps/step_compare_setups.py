@@ -1,8 +1,9 @@
 """Compare setup #1 with setup #2 from the measured timelines, and tell the story.
 
-The comparison is stored in ``state.timings["comparison"]`` (so the run summary
-and ``stemcell report`` read the very same numbers) and emitted as a
-``Comparison`` event for the TUI's comparison pane.
+The comparison (``timing.comparison.ComparisonResult``) is stored in
+``state.timings["comparison"]`` (so the run summary and ``stemcell report`` read
+the very same numbers) and emitted as a ``Comparison`` event for the TUI's
+comparison pane and the printer, both in its one JSON form (``to_dict``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import Comparison
 from stemcell.engine.step import BaseStep
 from stemcell.timing.compare import compare
+from stemcell.timing.comparison import ComparisonResult
 from stemcell.timing.surge import Scenario
 
 
-def comparison_for(ctx: Any, scenario: Scenario | None = None) -> dict[str, Any]:
+def comparison_for(ctx: Any, scenario: Scenario | None = None) -> ComparisonResult:
     roles = list(ctx.profile.roles) if ctx.profile is not None else None
     return compare(ctx.state.timings.get("instances", {}), simulated=ctx.simulated,
                    roles=roles, scenario=scenario)
@@ -25,15 +27,16 @@ def comparison_for(ctx: Any, scenario: Scenario | None = None) -> dict[str, Any]
 class CompareStep(BaseStep):
     def run(self, ctx: Any) -> None:
         result = comparison_for(ctx)
-        if not any(row.get("saved_s") is not None for row in result["roles"]):
+        if not any(row.saved_s is not None for row in result.roles):
             raise StepFailed(
                 "nothing to compare: no role has a ready time for both setup #1 and setup #2",
                 hint="The measure step must see both setups' servers pass their health checks.")
+        data = result.to_dict()
         with ctx.store.lock:
-            ctx.state.timings["comparison"] = result
+            ctx.state.timings["comparison"] = data
             ctx.store.save()
-        ctx.emit(Comparison(data=result))
-        for line in result["conclusion"]:
+        ctx.emit(Comparison(data=data))
+        for line in result.conclusion:
             ctx.log(line)
 
     def cleanup(self, ctx: Any) -> None:

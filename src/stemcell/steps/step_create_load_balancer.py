@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from stemcell.cloud.aws_errors import explain
 from stemcell.cloud.tags import ctx_tags
 from stemcell.engine.errors import StepFailed
+from stemcell.engine.instance_records import need_role_servers
 from stemcell.engine.step import BaseStep
 
 HEALTHY_TIMEOUT = 900.0
@@ -54,7 +55,7 @@ def balancer_subnets(ctx: Any, vpc: str, targets: list[str]) -> list[str]:
 class LoadBalancerStep(BaseStep):
     def run(self, ctx: Any) -> None:
         params = self.spec.typed_params()
-        instances = ctx.need("instances")
+        instances = need_role_servers(ctx.state)
         targets = sorted(iid for iid, info in instances.items()
                          if info["role"] in params.roles and info["setup"] == str(params.setup))
         if not targets:

@@ -14,6 +14,7 @@ from stemcell.cloud.quotas import check_vcpus
 from stemcell.cloud.run_instances import address_of, instance_type, launch, wait_running
 from stemcell.cloud.s3 import presigned_get
 from stemcell.engine.errors import StepFailed
+from stemcell.engine.instance_records import set_addresses
 from stemcell.engine.step import BaseStep
 from stemcell.steps.step_measure_boots import stop_watching, watch
 
@@ -47,11 +48,10 @@ class LaunchRolesStep(BaseStep):
                 launched[iid] = role
         found = wait_running(ctx, list(launched), InstancePoller(ctx))
         with ctx.store.lock:
-            instances = dict(ctx.get("instances") or {})
-            for iid, role in launched.items():
-                instances[iid] = {"role": role, "setup": str(setup), "image_id": image,
-                                  **address_of(found[iid])}
-            ctx.put("instances", instances)
+            # Running, with addresses: the run's role servers from now on.
+            for iid in launched:
+                set_addresses(ctx.state, iid, **address_of(found[iid]))
+            ctx.store.save()
         ctx.log(f"setup #{setup}: {len(launched)} instance(s) running from {image}")
         # Watch the boot live from now on: waiting for the measure step would miss the
         # early marks (network up, SSH) of servers that boot while others launch.

@@ -23,6 +23,7 @@ from typing import Any
 
 from stemcell.engine.errors import Interrupted, StemcellError, StepFailed
 from stemcell.engine.events import TimingMark
+from stemcell.engine.instance_records import need_role_servers, role_servers
 from stemcell.engine.step import BaseStep
 from stemcell.remote import http_probe
 from stemcell.remote.dialer import Target
@@ -35,7 +36,7 @@ from stemcell.timing.marks import (
     SSH_ACCEPTING,
     TCP_REFUSED,
 )
-from stemcell.timing.marks import timeline as build_timeline
+from stemcell.timing.phases import timeline as build_timeline
 from stemcell.timing.skew import NO_OFFSET, Offset, Sample, estimate, parse_date_output
 
 READY_DEADLINE = 1800.0  # modeled seconds from the watch's start to HTTP healthy
@@ -73,8 +74,8 @@ _LOCK = threading.Lock()
 
 
 def watch(ctx: Any, instance_ids: list[str] | None = None) -> list[Watch]:
-    """Start watching instances of ``ctx.get("instances")`` (idempotent); return the watches."""
-    instances: dict[str, dict[str, Any]] = ctx.get("instances") or {}
+    """Start watching the run's role servers (idempotent); return the watches."""
+    instances = role_servers(ctx.state)
     wanted = instance_ids if instance_ids is not None else [
         iid for iid, info in instances.items() if str(info.get("setup")) in ("1", "2")]
     watches = []
@@ -266,7 +267,7 @@ def _record(ctx: Any, w: Watch) -> None:
         entry = ctx.state.timings.setdefault("instances", {}).setdefault(
             w.instance_id, {"role": w.role, "setup": w.setup, "image_id": "", "marks": {}})
         tl = build_timeline(entry.get("marks", {}))
-        entry["phases"] = {p.key: p.seconds for p in tl.phases}
+        entry["phases"] = tl.seconds()
         entry["ready_s"] = tl.ready_s
         if w.downloads:
             entry["bytes_downloaded"] = w.downloads["bytes"]
@@ -332,7 +333,7 @@ def _from_guest(ctx: Any, w: Watch, boot: Boot | None) -> dict[str, str]:
 
 class MeasureStep(BaseStep):
     def run(self, ctx: Any) -> None:
-        instances: dict[str, dict[str, Any]] = ctx.need("instances")
+        instances = need_role_servers(ctx.state)
         ids = [iid for iid, info in instances.items() if str(info.get("setup")) in ("1", "2")]
         if not ids:
             raise StepFailed("no role servers to measure",

@@ -2,7 +2,9 @@
 
 Everything comes from the run's ``state.json`` timings, the same source as the
 run summary (``stemcell run --json``) and the TUI's comparison pane, so the
-numbers agree wherever they are read.
+numbers agree wherever they are read. ``build`` gives the report's JSON data;
+the other formats read its comparison back as types (``timing.comparison``) and
+its phases from ``timing.phases``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from typing import Any
 
 from stemcell.engine.state import RunState
 from stemcell.timing.compare import SETUP_NAMES, compare
+from stemcell.timing.comparison import ComparisonResult, Surge
 from stemcell.timing.conclusion import seconds
 from stemcell.timing.downloads import human_bytes
-from stemcell.timing.marks import ALL_MARKS, PHASES, offsets, timeline
+from stemcell.timing.marks import ALL_MARKS, offsets
+from stemcell.timing.phases import PHASES, timeline
+from stemcell.timing.stats import Stats
 from stemcell.timing.surge import Scenario
 
 FORMATS = ("md", "json", "csv", "html")
@@ -28,14 +33,14 @@ def build(state: RunState, scenario: Scenario | None = None) -> dict[str, Any]:
     """The report's data. A ``scenario`` re-runs the surge model with other assumptions."""
     timings = state.timings
     instances: dict[str, dict[str, Any]] = timings.get("instances", {})
-    stored = timings.get("comparison")
-    simulated = bool(stored["simulated"]) if stored else (
+    stored = ComparisonResult.stored_in(timings)
+    simulated = stored.simulated if stored is not None else (
         state.config.get("backend", "sandbox") != "aws")
-    if stored and scenario is None:
+    if stored is not None and scenario is None:
         comparison = stored
     else:
-        roles = [r["role"] for r in stored["roles"]] if stored else None
-        surge_role = stored["surge"]["role"] if stored and stored.get("surge") else "web"
+        roles = [r.role for r in stored.roles] if stored is not None else None
+        surge_role = stored.surge.role if stored is not None and stored.surge else "web"
         comparison = compare(instances, simulated=simulated, roles=roles,
                              scenario=scenario, surge_role=surge_role)
     rows = []
@@ -51,7 +56,7 @@ def build(state: RunState, scenario: Scenario | None = None) -> dict[str, Any]:
             "image_id": entry.get("image_id", ""),
             "marks": entry.get("marks", {}),
             "offsets": offsets(entry.get("marks", {})),
-            "phases": {p.key: p.seconds for p in tl.phases},
+            "phases": tl.seconds(),
             "ready_s": tl.ready_s,
             "lb_s": tl.lb_s,
             "bytes_downloaded": entry.get("bytes_downloaded"),
@@ -69,9 +74,9 @@ def build(state: RunState, scenario: Scenario | None = None) -> dict[str, Any]:
         "backend": state.config.get("backend", ""),
         "region": state.config.get("region", ""),
         "simulated": simulated,
-        "source": comparison["source"],
+        "source": comparison.source,
         "instances": rows,
-        "comparison": comparison,
+        "comparison": comparison.to_dict(),
         # Hands-on runs: who did each step and how long the student took (for the TA).
         "hands_on": bool(state.config.get("hands_on")),
         "steps": [{"id": sid, "status": rec.status, "by": rec.by, "seconds": rec.seconds}
@@ -120,17 +125,21 @@ def _num(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _stat(entry: dict[str, Any] | None) -> str:
+def _stat(entry: Stats | None) -> str:
     if entry is None:
         return "—"
-    text = f"{entry['median']:.1f}"
-    if entry["n"] > 1:
-        text += f" ({entry['low']:.1f}–{entry['high']:.1f}, n={entry['n']})"
+    text = f"{entry.median:.1f}"
+    if entry.n > 1:
+        text += f" ({entry.low:.1f}–{entry.high:.1f}, n={entry.n})"
     return text
 
 
-def _bytes(entry: dict[str, Any] | None) -> str:
-    return "—" if entry is None else human_bytes(entry["median"])
+def _bytes(entry: Stats | None) -> str:
+    return "—" if entry is None else human_bytes(entry.median)
+
+
+def _comparison(report: dict[str, Any]) -> ComparisonResult:
+    return ComparisonResult.from_dict(report["comparison"])
 
 
 def _headline(report: dict[str, Any]) -> str:
@@ -141,42 +150,42 @@ def _headline(report: dict[str, Any]) -> str:
 def comparison_rows(report: dict[str, Any]) -> list[list[str]]:
     """Header + one row per (role, phase) pair: the per-phase table."""
     table = [["role", "phase", "setup #1 (s)", "setup #2 (s)"]]
-    for row in report["comparison"]["roles"]:
-        one = row["setups"].get("1")
-        two = row["setups"].get("2")
+    for row in _comparison(report).roles:
+        one = row.setups.get("1")
+        two = row.setups.get("2")
         for spec in PHASES:
-            table.append([row["role"], spec.label,
-                          _stat(one["phases"].get(spec.key)) if one else "—",
-                          _stat(two["phases"].get(spec.key)) if two else "—"])
-        table.append([row["role"], "**ready (sent -> HTTP healthy)**",
-                      _stat(one["ready"]) if one else "—", _stat(two["ready"]) if two else "—"])
-        table.append([row["role"], "downloaded at boot",
-                      _bytes(one["bytes"]) if one else "—", _bytes(two["bytes"]) if two else "—"])
+            table.append([row.role, spec.label,
+                          _stat(one.phases.get(spec.key)) if one else "—",
+                          _stat(two.phases.get(spec.key)) if two else "—"])
+        table.append([row.role, "**ready (sent -> HTTP healthy)**",
+                      _stat(one.ready) if one else "—", _stat(two.ready) if two else "—"])
+        table.append([row.role, "downloaded at boot",
+                      _bytes(one.bytes) if one else "—", _bytes(two.bytes) if two else "—"])
     return table
 
 
 def surge_rows(report: dict[str, Any]) -> list[list[str]]:
-    surge = report["comparison"].get("surge")
-    if not surge:
+    surge = _comparison(report).surge
+    if surge is None:
         return []
     table = [["setup", "ready (s)", "on time", "late", "dropped", "longest wait (s)",
               "backlog gone after (s)"]]
     for setup in ("1", "2"):
-        res = surge["results"][setup]
-        table.append([f"#{setup}", f"{res['ready_s']:.1f}", f"{res['on_time']:,.0f}",
-                      f"{res['late']:,.0f}", f"{res['dropped']:,.0f}",
-                      f"{res['max_wait_s']:.1f}",
-                      "never" if res["recovered_s"] is None else f"{res['recovered_s']:.1f}"])
+        res = surge.results[setup]
+        table.append([f"#{setup}", f"{res.ready_s:.1f}", f"{res.on_time:,.0f}",
+                      f"{res.late:,.0f}", f"{res.dropped:,.0f}",
+                      f"{res.max_wait_s:.1f}",
+                      "never" if res.recovered_s is None else f"{res.recovered_s:.1f}"])
     return table
 
 
-def _scenario_text(surge: dict[str, Any]) -> str:
-    sc = surge["scenario"]
-    return (f"Role {surge['role']}: demand jumps to {sc['rate']:g} req/s; {sc['fleet']} "
-            f"servers of {sc['capacity']:g} req/s are up, {sc['added']} more are launched; "
-            f"clients give up after {sc['timeout']:g} s, a wait over "
-            f"{sc['latency_budget']:g} s is late. Counted over "
-            f"{surge['results']['1']['window_s']:.0f} s. See docs/surge-model.md.")
+def _scenario_text(surge: Surge) -> str:
+    sc = surge.scenario
+    return (f"Role {surge.role}: demand jumps to {sc.rate:g} req/s; {sc.fleet} "
+            f"servers of {sc.capacity:g} req/s are up, {sc.added} more are launched; "
+            f"clients give up after {sc.timeout:g} s, a wait over "
+            f"{sc.latency_budget:g} s is late. Counted over "
+            f"{surge.results['1'].window_s:.0f} s. See docs/surge-model.md.")
 
 
 # --- markdown -----------------------------------------------------------------------------
@@ -191,7 +200,7 @@ def _md_table(rows: list[list[str]]) -> str:
 
 
 def to_markdown(report: dict[str, Any]) -> str:
-    comp = report["comparison"]
+    comp = _comparison(report)
     parts = [
         f"# Boot times: run {report['run_id']}",
         "",
@@ -201,7 +210,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         "## Conclusion",
         "",
-        *[f"- {line}" for line in comp["conclusion"]],
+        *[f"- {line}" for line in comp.conclusion],
         "",
         "## Setup #1 vs setup #2 (median seconds; range when launched more than once)",
         "",
@@ -211,11 +220,11 @@ def to_markdown(report: dict[str, Any]) -> str:
         _md_table(comparison_rows(report)),
         "",
     ]
-    ratios = [f"{r['role']}: {r['ratio']:.1f}x" for r in comp["roles"] if r.get("ratio")]
+    ratios = [f"{r.role}: {r.ratio:.1f}x" for r in comp.roles if r.ratio]
     if ratios:
         parts += [f"Ready-time ratio (#1 / #2): {', '.join(ratios)}.", ""]
-    if comp.get("surge"):
-        parts += ["## Surge model", "", _scenario_text(comp["surge"]), "",
+    if comp.surge is not None:
+        parts += ["## Surge model", "", _scenario_text(comp.surge), "",
                   _md_table(surge_rows(report)), ""]
     parts += ["## Timelines (seconds after RunInstances was sent)", ""]
     head = ["instance", "role", "setup", *[m for m in ALL_MARKS[1:]], "ready", "downloaded"]
@@ -259,29 +268,29 @@ def to_csv(report: dict[str, Any]) -> str:
         if inst["bytes_downloaded"] is not None:
             out.writerow([*base, "instance", *ident, "bytes_downloaded",
                           inst["bytes_downloaded"], "B"])
-    for row in report["comparison"]["roles"]:
-        for setup, block in row["setups"].items():
-            ident = [row["role"], setup, ""]
-            for key, entry in [("ready", block["ready"]),
-                               *[(f"phase:{k}", v) for k, v in block["phases"].items()]]:
+    comp = _comparison(report)
+    for row in comp.roles:
+        for setup, block in row.setups.items():
+            ident = [row.role, setup, ""]
+            for key, entry in [("ready", block.ready),
+                               *[(f"phase:{k}", v) for k, v in block.phases.items()]]:
                 if entry is not None:
                     for stat in ("median", "low", "high", "n"):
                         out.writerow([*base, "comparison", *ident, f"{key}:{stat}",
-                                      _csv(entry[stat]), "" if stat == "n" else "s"])
-            if block["bytes"] is not None:
+                                      _csv(getattr(entry, stat)), "" if stat == "n" else "s"])
+            if block.bytes is not None:
                 out.writerow([*base, "comparison", *ident, "bytes:median",
-                              _csv(block["bytes"]["median"]), "B"])
-        if row.get("ratio") is not None:
-            out.writerow([*base, "comparison", row["role"], "", "", "ready_ratio",
-                          _csv(row["ratio"]), "x"])
-    surge = report["comparison"].get("surge")
-    if surge:
-        for setup, res in surge["results"].items():
+                              _csv(block.bytes.median), "B"])
+        if row.ratio is not None:
+            out.writerow([*base, "comparison", row.role, "", "", "ready_ratio",
+                          _csv(row.ratio), "x"])
+    if comp.surge is not None:
+        for setup, res in comp.surge.results.items():
             for key in ("ready_s", "window_s", "arrived", "on_time", "late", "dropped",
                         "max_wait_s", "recovered_s", "shortfall_rps"):
                 unit = "s" if key.endswith("_s") else ("req/s" if key.endswith("rps") else "req")
-                out.writerow([*base, "surge", surge["role"], setup, "", key,
-                              _csv(res[key]), unit])
+                out.writerow([*base, "surge", comp.surge.role, setup, "", key,
+                              _csv(getattr(res, key)), unit])
     return buf.getvalue()
 
 
@@ -361,7 +370,7 @@ def _gantt(report: dict[str, Any]) -> str:
 
 
 def to_html(report: dict[str, Any]) -> str:
-    comp = report["comparison"]
+    comp = _comparison(report)
     badge_class = "sim" if report["simulated"] else "real"
     body = [
         f"<h1>Boot times: run {html.escape(report['run_id'])}</h1>",
@@ -371,7 +380,7 @@ def to_html(report: dict[str, Any]) -> str:
         f"<code>{html.escape(report['backend'])}</code> ({html.escape(report['region'])}), "
         f"run status: {html.escape(report['status'])}.</p>",
         "<h2>Conclusion</h2><ul>",
-        *[f"<li>{html.escape(line)}</li>" for line in comp["conclusion"]],
+        *[f"<li>{html.escape(line)}</li>" for line in comp.conclusion],
         "</ul><h2>Timelines</h2>",
         _gantt(report),
         "<h2>Setup #1 vs setup #2</h2>",
@@ -379,8 +388,8 @@ def to_html(report: dict[str, Any]) -> str:
         "Median seconds; range when launched more than once.</p>",
         _html_table(comparison_rows(report)),
     ]
-    if comp.get("surge"):
-        body += ["<h2>Surge model</h2>", f"<p>{html.escape(_scenario_text(comp['surge']))}</p>",
+    if comp.surge is not None:
+        body += ["<h2>Surge model</h2>", f"<p>{html.escape(_scenario_text(comp.surge))}</p>",
                  _html_table(surge_rows(report))]
     table = [["instance", "role", "setup", *ALL_MARKS[1:], "ready", "downloaded"]]
     for inst in report["instances"]:

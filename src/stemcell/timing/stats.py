@@ -23,6 +23,12 @@ class Stats:
         data["spread"] = self.spread
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Stats:
+        """The inverse of ``to_dict`` (``spread`` is derived, so it is not read)."""
+        return cls(int(data["n"]), float(data["median"]), float(data["low"]),
+                   float(data["high"]))
+
 
 def summarize(values: list[float | None]) -> Stats | None:
     """Stats of the values that exist; None when there are none."""

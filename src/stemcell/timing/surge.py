@@ -67,12 +67,22 @@ class SurgeResult:
     def affected(self) -> float:
         return self.late + self.dropped
 
+    def rounded(self) -> SurgeResult:
+        """The figures to show and store: the fluid model's arithmetic leaves 1e-12 crumbs
+        nobody should read."""
+        return SurgeResult(**{k: (round(v, 3) if isinstance(v, float) else v)
+                              for k, v in asdict(self).items()})
+
     def to_dict(self) -> dict[str, Any]:
-        # Rounded: the fluid model's arithmetic leaves 1e-12 crumbs nobody should read.
-        data = {k: (round(v, 3) if isinstance(v, float) else v)
-                for k, v in asdict(self).items()}
+        data = asdict(self.rounded())
         data["affected"] = round(self.affected, 3)
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SurgeResult:
+        """The inverse of ``to_dict`` (``affected`` is derived, so it is not read)."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 class _Tally:

@@ -29,7 +29,10 @@ from stemcell.sandbox.machine.sshd import SshServer
 from stemcell.sandbox.machine.system import KERNEL, System, Timeline
 from stemcell.sandbox.machine.web import WebServer
 
-PHASES = ("off", "booting", "network", "sshd", "ready", "stopped", "destroyed")
+# The machine's power and boot state (``Guest.phase``): what the simulated machine is
+# doing, which decides whether its ports answer. A different idea from the boot
+# *phases* stemcell measures from the outside (timing.phases), hence its own name.
+BOOT_STAGES = ("off", "booting", "network", "sshd", "ready", "stopped", "destroyed")
 _NETWORK_UP = ("network", "sshd", "ready")
 
 

@@ -98,7 +98,7 @@ class CheckScreen(Screen[None]):
         from stemcell.checks.targets import HostSpec
 
         bag = self.ctx.state.bag
-        hosts = list(run_hosts(bag, setup="2"))
+        hosts = list(run_hosts(self.ctx.state, setup="2"))
         builder = bag.get("builder_id")
         # Only for one step's checks: the whole lab's include ones a builder cannot pass
         # (it was not launched from the image it is about to become).

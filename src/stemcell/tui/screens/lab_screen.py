@@ -24,7 +24,7 @@ from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import StemcellError
 from stemcell.engine.events import Event
 from stemcell.engine.statuses import ENDED, RunStatus, StepStatus
-from stemcell.engine.view import ViewModel
+from stemcell.present.view import ViewModel
 from stemcell.tui.app import stemcell_app
 from stemcell.tui.feed import EventFeed
 from stemcell.tui.live import LiveRun

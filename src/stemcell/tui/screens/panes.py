@@ -9,7 +9,7 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.screen import Screen
 
-from stemcell.engine.view import ViewModel
+from stemcell.present.view import ViewModel
 from stemcell.tui.widgets.lab_view import TABS, LabView
 
 

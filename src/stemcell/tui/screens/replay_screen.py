@@ -12,7 +12,8 @@ from textual.widgets import Footer, Static
 
 from stemcell.content.models import Lab, Profile
 from stemcell.engine.replay import Player, Recording
-from stemcell.engine.view import ViewModel, fmt_seconds
+from stemcell.present.event_text import fmt_seconds
+from stemcell.present.view import ViewModel
 from stemcell.tui.screens.panes import PanesScreen
 from stemcell.tui.widgets.lab_view import LabView
 from stemcell.tui.widgets.seek_bar import SeekBar

@@ -7,9 +7,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from stemcell.engine.view import ViewModel
+from stemcell.present.view import ViewModel
 
-PHASES = (("stopping", "builder stopped"), ("snapshot", "snapshot"), ("available", "available"))
+# The bake's stages as ImageState.phase names them (steps/step_stop_builder.py and
+# step_create_image.py): the image's progress, not a boot phase (those are timing.phases).
+BAKE_STAGES = (("stopping", "builder stopped"), ("snapshot", "snapshot"),
+               ("available", "available"))
 
 
 class BakeProgress(Vertical):
@@ -27,17 +30,17 @@ class BakeProgress(Vertical):
             bar.update(progress=0)
             return
         current = "available" if image.state == "available" else (image.phase or "stopping")
-        names = [p for p, _ in PHASES]
+        names = [p for p, _ in BAKE_STAGES]
         at = names.index(current) if current in names else 0
         text = Text(f"Baking {image.image_id}: ", style="bold")
-        for n, (_phase, label) in enumerate(PHASES):
+        for n, (_phase, label) in enumerate(BAKE_STAGES):
             if n < at or image.state == "available":
                 text.append(f"✔ {label}", style="green")
             elif n == at:
                 text.append(f"▶ {label}", style="bold #ffb000")
             else:
                 text.append(f"○ {label}", style="dim")
-            if n < len(PHASES) - 1:
+            if n < len(BAKE_STAGES) - 1:
                 text.append(" → ", style="dim")
         if image.state == "failed":
             text.append("  image creation failed", style="bold red")

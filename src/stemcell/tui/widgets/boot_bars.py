@@ -5,11 +5,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from stemcell.engine.view import PHASES, ViewModel, fmt_seconds
+from stemcell.present.event_text import fmt_seconds
+from stemcell.present.view import ViewModel
+from stemcell.timing.phases import PHASES
 
+# By phase key (timing.phases): the bars' colours.
 PHASE_COLOURS = {
     "api": "grey50", "pending": "#5f87d7", "network": "#00afaf", "sshd": "#87af5f",
-    "cloud-init": "#ffaf00", "app": "#d75f87",
+    "cloud_init": "#ffaf00", "app": "#d75f87",
 }
 
 
@@ -58,7 +61,7 @@ def render_bars(model: ViewModel, width: int) -> Text:
         out.append(f"{bar.role[:11]:<11} #{bar.setup}  ", style="bold")
         used = 0
         for phase in PHASES:
-            seconds = bar.phases.get(phase)
+            seconds = bar.phases.get(phase.key)
             if not seconds:
                 continue
             cells = max(1, round(seconds / longest * bar_w))
@@ -66,14 +69,14 @@ def render_bars(model: ViewModel, width: int) -> Text:
             if cells <= 0:
                 continue
             used += cells
-            out.append("█" * cells, style=PHASE_COLOURS[phase])
+            out.append("█" * cells, style=PHASE_COLOURS[phase.key])
         out.append(" " * (bar_w - used))
         mark = "" if bar.complete else "…"
         out.append(f" {fmt_seconds(bar.total):>6}{mark}\n")
     out.append("\n")
     for phase in PHASES:
-        out.append("■ ", style=PHASE_COLOURS[phase])
-        out.append(f"{phase}  ", style="dim")
+        out.append("■ ", style=PHASE_COLOURS[phase.key])
+        out.append(f"{phase.name}  ", style="dim")
     out.append("\n")
     # The compare step's own conclusion wins; until it arrives, the bars' ratio.
     conclusion = model.conclusion()

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Log, Static
 
-from stemcell.engine.view import LOG_LINES, ViewModel
+from stemcell.present.view import LOG_LINES, ViewModel
 
 
 class EventLogPane(Vertical):

@@ -13,7 +13,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
-from stemcell.engine.view import StepView, ViewModel, fmt_seconds
+from stemcell.present.event_text import fmt_seconds
+from stemcell.present.view import StepView, ViewModel
 from stemcell.tui.widgets.bake import BakeProgress
 from stemcell.tui.widgets.student_task import WHO, student_markdown
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from stemcell.engine.view import InstanceView, ViewModel, fmt_seconds
+from stemcell.present.event_text import fmt_seconds
+from stemcell.present.view import InstanceView, ViewModel
 
 # Narrow panes (80 columns) show the first few: what a student scans for comes first.
 COLUMNS = ("role", "setup", "state", "id", "address", "uptime", "image")

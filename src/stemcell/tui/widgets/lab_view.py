@@ -15,7 +15,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import OptionList, TabbedContent, TabPane
 
 from stemcell.engine.events import Event
-from stemcell.engine.view import ViewModel
+from stemcell.present.view import ViewModel
 from stemcell.tui.widgets.boot_bars import BootBars
 from stemcell.tui.widgets.event_log import EventLogPane
 from stemcell.tui.widgets.explanation import Explanation

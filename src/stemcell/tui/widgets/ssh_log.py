@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Log, Static
 
-from stemcell.engine.view import ViewModel
+from stemcell.present.view import ViewModel
 
 MAX_LINES = 5000
 

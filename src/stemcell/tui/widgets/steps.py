@@ -6,7 +6,8 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from stemcell.engine.view import StepView, ViewModel, fmt_seconds
+from stemcell.present.event_text import fmt_seconds
+from stemcell.present.view import StepView, ViewModel
 
 ICONS = {"pending": "○", "running": "▶", "done": "✔", "failed": "✖", "skipped": "↷",
          "interrupted": "■"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from stemcell.engine.view import StepView
+from stemcell.present.view import StepView
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|!~])")
 

@@ -4,6 +4,9 @@ The TUI's panes, replay (interactive and ``--headless``) and the tests all fold
 the same event stream through :class:`ViewModel`, so a replayed run shows exactly
 what the live run showed. Nothing here knows about Textual; panes read the model
 and the ``changed`` set tells them which of them need redrawing after a batch.
+The live bars are ``timing.phases.role_timeline`` of the marks seen so far (the
+function the report's phases come from), the comparison is a
+``timing.comparison.ComparisonResult``, and log lines are ``event_text.describe``.
 """
 
 from __future__ import annotations
@@ -35,27 +38,10 @@ from stemcell.engine.events import (
 )
 from stemcell.engine.redact import StreamRedactor
 from stemcell.engine.statuses import ResourceStatus
-
-# Timing marks in the order an instance passes them, and the phase each one ends.
-MARKS = (
-    "run_instances_sent",
-    "run_instances_returned",
-    "running",
-    "tcp_refused",
-    "ssh_accepting",
-    "cloud_init_done",
-    "http_healthy",
-    "lb_healthy",
-)
-PHASE_ENDING_AT = {
-    "run_instances_returned": "api",
-    "running": "pending",
-    "tcp_refused": "network",
-    "ssh_accepting": "sshd",
-    "cloud_init_done": "cloud-init",
-    "http_healthy": "app",
-}
-PHASES = ("api", "pending", "network", "sshd", "cloud-init", "app")
+from stemcell.present.event_text import describe
+from stemcell.timing.comparison import ComparisonResult
+from stemcell.timing.marks import RUNNING
+from stemcell.timing.phases import PHASE_KEYS, RoleTimeline, role_timeline
 
 SSH_LINES_PER_INSTANCE = 2000
 LOG_LINES = 1000
@@ -90,25 +76,7 @@ class InstanceView:
     state: str = ""
     address: str = ""
     launched_at: float = 0.0
-    marks: dict[str, float] = field(default_factory=dict)
-
-    def phases(self) -> dict[str, float]:
-        """Seconds spent in each phase, between consecutive marks that were seen.
-
-        A missing mark (SSH may already answer on the first probe, so no refusal
-        is ever seen) folds its phase into the next one instead of inventing it.
-        """
-        out: dict[str, float] = {}
-        previous: float | None = self.marks.get("run_instances_sent")
-        for mark in MARKS[1:]:
-            if mark not in PHASE_ENDING_AT:
-                continue
-            at = self.marks.get(mark)
-            if at is None or previous is None:
-                continue
-            out[PHASE_ENDING_AT[mark]] = max(0.0, at - previous)
-            previous = at
-        return out
+    marks: dict[str, float] = field(default_factory=dict)  # phases: timing.phases.timeline
 
 
 @dataclass
@@ -127,21 +95,6 @@ class ResourceView:
     step_id: str = ""
     state: str = "live"  # live | deleted | gone | failed
     error: str = ""
-
-
-@dataclass
-class BootBar:
-    """One bar of the comparison: a role under one setup, averaged over its instances."""
-
-    role: str
-    setup: str
-    phases: dict[str, float]
-    instances: int
-    complete: bool  # every instance reached http_healthy
-
-    @property
-    def total(self) -> float:
-        return sum(self.phases.values())
 
 
 class ViewModel:
@@ -167,12 +120,9 @@ class ViewModel:
         self.api_counts: Counter[str] = Counter()
         self.api_total = 0
         self.cost_usd = 0.0
-        self.cost_detail = ""
         self.log: deque[str] = deque(maxlen=LOG_LINES)
-        self.comparison: dict[str, Any] = {}
+        self.comparison: ComparisonResult | None = None
         self.cleanup = ""  # "" | running | done
-        self.cleanup_reason = ""
-        self.cleanup_left = 0
         self.events = 0
         # Filled by apply(), emptied by whoever draws (the SSH and log panes).
         self.new_ssh: list[tuple[str, str]] = []
@@ -271,11 +221,11 @@ class ViewModel:
         self.changed.update({"current", "student"})
 
     def _cleanup_started(self, e: CleanupStarted) -> None:
-        self.cleanup, self.cleanup_reason = "running", e.reason
+        self.cleanup = "running"
         self.changed.add("run")
 
     def _cleanup_finished(self, e: CleanupFinished) -> None:
-        self.cleanup, self.cleanup_left = "done", e.left
+        self.cleanup = "done"
         self.changed.add("run")
 
     def _resource_created(self, e: ResourceCreated) -> None:
@@ -339,14 +289,19 @@ class ViewModel:
         self.changed.add("api")
 
     def _cost(self, e: CostEstimate) -> None:
-        self.cost_usd, self.cost_detail = e.usd, e.detail
+        self.cost_usd = e.usd
         self.changed.add("api")
 
     def _log(self, e: Log) -> None:
         pass  # shown through describe()
 
     def _comparison(self, e: Comparison) -> None:
-        self.comparison = dict(e.data)
+        try:
+            self.comparison = ComparisonResult.from_dict(e.data)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            # A recording from a stemcell whose comparison we cannot read (a newer
+            # version): the live marks still tell the story.
+            self.comparison = None
         self.changed.add("timing")
 
     # --- derived views -------------------------------------------------------------
@@ -356,7 +311,7 @@ class ViewModel:
         return step.seconds
 
     def uptime(self, inst: InstanceView) -> float | None:
-        start = inst.marks.get("running") or inst.launched_at
+        start = inst.marks.get(RUNNING) or inst.launched_at
         if not start or inst.state in ("terminated", "stopped", "gone", "shutting-down"):
             return None
         return max(0.0, self.now - start)
@@ -374,58 +329,35 @@ class ViewModel:
         """The most recent image (the lab bakes one)."""
         return list(self.images.values())[-1] if self.images else None
 
-    def boot_bars(self) -> list[BootBar]:
+    def boot_bars(self) -> list[RoleTimeline]:
         """Setup #1 vs #2 per role: from the compare step once it has spoken, else live marks."""
         measured = self._bars_from_comparison()
         return measured if measured else self._bars_from_marks()
 
-    def _bars_from_comparison(self) -> list[BootBar]:
+    def _bars_from_comparison(self) -> list[RoleTimeline]:
         """The compare step's per-phase medians (it corrects for clock skew and log times)."""
-        roles = self.comparison.get("roles")
-        if not isinstance(roles, list):
+        if self.comparison is None:
             return []
-        bars: list[BootBar] = []
-        try:
-            for entry in roles:
-                for setup, data in sorted(entry.get("setups", {}).items()):
-                    phases: dict[str, float] = {}
-                    for key, stats in (data.get("phases") or {}).items():
-                        name = key.replace("_", "-")
-                        if isinstance(stats, dict) and name in PHASES:
-                            phases[name] = float(stats.get("median") or 0.0)
-                    bars.append(BootBar(str(entry["role"]), str(setup),
-                                        {p: phases[p] for p in PHASES if p in phases},
-                                        int(data.get("n", 1)), not data.get("not_ready")))
-        except (AttributeError, KeyError, TypeError, ValueError):
-            return []  # a shape we do not know: the live marks still tell the story
-        roles_seen = sorted({b.role for b in bars}, key=_role_order)
-        return sorted(bars, key=lambda b: (roles_seen.index(b.role), b.setup))
+        bars: list[RoleTimeline] = []
+        for row in self.comparison.roles:
+            for setup, block in sorted(row.setups.items()):
+                phases = {k: block.median(k) or 0.0 for k in PHASE_KEYS
+                          if block.phases.get(k) is not None}
+                bars.append(RoleTimeline(row.role, setup, phases, block.n,
+                                         not block.not_ready))
+        return _in_role_order(bars)
 
     def conclusion(self) -> list[str]:
-        text = self.comparison.get("conclusion") or self.comparison.get("summary")
-        if isinstance(text, str):
-            return [text] if text else []
-        if isinstance(text, list):
-            return [str(t) for t in text if t]
-        return []
+        return [] if self.comparison is None else list(self.comparison.conclusion)
 
-    def _bars_from_marks(self) -> list[BootBar]:
-        """Mean phase seconds over each role's instances, from the marks seen so far."""
+    def _bars_from_marks(self) -> list[RoleTimeline]:
+        """Each role's timeline over its instances, from the marks seen so far."""
         groups: dict[tuple[str, str], list[InstanceView]] = {}
         for inst in self.instances.values():
             if inst.setup in ("1", "2") and inst.role:
                 groups.setdefault((inst.role, inst.setup), []).append(inst)
-        bars: list[BootBar] = []
-        for (role, setup), members in groups.items():
-            sums: dict[str, float] = {}
-            for inst in members:
-                for phase, seconds in inst.phases().items():
-                    sums[phase] = sums.get(phase, 0.0) + seconds
-            phases = {p: sums[p] / len(members) for p in PHASES if p in sums}
-            complete = all("http_healthy" in i.marks for i in members)
-            bars.append(BootBar(role, setup, phases, len(members), complete))
-        roles = sorted({b.role for b in bars}, key=_role_order)
-        return sorted(bars, key=lambda b: (roles.index(b.role), b.setup))
+        return _in_role_order([role_timeline(role, setup, [i.marks for i in members])
+                               for (role, setup), members in groups.items()])
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the panes show, as plain data (replay tests compare these)."""
@@ -450,6 +382,10 @@ def _role_order(role: str) -> tuple[int, str]:
     return (order.get(role, 9), role)
 
 
+def _in_role_order(bars: list[RoleTimeline]) -> list[RoleTimeline]:
+    return sorted(bars, key=lambda b: (_role_order(b.role), b.setup))
+
+
 _HANDLERS: dict[type[Event], Any] = {
     RunStarted: ViewModel._run_started,
     RunFinished: ViewModel._run_finished,
@@ -470,91 +406,3 @@ _HANDLERS: dict[type[Event], Any] = {
     StudentTask: ViewModel._student_task,
     StudentCheck: ViewModel._student_check,
 }
-
-WHO = {"student": "by you", "stemcell": "by stemcell"}
-
-
-def fmt_seconds(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def describe(event: Event, origin: float = 0.0) -> str | None:
-    """One line for the event log and the story, or None for high-rate noise."""
-    if isinstance(event, SshOutput):  # the hot path during a burst: no line of its own
-        return None
-    text = _describe(event)
-    if text is None:
-        return None
-    stamp = f"+{fmt_seconds(max(0.0, event.t - origin))}" if origin and event.t else ""
-    return f"{stamp:>8} {text}" if stamp else f"{'':>8} {text}"
-
-
-def _describe(e: Event) -> str | None:
-    if isinstance(e, RunStarted):
-        kind = "simulated sandbox" if e.simulated else f"AWS {e.region}"
-        return f"run {e.run_id}: {e.lab} with {e.profile} ({kind})"
-    if isinstance(e, RunFinished):
-        return f"run {e.status}" + (f": {e.reason}" if e.reason else "")
-    if isinstance(e, StepStarted):
-        return f"step {e.step_id} started: {e.title}"
-    if isinstance(e, StepFinished):
-        text = f"step {e.step_id} {e.status} ({fmt_seconds(e.seconds)})"
-        if e.by and e.status == "done":
-            text += f" {WHO.get(e.by, e.by)}"
-        if e.error:
-            text += f": {e.error}"
-        if e.hint:
-            text += f" (hint: {e.hint})"
-        return text
-    if isinstance(e, CleanupStarted):
-        return f"cleanup started: {e.reason}"
-    if isinstance(e, CleanupFinished):
-        return "cleanup finished" + (f", {e.left} resource(s) left" if e.left else "")
-    if isinstance(e, ResourceCreated):
-        return f"created {e.rtype} {e.rid}" + (f" ({e.name})" if e.name else "")
-    if isinstance(e, ResourceDeleted):
-        if e.error:
-            return f"could not delete {e.rtype} {e.rid}: {e.error}"
-        return f"deleted {e.rtype} {e.rid}"
-    if isinstance(e, InstanceState):
-        who = "" if not e.role else (f" [{e.role}]" if e.setup in ("", "builder")
-                                     else f" [{e.role} #{e.setup}]")
-        return f"instance {e.instance_id}{who} {e.state}"
-    if isinstance(e, ImageState):
-        extra = f" {e.phase}" if e.phase and e.phase != e.state else ""
-        return f"image {e.image_id or '(not created yet)'} {e.state}{extra} {e.progress:.0%}"
-    if isinstance(e, TimingMark):
-        return f"mark {e.instance_id} {e.mark}"
-    if isinstance(e, ApiCall):
-        return f"api {e.service}.{e.operation} (#{e.total})" if e.total else \
-            f"api {e.service}.{e.operation}"
-    if isinstance(e, CostEstimate):
-        detail = e.detail.splitlines()[0] if e.detail else ""
-        return f"cost estimate ${e.usd:.2f}" + (f": {detail}" if detail else "")
-    if isinstance(e, Log):
-        if e.level == "debug":
-            return None
-        if not e.message:
-            return None
-        prefix = "" if e.level == "info" else f"{e.level}: "
-        return prefix + e.message.splitlines()[0]
-    if isinstance(e, Comparison):
-        return "comparison ready"
-    if isinstance(e, StudentTask):
-        return f"your turn: {e.goal} ({len(e.commands)} command(s))"
-    if isinstance(e, StudentCheck):
-        failed = [r for r in e.results if r.get("status") == "failed"]
-        if failed:
-            return f"check {e.step_id}: {failed[0].get('description', '')}: " \
-                   f"{failed[0].get('why', '')}"
-        waiting = [r for r in e.results if r.get("status") == "waiting"]
-        if waiting:
-            return f"waiting for you: {waiting[0].get('description', '')}"
-        return f"check {e.step_id}: all passed"
-    return None
