@@ -25,7 +25,7 @@ from stemcell.cloud.clients import (
 from stemcell.cloud.deleter import CloudDeleter
 from stemcell.cloud.ec2 import Cloud
 from stemcell.engine.clock import Clock, WallClock
-from stemcell.engine.context import RunConfig
+from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import ConfigError
 from stemcell.remote.dialer import DirectDialer
 
@@ -45,7 +45,7 @@ class Backend:
         # Retry backoff and the fresh-id window in the run's (modeled) time.
         self.cloud.retries.clock = self.clock
 
-    def attach(self, ctx: Any) -> None:
+    def attach(self, ctx: Context) -> None:
         """Give a context this backend's cloud, dialer, deleter and clock."""
         self.cloud.on_call = ctx.count_api_call
         ctx.cloud = self.cloud

@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stemcell.cloud.aws_errors import error_code
 from stemcell.cloud.clients import credentials_expire_in
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 
 QUOTA_CODE = "L-1216C47A"
@@ -61,7 +62,7 @@ def vcpus_running(cloud: Any) -> int:
     return used
 
 
-def check_vcpus(ctx: Any, itype: str, needed_instances: int) -> None:
+def check_vcpus(ctx: Context, itype: str, needed_instances: int) -> None:
     """StepFailed (before anything is launched) if ``needed_instances`` more will not fit."""
     if itype[:1] not in STANDARD_FAMILIES or needed_instances <= 0:
         return
@@ -88,7 +89,7 @@ def check_vcpus(ctx: Any, itype: str, needed_instances: int) -> None:
     ctx.log(f"vCPU quota: {used} + {needed} of {quota:g} in {ctx.cloud.region}")
 
 
-def check_credentials_last(ctx: Any, needed: float = LAB_SECONDS) -> None:
+def check_credentials_last(ctx: Context, needed: float = LAB_SECONDS) -> None:
     """Refuse when the credentials expire before cleanup could run; warn when tight."""
     try:
         left = credentials_expire_in(ctx.cloud.session)

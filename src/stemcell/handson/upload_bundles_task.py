@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from stemcell.cloud.s3 import bucket_name, pack_bundle, secure_and_tag
 from stemcell.cloud.tags import ctx_tags
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, files_dir, q, waiting
@@ -27,7 +28,7 @@ class Task(TaskBase):
         super().__init__(spec)
         self.sizes: dict[str, int] = {}
 
-    def brief(self, ctx: Any) -> Brief:
+    def brief(self, ctx: Context) -> Brief:
         name = bucket_name(ctx.run_id)
         folder = files_dir(ctx) / "bundles"
         folder.mkdir(mode=0o700, exist_ok=True)
@@ -52,7 +53,7 @@ class Task(TaskBase):
                    "private and no instance holds credentials."],
         )
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         name = bucket_name(ctx.run_id)
         try:
             listed = ctx.cloud.s3.list_objects_v2(Bucket=name, Prefix=PREFIX)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from stemcell.engine.context import Context
 from stemcell.engine.events import SshOutput
 from stemcell.engine.redact import StreamRedactor
 from stemcell.remote.dialer import Target
@@ -32,7 +33,7 @@ CONSOLE_WAIT = 360.0
 HOST_KEYS = "host_keys"  # the bag's {instance id: "verified" | "pinned"}
 
 
-def stream_to(ctx: Any, instance_id: str) -> Any:
+def stream_to(ctx: Context, instance_id: str) -> Any:
     """A line callback that streams a command's output as the instance's SshOutput events.
 
     Redacted at the source, with memory across lines (a key printed line by line
@@ -46,7 +47,7 @@ def stream_to(ctx: Any, instance_id: str) -> Any:
     return on_line
 
 
-def _console_fingerprints(ctx: Any, instance_id: str, wait: float) -> dict[str, str]:
+def _console_fingerprints(ctx: Context, instance_id: str, wait: float) -> dict[str, str]:
     """Poll the console (modeled seconds, backing off) until it shows the fingerprints."""
     until = ctx.clock.now() + wait
     delay = 2.0
@@ -59,7 +60,7 @@ def _console_fingerprints(ctx: Any, instance_id: str, wait: float) -> dict[str, 
         delay = min(15.0, delay * 1.5)
 
 
-def _record_trust(ctx: Any, instance_id: str, how: str) -> None:
+def _record_trust(ctx: Context, instance_id: str, how: str) -> None:
     status = {VERIFIED: "verified", PINNED: "pinned"}.get(how)
     if status is None:
         return
@@ -75,14 +76,14 @@ def _record_trust(ctx: Any, instance_id: str, how: str) -> None:
                 "warning")
 
 
-def known_hosts(ctx: Any) -> Path:
+def known_hosts(ctx: Context) -> Path:
     return Path(ctx.run_dir) / "ssh" / "known_hosts"
 
 
-def ssh_to(ctx: Any, instance_id: str, public_ip: str = "", private_ip: str = "",
+def ssh_to(ctx: Context, instance_id: str, public_ip: str = "", private_ip: str = "",
            deadline: float = SSH_DEADLINE, cancel: Any = None) -> SshClient:
     target = Target(instance_id=instance_id, public_ip=public_ip, private_ip=private_ip)
-    address = ctx.dialer.ssh_address(target)
+    address = ctx.require_dialer().ssh_address(target)
 
     trusted = (ctx.get(HOST_KEYS) or {}).get(instance_id)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stemcell.cloud.aws_errors import explain
 from stemcell.cloud.tags import ctx_tags, tag_spec
+from stemcell.engine.context import Context
 from stemcell.engine.step import BaseStep
 
 
@@ -28,7 +28,7 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 class KeyPairStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         key = Ed25519PrivateKey.generate()
         private = key.private_bytes(serialization.Encoding.PEM,
                                     serialization.PrivateFormat.OpenSSH,

@@ -6,6 +6,7 @@ import re
 import shlex
 from typing import Any
 
+from stemcell.engine.context import Context
 from stemcell.engine.errors import ConfigError, SkipStep, StepFailed
 from stemcell.engine.step import BaseStep
 from stemcell.remote.reach import ssh_to, stream_to
@@ -15,7 +16,7 @@ _PUBKEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|"
                      r" [A-Za-z0-9+/]+=*( [^\r\n]*)?$")
 
 
-def ta_keys(ctx: Any, params: Any) -> list[str]:
+def ta_keys(ctx: Context, params: Any) -> list[str]:
     keys: list[str] = []
     for key in [*ctx.lab.ta_keys, *params.keys, *ctx.config.ta_keys]:
         key = key.strip()
@@ -40,7 +41,7 @@ def append_script(keys: list[str]) -> str:
 
 
 class GrantTaAccessStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         keys = ta_keys(ctx, self.spec.typed_params())
         if not keys:
             raise SkipStep("no TA keys configured (lab ta_keys, step params or --ta-key)")
@@ -54,5 +55,5 @@ class GrantTaAccessStep(BaseStep):
                              + " | ".join(last[-3:]))
         ctx.log(f"{len(keys)} TA key(s) in /home/ubuntu/.ssh/authorized_keys on {iid}")
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Context) -> None:
         return None

@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from stemcell.engine.context import Context
 from stemcell.engine.errors import Interrupted, StemcellError, StepFailed
 from stemcell.engine.events import TimingMark
 from stemcell.engine.step import BaseStep
@@ -72,7 +73,7 @@ _WATCHES: dict[tuple[str, str], tuple[Watch, threading.Thread]] = {}
 _LOCK = threading.Lock()
 
 
-def watch(ctx: Any, instance_ids: list[str] | None = None) -> list[Watch]:
+def watch(ctx: Context, instance_ids: list[str] | None = None) -> list[Watch]:
     """Start watching instances of ``ctx.get("instances")`` (idempotent); return the watches."""
     instances: dict[str, dict[str, Any]] = ctx.get("instances") or {}
     wanted = instance_ids if instance_ids is not None else [
@@ -105,7 +106,7 @@ def watch(ctx: Any, instance_ids: list[str] | None = None) -> list[Watch]:
     return watches
 
 
-def stop_watching(ctx: Any, instance_ids: list[str] | None = None) -> None:
+def stop_watching(ctx: Context, instance_ids: list[str] | None = None) -> None:
     """Stop the watchers of these instances (all of the run's when None) and forget them."""
     with _LOCK:
         keys = [k for k in _WATCHES if k[0] == ctx.run_id
@@ -114,7 +115,7 @@ def stop_watching(ctx: Any, instance_ids: list[str] | None = None) -> None:
             _WATCHES.pop(key)[0].stop.set()
 
 
-def _forget(ctx: Any, instance_ids: list[str]) -> None:
+def _forget(ctx: Context, instance_ids: list[str]) -> None:
     with _LOCK:
         for iid in instance_ids:
             _WATCHES.pop((ctx.run_id, iid), None)
@@ -123,7 +124,7 @@ def _forget(ctx: Any, instance_ids: list[str]) -> None:
 # --- one instance ------------------------------------------------------------------------
 
 
-def _run_watch(ctx: Any, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
+def _run_watch(ctx: Context, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
     http = threading.Thread(target=_poll_http, args=(ctx, w, info, cancel),
                             name=f"health-{w.instance_id}", daemon=True)
     http.start()
@@ -142,7 +143,7 @@ def _run_watch(ctx: Any, w: Watch, info: dict[str, Any], cancel: threading.Event
         w.done.set()
 
 
-def _over_ssh(ctx: Any, w: Watch, info: dict[str, Any]) -> None:
+def _over_ssh(ctx: Context, w: Watch, info: dict[str, Any]) -> None:
     from stemcell.remote.reach import ssh_to
 
     remaining = max(1.0, w.started + READY_DEADLINE - ctx.clock.now())
@@ -166,7 +167,7 @@ def _over_ssh(ctx: Any, w: Watch, info: dict[str, Any]) -> None:
             w.downloads = parse_downloads(output_log).to_dict()
 
 
-def _clock_offset(ctx: Any, client: Any) -> Offset:
+def _clock_offset(ctx: Context, client: Any) -> Offset:
     samples = []
     for _ in range(CLOCK_SAMPLES):
         sent = ctx.clock.now()
@@ -213,7 +214,7 @@ def _read_file(client: Any, path: str) -> str | None:
     return None
 
 
-def _poll_http(ctx: Any, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
+def _poll_http(ctx: Context, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
     role = ctx.profile.roles.get(w.role)
     if role is None:
         return
@@ -227,7 +228,7 @@ def _poll_http(ctx: Any, w: Watch, info: dict[str, Any], cancel: threading.Event
     looks = 0
     while not cancel.is_set():
         try:
-            host, port = ctx.dialer.http_address(target, health.port)
+            host, port = ctx.require_dialer().http_address(target, health.port)
             answer = http_probe.try_get(host, port, health.path, timeout=wall_timeout)
         except StemcellError:
             answer = None  # the guest is not known to the dialer yet
@@ -247,7 +248,7 @@ def _poll_http(ctx: Any, w: Watch, info: dict[str, Any], cancel: threading.Event
 # --- into the timeline -----------------------------------------------------------------------
 
 
-def _record(ctx: Any, w: Watch) -> None:
+def _record(ctx: Context, w: Watch) -> None:
     boot = shift(w.boot, w.offset.seconds) if w.boot is not None else None
     done_at = w.wait_returned
     if boot is not None and boot.end is not None:
@@ -288,7 +289,7 @@ def _record(ctx: Any, w: Watch) -> None:
         ctx.store.save()
 
 
-def _from_guest(ctx: Any, w: Watch, boot: Boot | None) -> dict[str, str]:
+def _from_guest(ctx: Context, w: Watch, boot: Boot | None) -> dict[str, str]:
     """Tighten late observations with the guest's own (offset-corrected) account.
 
     Each of our marks is an upper bound: we saw the state at that moment or later.
@@ -331,7 +332,7 @@ def _from_guest(ctx: Any, w: Watch, boot: Boot | None) -> dict[str, str]:
 
 
 class MeasureStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         instances: dict[str, dict[str, Any]] = ctx.need("instances")
         ids = [iid for iid, info in instances.items() if str(info.get("setup")) in ("1", "2")]
         if not ids:

@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Log, Static
 
+from stemcell.engine.context import Context
+
 STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow",
           "unreachable": "#ff8700", "error": "bold red"}
 
@@ -19,7 +21,7 @@ STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow",
 class CheckScreen(Screen[None]):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("k", "run_checks", "Run again")]
 
-    def __init__(self, ctx: Any, step_id: str | None = None) -> None:
+    def __init__(self, ctx: Context, step_id: str | None = None) -> None:
         super().__init__()
         self.ctx = ctx
         # "Check this step": only the checks written beside that step (and what they
