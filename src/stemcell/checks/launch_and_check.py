@@ -27,6 +27,7 @@ from stemcell.cloud.pricing import choose_instance_type, confirm_launch
 from stemcell.cloud.run_instances import safe_launch_kwargs
 from stemcell.cloud.tags import run_tags
 from stemcell.engine.context import new_run_id
+from stemcell.engine.ports import CloudApi
 from stemcell.engine.errors import ConfigError, StemcellError
 
 PURPOSE = "stemcell:purpose"
@@ -92,7 +93,7 @@ def confirm_cost(backend: str, region: str, yes: bool,
 
 
 def launch_and_check(
-    cloud: Any,
+    cloud: CloudApi,
     ami: str,
     user_data: str,
     checks: Sequence[PlannedCheck],

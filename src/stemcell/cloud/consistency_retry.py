@@ -18,11 +18,12 @@ nothing was changed by them, so trying again is safe.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.aws_errors import error_code
+from stemcell.engine.clock import Clock
 
 T = TypeVar("T")
 
@@ -46,7 +47,7 @@ class Sleeper(Protocol):
     """What the helper needs of a run context: modeled time and a cancellable sleep."""
 
     @property
-    def clock(self) -> Any: ...
+    def clock(self) -> Clock: ...
 
     def sleep(self, seconds: float) -> None: ...
 

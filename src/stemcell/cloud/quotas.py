@@ -12,14 +12,13 @@ than to fail halfway with ``VcpuLimitExceeded`` and instances to clean up.
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stemcell.cloud.aws_errors import error_code
 from stemcell.cloud.clients import credentials_expire_in
 from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
+from stemcell.engine.ports import CloudApi
 
 QUOTA_CODE = "L-1216C47A"
 STANDARD_FAMILIES = ("a", "c", "d", "h", "i", "m", "r", "t", "z")
@@ -35,7 +34,7 @@ def vcpus_of(itype: str) -> int:
     return VCPUS.get(itype, 2)
 
 
-def vcpu_quota(cloud: Any) -> float | None:
+def vcpu_quota(cloud: CloudApi) -> float | None:
     """The quota's value, or None when Service Quotas will not tell (no permission, ...)."""
     try:
         reply = cloud.client("service-quotas").get_service_quota(
@@ -46,7 +45,7 @@ def vcpu_quota(cloud: Any) -> float | None:
     return float(value) if value is not None else None
 
 
-def vcpus_running(cloud: Any) -> int:
+def vcpus_running(cloud: CloudApi) -> int:
     """vCPUs of the account's pending and running Standard-family instances in the region."""
     used = 0
     pages = cloud.ec2.get_paginator("describe_instances").paginate(

@@ -11,6 +11,7 @@ import socket
 from typing import Any
 
 from stemcell.cloud.run_instances import address_of
+from stemcell.content.models import StepSpec
 from stemcell.engine.context import Context
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.instance_view import InstanceSeen, mine_elsewhere, state_of
@@ -41,7 +42,7 @@ def ssh_answers(ctx: Context, inst: dict[str, Any]) -> bool:
 
 
 class Task(TaskBase):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         super().__init__(spec)
         self.seen = InstanceSeen()
 

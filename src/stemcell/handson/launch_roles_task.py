@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from stemcell.content.models import StepSpec
 from stemcell.engine.context import Context
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.instance_view import InstanceSeen, mine_elsewhere, state_of
@@ -40,7 +41,7 @@ def _decode(value: str) -> str:
 
 
 class Task(TaskBase):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         super().__init__(spec)
         self.seen = InstanceSeen()
         self.expected: dict[str, str] = {}  # role -> user data

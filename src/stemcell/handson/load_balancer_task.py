@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.tags import ctx_tags
+from stemcell.content.models import StepSpec
 from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
@@ -34,7 +35,7 @@ def _arn(kind: str, name: str) -> str:
 
 
 class Task(TaskBase):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         super().__init__(spec)
         self.targets: list[str] = []
         self.with_lb = True

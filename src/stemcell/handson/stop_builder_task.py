@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from stemcell.content.models import StepSpec
 from stemcell.engine.context import Context
 from stemcell.engine.events import ImageState
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
@@ -12,7 +11,7 @@ from stemcell.handson.task_base import TaskBase, q, waiting
 
 
 class Task(TaskBase):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         super().__init__(spec)
         self.seen = InstanceSeen()
 

@@ -21,6 +21,7 @@ from stemcell.checks.registry import CLOUD_KINDS
 from stemcell.checks.student import run_options
 from stemcell.checks.targets import HostSpec
 from stemcell.cloud.tags import RUN, as_dict, ctx_tags
+from stemcell.content.models import StepSpec
 from stemcell.engine.context import Context
 from stemcell.engine.state import Resource
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
@@ -94,7 +95,7 @@ def waiting(found: str, what: str, why: str = "", check_id: str = "found") -> Pr
 class TaskBase:
     """A task knows its step spec; subclasses give ``brief`` and ``poll``."""
 
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         self.spec = spec
         self.step_id: str = spec.id
         self._last_check = float("-inf")

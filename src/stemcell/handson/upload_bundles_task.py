@@ -9,12 +9,12 @@ blocked, tagged) so cleanup empties and deletes it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.s3 import bucket_name, pack_bundle, secure_and_tag
 from stemcell.cloud.tags import ctx_tags
+from stemcell.content.models import StepSpec
 from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
@@ -24,7 +24,7 @@ PREFIX = "bundles/"
 
 
 class Task(TaskBase):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         super().__init__(spec)
         self.sizes: dict[str, int] = {}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
 
+from stemcell.content.models import TaAccessParams
 from stemcell.engine.context import Context
 from stemcell.engine.errors import ConfigError, SkipStep, StepFailed
 from stemcell.engine.step import BaseStep
@@ -16,7 +16,7 @@ _PUBKEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|"
                      r" [A-Za-z0-9+/]+=*( [^\r\n]*)?$")
 
 
-def ta_keys(ctx: Context, params: Any) -> list[str]:
+def ta_keys(ctx: Context, params: TaAccessParams) -> list[str]:
     keys: list[str] = []
     for key in [*ctx.lab.ta_keys, *params.keys, *ctx.config.ta_keys]:
         key = key.strip()
