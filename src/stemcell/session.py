@@ -12,7 +12,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stemcell import paths
 from stemcell.content import Lab, Profile, load_lab, load_profile
@@ -24,7 +24,11 @@ from stemcell.engine.events import EventBus
 from stemcell.engine.recorder import Recorder
 from stemcell.engine.runner import Runner, summary
 from stemcell.engine.state import RunState, StateStore, load_state
+from stemcell.engine.step import Step
 from stemcell.engine.student_desk import StudentDesk
+
+if TYPE_CHECKING:
+    from stemcell.cloud.backend import Backend
 
 RECORDING_NAME = "recording.jsonl"
 
@@ -50,9 +54,9 @@ def load_content(config: RunConfig) -> tuple[Lab, Path, Profile, Path]:
 @dataclass
 class LabSession:
     ctx: Context
-    steps: list[Any]
+    steps: list[Step]
     recorder: Recorder
-    backend: Any = None
+    backend: Backend | None = None
     resumed: bool = False
     desk: StudentDesk | None = None  # hands-on mode: the steps the student does
     _open_lock: threading.Lock = field(default_factory=threading.Lock)

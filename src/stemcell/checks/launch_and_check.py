@@ -27,8 +27,8 @@ from stemcell.cloud.pricing import choose_instance_type, confirm_launch
 from stemcell.cloud.run_instances import safe_launch_kwargs
 from stemcell.cloud.tags import run_tags
 from stemcell.engine.context import new_run_id
-from stemcell.engine.ports import CloudApi
 from stemcell.engine.errors import ConfigError, StemcellError
+from stemcell.engine.ports import CloudApi
 
 PURPOSE = "stemcell:purpose"
 Say = Callable[[str], None]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -217,7 +216,9 @@ def _delete(ctx: Context, doomed: list[Resource]) -> int:
             click.echo(f"  deleted {event.rtype} {event.rid}{note}")
 
     ctx.bus.subscribe(show)
-    deleter: Any = ctx.deleter
+    deleter = ctx.deleter
+    if deleter is None:  # open_backend's attach always gives one
+        raise StemcellError("no cloud connection to delete with")
     instances = [r.rid for r in doomed if r.rtype == "instance"]
     failed = 0
     if instances:  # all at once, one poll for all

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 
@@ -27,19 +27,22 @@ from stemcell.cloud.ec2 import Cloud
 from stemcell.engine.clock import Clock, WallClock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import ConfigError
-from stemcell.remote.dialer import DirectDialer
+from stemcell.remote.dialer import Dialer, DirectDialer
+
+if TYPE_CHECKING:
+    from stemcell.sandbox.connect import SandboxHandle
 
 
 @dataclass
 class Backend:
     name: str
     cloud: Cloud
-    dialer: Any
+    dialer: Dialer
     clock: Clock
     simulated: bool
     deleter: CloudDeleter = field(default_factory=CloudDeleter)
     note: str = ""
-    _handle: Any = None
+    _handle: SandboxHandle | None = None  # the sandbox this backend started or joined
 
     def __post_init__(self) -> None:
         # Retry backoff and the fresh-id window in the run's (modeled) time.

@@ -14,15 +14,15 @@ the instance id, not the address: public IPs are reused within a run.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Any
 
 from stemcell.engine.context import Context
 from stemcell.engine.events import SshOutput
 from stemcell.engine.redact import StreamRedactor
 from stemcell.remote.dialer import Target
 from stemcell.remote.host_keys import PINNED, VERIFIED, console_text, parse_fingerprints
-from stemcell.remote.ssh_client import SshClient, connect
+from stemcell.remote.ssh_client import OnLine, SshClient, connect
 
 SSH_DEADLINE = 900.0
 # Modeled seconds to wait for cloud-init's fingerprint block: longer than a buffered
@@ -33,7 +33,7 @@ CONSOLE_WAIT = 360.0
 HOST_KEYS = "host_keys"  # the bag's {instance id: "verified" | "pinned"}
 
 
-def stream_to(ctx: Context, instance_id: str) -> Any:
+def stream_to(ctx: Context, instance_id: str) -> OnLine:
     """A line callback that streams a command's output as the instance's SshOutput events.
 
     Redacted at the source, with memory across lines (a key printed line by line
@@ -81,7 +81,7 @@ def known_hosts(ctx: Context) -> Path:
 
 
 def ssh_to(ctx: Context, instance_id: str, public_ip: str = "", private_ip: str = "",
-           deadline: float = SSH_DEADLINE, cancel: Any = None) -> SshClient:
+           deadline: float = SSH_DEADLINE, cancel: threading.Event | None = None) -> SshClient:
     target = Target(instance_id=instance_id, public_ip=public_ip, private_ip=private_ip)
     address = ctx.require_dialer().ssh_address(target)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stemcell.engine.context import Context
 from stemcell.engine.errors import Interrupted, StemcellError, StepFailed
@@ -38,6 +38,9 @@ from stemcell.timing.marks import (
 )
 from stemcell.timing.marks import timeline as build_timeline
 from stemcell.timing.skew import NO_OFFSET, Offset, Sample, estimate, parse_date_output
+
+if TYPE_CHECKING:
+    from stemcell.remote.ssh_client import SshClient  # paramiko: only once a boot is read
 
 READY_DEADLINE = 1800.0  # modeled seconds from the watch's start to HTTP healthy
 HTTP_POLL = 1.0  # modeled seconds between health probes
@@ -167,7 +170,7 @@ def _over_ssh(ctx: Context, w: Watch, info: dict[str, Any]) -> None:
             w.downloads = parse_downloads(output_log).to_dict()
 
 
-def _clock_offset(ctx: Context, client: Any) -> Offset:
+def _clock_offset(ctx: Context, client: SshClient) -> Offset:
     samples = []
     for _ in range(CLOCK_SAMPLES):
         sent = ctx.clock.now()
@@ -180,7 +183,7 @@ def _clock_offset(ctx: Context, client: Any) -> Offset:
     return estimate(samples)
 
 
-def _read_boot(client: Any) -> tuple[Boot | None, str]:
+def _read_boot(client: SshClient) -> tuple[Boot | None, str]:
     """Stages from ``analyze dump`` (else the raw log); the kernel's start from the log."""
     boot: Boot | None = None
     source = ""
@@ -204,7 +207,7 @@ def _read_boot(client: Any) -> tuple[Boot | None, str]:
     return boot, source
 
 
-def _read_file(client: Any, path: str) -> str | None:
+def _read_file(client: SshClient, path: str) -> str | None:
     # Ubuntu's cloud-init logs are root:adm 0640; the default user is in adm, but
     # a TA's image may differ, so fall back to sudo.
     for command in (f"cat {path}", f"sudo cat {path}"):
