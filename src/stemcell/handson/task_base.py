@@ -26,6 +26,8 @@ from stemcell.engine.context import Context
 from stemcell.engine.state import Resource
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.remote.dialer import Target
+from stemcell.remote.reach import known_hosts
+from stemcell.remote.ssh_command import ssh_command
 
 TRANSIENT = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException",
                        "ServiceUnavailable", "InternalError", "Unavailable"})
@@ -80,11 +82,7 @@ def ssh_words(ctx: Context, instance_id: str, public_ip: str = "", private_ip: s
     """``ssh -i KEY [-p PORT] ... ubuntu@HOST``: the dialer says where (loopback or public)."""
     host, port = ctx.require_dialer().ssh_address(Target(instance_id, public_ip, private_ip))
     key = ctx.get("key_path") or str(Path(ctx.run_dir) / "ssh" / "id_ed25519")
-    known = Path(ctx.run_dir) / "ssh" / "known_hosts"
-    port_opt = f" -p {port}" if int(port) != 22 else ""
-    return (f"ssh -i {q(key)}{port_opt} -o IdentitiesOnly=yes -o BatchMode=yes "
-            f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={q(known)} "
-            f"ubuntu@{host}")
+    return ssh_command(host, int(port), key, known_hosts(ctx), accept_new=True)
 
 
 def waiting(found: str, what: str, why: str = "", check_id: str = "found") -> Progress:

@@ -99,8 +99,6 @@ Node = Simple | If | For | While | Group
 
 OPS = ("&&", "||", ";;", ">>", "<<-", "<<", "&>", ">&", "2>&1", ";", "|", "&", "(", ")",
        ">", "<", "\n")
-RESERVED = {"if", "then", "elif", "else", "fi", "for", "in", "do", "done", "while", "until",
-            "{", "}", "!"}
 
 
 @dataclass
