@@ -22,20 +22,10 @@ from typing import Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from stemcell.cloud.aws_errors import error_code
+from stemcell.cloud.aws_errors import NOT_YET_VISIBLE, error_code
 from stemcell.engine.clock import Clock
 
 T = TypeVar("T")
-
-# Codes AWS answers for a resource it created a moment ago and does not see yet.
-NOT_YET_VISIBLE = frozenset({
-    "InvalidGroup.NotFound",
-    "InvalidKeyPair.NotFound",
-    "InvalidInstanceID.NotFound",
-    "InvalidAMIID.NotFound",
-    "InvalidSnapshot.NotFound",
-    "NoSuchBucket",
-})
 
 # Modeled seconds; AWS says "a few seconds", rarely up to a minute or two.
 DEFAULT_WINDOW = 120.0

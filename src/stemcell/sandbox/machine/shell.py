@@ -557,7 +557,7 @@ class Shell:
                 i += 2
             elif c == "$":
                 parts: list[sx.Part] = []
-                j = sx._dollar(text, i, parts, None)
+                j = sx._dollar(text, i, parts)
                 out.append(self._part_text(parts[0]))
                 i = j
             elif c == "`":
