@@ -6,7 +6,7 @@ import json
 import shlex
 import shutil
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -15,6 +15,10 @@ from stemcell.cli.printer import Printer
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import ConfigError, Interrupted, StateError
 from stemcell.engine.runner import interrupt_on_signals
+
+if TYPE_CHECKING:
+    from stemcell.engine.events import Event
+    from stemcell.session import LabSession
 
 EXIT = {"succeeded": 0, "failed": 1, "interrupted": 130}
 
@@ -138,7 +142,7 @@ def run(
     raise SystemExit(EXIT.get(status, 1))
 
 
-def _step_commands(event: Any) -> None:
+def _step_commands(event: Event) -> None:
     """--hands-on --json: as a student's step begins, its commands as one line of stdout."""
     from stemcell.engine.events import StudentTask
 
@@ -147,7 +151,7 @@ def _step_commands(event: Any) -> None:
         sys.stdout.flush()
 
 
-def student_setup(session: Any) -> list[str]:
+def student_setup(session: LabSession) -> list[str]:
     """What the student's shell needs once, before the first command (to the console).
 
     Shell lines, so ``eval`` or copy-paste both work. A background sandbox: its
