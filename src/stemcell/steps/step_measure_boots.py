@@ -101,9 +101,8 @@ def watch(ctx: Context, instance_ids: list[str] | None = None) -> list[Watch]:
             thread = threading.Thread(target=_run_watch, args=(ctx, w, dict(info), w.stop),
                                       name=f"measure-{iid}", daemon=True)
             _WATCHES[key] = (w, thread)
-            workers = getattr(ctx, "workers", None)
-            if workers is not None:  # the runner owns them: stopped when cleanup starts
-                workers.add(f"measure-{iid}", w.stop, thread)
+            # The runner owns them: stopped when cleanup starts, joined when the run ends.
+            ctx.workers.add(f"measure-{iid}", w.stop, thread)
         thread.start()
         watches.append(w)
     return watches
