@@ -96,14 +96,14 @@ class LabSession:
 
     def where_to_type(self) -> str:
         """Hands-on: how the student's shell reaches this run's cloud, in one sentence."""
-        handle = getattr(self.backend, "_handle", None)
+        handle = self.backend.sandbox if self.backend is not None else None
         if handle is None:
             return "use your usual AWS CLI profile and region in the shell you type in"
-        if getattr(handle, "background", False):
+        if handle.background:
             return 'in the shell you type in, first run: eval "$(stemcell sandbox env)"'
         return ("this sandbox runs inside the app: for your shell, quit and start "
                 "`stemcell sandbox start` first, then `eval \"$(stemcell sandbox env)\"`"
-                f" (endpoint {getattr(handle, 'endpoint_url', '?')})")
+                f" (endpoint {handle.endpoint_url})")
 
     def show_me(self) -> str:
         """Hands-on: let stemcell do the step waiting for the student; '' or why not."""

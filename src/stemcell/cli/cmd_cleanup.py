@@ -104,7 +104,7 @@ def _cleanup(run_id: str | None, dry_run: bool, yes: bool, backend: str | None,
         opened.attach(ctx)
         if opened.note:
             click.echo(opened.note, err=True)
-        handle = getattr(opened, "_handle", None)
+        handle = opened.sandbox
         if config.backend == "sandbox" and handle is not None and not handle.background:
             # A sandbox started just now is empty: its resources died with its process.
             click.echo("no background sandbox is running; a run's sandbox resources end "

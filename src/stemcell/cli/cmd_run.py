@@ -156,25 +156,21 @@ def student_setup(session: LabSession) -> list[str]:
 
     Shell lines, so ``eval`` or copy-paste both work. A background sandbox: its
     ``stemcell sandbox env``; this process's own sandbox: its endpoint and
-    credentials (any key works in a sandbox without credentials).
+    credentials.
     """
     ctx = session.ctx
     key = ctx.run_dir / "ssh" / "id_ed25519"
     lines = ["# hands-on: you type each step's commands; stemcell checks what you made.",
              "# In the shell where you type them, first run:"]
-    handle = getattr(session.backend, "_handle", None)
-    if handle is not None and getattr(handle, "background", False):
+    handle = session.backend.sandbox if session.backend is not None else None
+    if handle is not None and handle.background:
         lines.append('eval "$(stemcell sandbox env)"')
     elif handle is not None:
         from stemcell.sandbox.credentials import aws_env
 
-        creds = getattr(handle, "credentials", None)
-        if creds is not None:
-            env = aws_env(handle.endpoint_url, creds, ctx.config.region)
-        else:  # this sandbox accepts any credentials
-            env = {"AWS_ENDPOINT_URL": handle.endpoint_url, "AWS_ACCESS_KEY_ID": "sandbox",
-                   "AWS_SECRET_ACCESS_KEY": "sandbox", "AWS_DEFAULT_REGION": ctx.config.region,
-                   "AWS_REGION": ctx.config.region}
+        # Every sandbox has its own credentials (a background one without them is
+        # never joined: sandbox/connect.connect_or_start).
+        env = aws_env(handle.endpoint_url, handle.credentials, ctx.config.region)
         lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
     else:
         if ctx.config.aws_profile:

@@ -48,6 +48,11 @@ class Backend:
         # Retry backoff and the fresh-id window in the run's (modeled) time.
         self.cloud.retries.clock = self.clock
 
+    @property
+    def sandbox(self) -> SandboxHandle | None:
+        """The sandbox this backend started or joined (None on AWS)."""
+        return self._handle
+
     def attach(self, ctx: Context) -> None:
         """Give a context this backend's cloud, dialer, deleter and clock."""
         self.cloud.on_call = ctx.count_api_call
@@ -104,4 +109,4 @@ def _open_sandbox(config: RunConfig) -> Backend:
     session: boto3.Session = sandbox_session(config.region, handle.credentials)
     cloud = Cloud(session, config.region, handle.endpoint_url)
     return Backend("sandbox", cloud, handle.dialer, handle.clock, simulated=True,
-                   note=str(getattr(handle, "note", "") or ""), _handle=handle)
+                   note=handle.note, _handle=handle)
