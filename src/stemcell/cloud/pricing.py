@@ -20,10 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from stemcell.cloud.ec2 import ALLOWED_TYPES
 from stemcell.engine.errors import ConfigError, Interrupted
+
+if TYPE_CHECKING:
+    from stemcell.content.models import StepSpec
 
 PRICES_AS_OF = "2024-11-01"
 HOURS_PER_MONTH = 730.0
@@ -103,20 +106,11 @@ def alternatives(itype: str) -> list[str]:
     return sorted(t for t, a in ALLOWED_TYPES.items() if a == arch and t != itype)
 
 
-class PricedStep(Protocol):
-    """Of a lab step, what the estimate reads (a ``content.models.StepSpec``)."""
-
-    @property
-    def kind(self) -> str: ...
-
-    def typed_params(self) -> Any: ...
-
-
 class PricedLab(Protocol):
     """Of a lab, what the estimate reads (a ``Lab``, or the TA's one-server quote)."""
 
     @property
-    def steps(self) -> Sequence[PricedStep]: ...
+    def steps(self) -> Sequence[StepSpec]: ...
 
 
 class PricedImage(Protocol):
@@ -159,7 +153,9 @@ def count_instances(lab: PricedLab, repeat: int = 1) -> tuple[int, bool]:
     lb = False
     for step in lab.steps:
         if step.kind == "launch_roles":
-            params = step.typed_params()
+            from stemcell.content.models import LaunchRolesParams  # pydantic: when asked
+
+            params = step.typed_params(LaunchRolesParams)
             roles += len(params.roles) * params.count * max(1, repeat)
         elif step.kind == "load_balancer":
             lb = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stemcell.content.models import CheckSpec
+from stemcell.content.models import CheckSpec, TaAccessParams
 from stemcell.engine.context import Context
 from stemcell.engine.errors import SkipStep
 from stemcell.handson.provision_task import Task as ProvisionTask
@@ -20,7 +20,7 @@ class Task(ProvisionTask):
     script_name = "ta-keys.sh"
 
     def keys(self, ctx: Context) -> list[str]:
-        keys = ta_keys(ctx, self.spec.typed_params())
+        keys = ta_keys(ctx, self.spec.typed_params(TaAccessParams))
         if not keys:
             raise SkipStep("no TA keys configured (lab ta_keys, step params or --ta-key)")
         return keys

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from stemcell.content.models import StepSpec
+from stemcell.content.models import LaunchRolesParams, StepSpec
 from stemcell.engine.context import Context
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.instance_view import InstanceSeen, mine_elsewhere, state_of
@@ -50,20 +50,21 @@ class Task(TaskBase):
 
     # --- what to type -------------------------------------------------------------------
     def setup(self) -> int:
-        return int(self.spec.typed_params().setup)
+        return self.spec.typed_params(LaunchRolesParams).setup
 
     def image(self, ctx: Context) -> str:
         return str(ctx.need("image_id") if self.setup() == 2 else ctx.need("base_image_id"))
 
     def count(self, ctx: Context) -> int:
-        return int(self.spec.typed_params().count) * max(1, int(ctx.config.repeat or 1))
+        count = self.spec.typed_params(LaunchRolesParams).count
+        return count * max(1, int(ctx.config.repeat or 1))
 
     def brief(self, ctx: Context) -> Brief:
         self.seen.start(ctx)
         setup, image = self.setup(), self.image(ctx)
         folder = files_dir(ctx) / "user-data"
         commands = []
-        for role in self.spec.typed_params().roles:
+        for role in self.spec.typed_params(LaunchRolesParams).roles:
             text = user_data(ctx, role, setup)
             self.expected[role] = text
             path = folder / f"setup{setup}-{role}.sh"

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.tags import ctx_tags
-from stemcell.content.models import StepSpec
+from stemcell.content.models import LoadBalancerParams, StepSpec
 from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
@@ -41,11 +41,11 @@ class Task(TaskBase):
         self.with_lb = True
 
     def name(self, ctx: Context) -> str:
-        params = self.spec.typed_params()
+        params = self.spec.typed_params(LoadBalancerParams)
         return f"stemcell-{ctx.run_id.rsplit('-', 1)[-1]}-s{params.setup}"[:32]
 
     def brief(self, ctx: Context) -> Brief:
-        params = self.spec.typed_params()
+        params = self.spec.typed_params(LoadBalancerParams)
         instances = ctx.need("instances")
         self.targets = sorted(iid for iid, info in instances.items()
                               if info["role"] in params.roles
@@ -89,8 +89,8 @@ class Task(TaskBase):
 
     def look(self, ctx: Context) -> Progress:
         elb, name = ctx.cloud.elbv2, self.name(ctx)
-        tags = ctx_tags(ctx, name=name, role="+".join(self.spec.typed_params().roles),
-                        setup=str(self.spec.typed_params().setup))
+        params = self.spec.typed_params(LoadBalancerParams)
+        tags = ctx_tags(ctx, name=name, role="+".join(params.roles), setup=str(params.setup))
         try:
             tg = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
         except ClientError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stemcell.content.models import ShareImageParams
 from stemcell.engine.context import Context
 from stemcell.engine.errors import SkipStep
 from stemcell.engine.student_desk import Brief, Progress
@@ -10,7 +11,7 @@ from stemcell.handson.task_base import TaskBase, all_passed, host_of, q
 
 class Task(TaskBase):
     def account(self, ctx: Context) -> str:
-        params = self.spec.typed_params()
+        params = self.spec.typed_params(ShareImageParams)
         account = params.account_id or ctx.config.course_account or ctx.lab.course_account
         if not account:
             raise SkipStep("no course account configured (lab course_account or "

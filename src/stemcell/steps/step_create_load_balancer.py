@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from stemcell.cloud.aws_errors import explain
 from stemcell.cloud.tags import ctx_tags
+from stemcell.content.models import LoadBalancerParams
 from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.step import BaseStep
@@ -53,7 +54,7 @@ def balancer_subnets(ctx: Context, vpc: str, targets: list[str]) -> list[str]:
 
 class LoadBalancerStep(BaseStep):
     def run(self, ctx: Context) -> None:
-        params = self.spec.typed_params()
+        params = self.spec.typed_params(LoadBalancerParams)
         instances = ctx.need("instances")
         targets = sorted(iid for iid, info in instances.items()
                          if info["role"] in params.roles and info["setup"] == str(params.setup))

@@ -42,7 +42,7 @@ def append_script(keys: list[str]) -> str:
 
 class GrantTaAccessStep(BaseStep):
     def run(self, ctx: Context) -> None:
-        keys = ta_keys(ctx, self.spec.typed_params())
+        keys = ta_keys(ctx, self.spec.typed_params(TaAccessParams))
         if not keys:
             raise SkipStep("no TA keys configured (lab ta_keys, step params or --ta-key)")
         builder = ctx.need("builder")

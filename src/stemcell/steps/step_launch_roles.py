@@ -11,6 +11,7 @@ from stemcell.cloud.poller import InstancePoller
 from stemcell.cloud.quotas import check_vcpus
 from stemcell.cloud.run_instances import address_of, instance_type, launch, wait_running
 from stemcell.cloud.s3 import presigned_get
+from stemcell.content.models import LaunchRolesParams
 from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.step import BaseStep
@@ -31,7 +32,7 @@ def user_data(ctx: Context, role: str, setup: int) -> str:
 
 class LaunchRolesStep(BaseStep):
     def run(self, ctx: Context) -> None:
-        params = self.spec.typed_params()
+        params = self.spec.typed_params(LaunchRolesParams)
         setup = int(params.setup)
         image = ctx.need("image_id") if setup == 2 else ctx.need("base_image_id")
         count = params.count * max(1, int(ctx.config.repeat or 1))

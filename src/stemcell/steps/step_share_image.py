@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stemcell.cloud.aws_errors import error_code, explain
+from stemcell.content.models import ShareImageParams
 from stemcell.engine.context import Context
 from stemcell.engine.errors import SkipStep, StepFailed
 from stemcell.engine.step import BaseStep
@@ -56,7 +57,7 @@ def aws_managed(ctx: Context, key_id: str | None) -> bool | None:
 
 class ShareImageStep(BaseStep):
     def run(self, ctx: Context) -> None:
-        params = self.spec.typed_params()
+        params = self.spec.typed_params(ShareImageParams)
         account = params.account_id or ctx.lab.course_account or ctx.config.course_account
         if not account:
             raise SkipStep("no course account configured to share the image with")
