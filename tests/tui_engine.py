@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stemcell import paths
-from stemcell.content.models import StepSpec
+from stemcell.content.models import LaunchRolesParams, StepSpec
 from stemcell.engine.clock import ScaledClock
 from stemcell.engine.context import Context, RunConfig, new_run_id
 from stemcell.engine.errors import StepFailed
@@ -47,7 +47,7 @@ class ScriptedStep(BaseStep):
                                     "available", phase=phase, progress=p))
                 ctx.sleep(5)
         if spec.kind == "launch_roles":
-            setup = str(spec.typed_params().setup)
+            setup = str(spec.typed_params(LaunchRolesParams).setup)
             for role in ("web", "app-api", "app-worker"):
                 self._launch(ctx, f"i-{role}-{setup}", role, setup)
             for role in ("web", "app-api", "app-worker"):

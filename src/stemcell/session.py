@@ -12,7 +12,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stemcell import paths
 from stemcell.content import Lab, Profile, load_lab, load_profile
@@ -26,7 +26,12 @@ from stemcell.engine.run_folder import STATE_NAME, RunFolder
 from stemcell.engine.runner import Runner, summary
 from stemcell.engine.state import RunState, StateStore, load_state
 from stemcell.engine.statuses import RunStatus
+from stemcell.engine.step import Step
 from stemcell.engine.student_desk import StudentDesk
+
+if TYPE_CHECKING:
+    from stemcell.cloud.backend import Backend
+
 
 
 def _find(kind: str, name: str) -> Path:
@@ -50,9 +55,9 @@ def load_content(config: RunConfig) -> tuple[Lab, Path, Profile, Path]:
 @dataclass
 class LabSession:
     ctx: Context
-    steps: list[Any]
+    steps: list[Step]
     recorder: Recorder
-    backend: Any = None
+    backend: Backend | None = None
     resumed: bool = False
     desk: StudentDesk | None = None  # hands-on mode: the steps the student does
     _open_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -92,14 +97,14 @@ class LabSession:
 
     def where_to_type(self) -> str:
         """Hands-on: how the student's shell reaches this run's cloud, in one sentence."""
-        handle = getattr(self.backend, "_handle", None)
+        handle = self.backend.sandbox if self.backend is not None else None
         if handle is None:
             return "use your usual AWS CLI profile and region in the shell you type in"
-        if getattr(handle, "background", False):
+        if handle.background:
             return 'in the shell you type in, first run: eval "$(stemcell sandbox env)"'
         return ("this sandbox runs inside the app: for your shell, quit and start "
                 "`stemcell sandbox start` first, then `eval \"$(stemcell sandbox env)\"`"
-                f" (endpoint {getattr(handle, 'endpoint_url', '?')})")
+                f" (endpoint {handle.endpoint_url})")
 
     def show_me(self) -> str:
         """Hands-on: let stemcell do the step waiting for the student; '' or why not."""

@@ -13,7 +13,7 @@ import pytest
 
 from stemcell.cloud.s3 import bucket_name, pack_bundle
 from stemcell.cloud.tags import run_tags, tag_spec
-from stemcell.content.models import STEP_KINDS
+from stemcell.content.models import STEP_KINDS, LaunchRolesParams, StepSpec, TaAccessParams
 from stemcell.engine.context import RunConfig
 from stemcell.engine.errors import ConfigError
 from stemcell.steps import REGISTRY, step_class
@@ -86,3 +86,11 @@ def test_registry_covers_every_kind() -> None:
         if kind in ("measure", "compare"):
             continue  # the timing area's modules
         assert step_class(kind).__name__.endswith("Step")
+
+
+def test_params_are_read_as_their_kinds_model_only() -> None:
+    spec = StepSpec(id="roles", title="Roles", kind="launch_roles", params={"setup": 2})
+    params = spec.typed_params(LaunchRolesParams)
+    assert (params.setup, params.count) == (2, 1)
+    with pytest.raises(TypeError, match="has LaunchRolesParams params, not TaAccessParams"):
+        spec.typed_params(TaAccessParams)

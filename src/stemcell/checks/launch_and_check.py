@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stemcell.checks.check_runner import CheckOptions, run_checks, ssh_connector
 from stemcell.checks.model import Report
@@ -28,26 +28,22 @@ from stemcell.cloud.run_instances import safe_launch_kwargs
 from stemcell.cloud.tags import run_tags
 from stemcell.engine.context import new_run_id
 from stemcell.engine.errors import ConfigError, StemcellError
+from stemcell.engine.ports import CloudApi
+
+if TYPE_CHECKING:
+    from stemcell.content.models import StepSpec
 
 PURPOSE = "stemcell:purpose"
 Say = Callable[[str], None]
 Approve = Callable[[str], None]  # called with the checked instance type before launching
 
 
-@dataclass(frozen=True)
-class _Params:
-    roles: tuple[str, ...] = ("ta-check",)
-    count: int = 1
-
-
-@dataclass(frozen=True)
-class _OneServer:
+def _one_server() -> list[StepSpec]:
     """A one-step lab as ``pricing.estimate`` reads it: one server, no builder, no LB."""
+    from stemcell.content.models import StepSpec
 
-    kind: str = "launch_roles"
-
-    def typed_params(self) -> _Params:
-        return _Params()
+    return [StepSpec(id="ta-check", title="The server a TA's check launches",
+                     kind="launch_roles", params={"setup": 2, "roles": ["ta-check"]})]
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,7 @@ class _QuoteConfig:
 
 @dataclass(frozen=True)
 class _QuoteLab:
-    steps: list[_OneServer] = field(default_factory=lambda: [_OneServer()])
+    steps: list[StepSpec] = field(default_factory=_one_server)
 
 
 def confirm_cost(backend: str, region: str, yes: bool,
@@ -92,7 +88,7 @@ def confirm_cost(backend: str, region: str, yes: bool,
 
 
 def launch_and_check(
-    cloud: Any,
+    cloud: CloudApi,
     ami: str,
     user_data: str,
     checks: Sequence[PlannedCheck],

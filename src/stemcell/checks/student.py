@@ -10,11 +10,11 @@ roster would give.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from stemcell.checks.check_runner import CheckOptions
 from stemcell.checks.cloudfacts import CloudFacts
 from stemcell.checks.targets import HostSpec
+from stemcell.engine.context import Context
 from stemcell.engine.instance_records import role_servers
 from stemcell.engine.state import RunState
 
@@ -43,13 +43,12 @@ def run_hosts(state: RunState, setup: str | None = "2") -> list[HostSpec]:
     return hosts
 
 
-def run_options(ctx: Any, *, deadline: float = 60.0) -> CheckOptions:
+def run_options(ctx: Context, *, deadline: float = 60.0) -> CheckOptions:
     """Dial, read the cloud and log in the way the run itself does."""
-    cloud = getattr(ctx, "cloud", None)
     key = ctx.get("key_path")
     return CheckOptions(
-        dialer=getattr(ctx, "dialer", None),
-        cloud=CloudFacts(cloud.ec2) if cloud is not None else None,
+        dialer=ctx.dialer,
+        cloud=CloudFacts(ctx.cloud.ec2) if ctx.connected else None,
         course_account=ctx.config.course_account or ctx.lab.course_account,
         deadline=deadline,
         key=Path(key) if key else None,

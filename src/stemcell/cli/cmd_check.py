@@ -177,33 +177,32 @@ def check(
     chosen = [n for n, v in (("--host", host), ("--roster", roster), ("--launch", launch_ami)) if v]
     if len(chosen) != 1:
         _bad(
-            err,
             "give exactly one of --host, --roster or --launch"
             + (f" (got {', '.join(chosen)})" if chosen else ""),
         )
     if launch_ami and user_data is None:
-        _bad(err, "--launch needs --user-data FILE (the student's boot script)")
+        _bad("--launch needs --user-data FILE (the student's boot script)")
     if account and not (account.isdigit() and len(account) == 12):
-        _bad(err, f"--account must be a 12-digit AWS account id, not {account!r}")
+        _bad(f"--account must be a 12-digit AWS account id, not {account!r}")
     if key is not None and not key.is_file():
-        _bad(err, f"--key {key}: no such file")
+        _bad(f"--key {key}: no such file")
     if user_data is not None and not user_data.is_file():
-        _bad(err, f"--user-data {user_data}: no such file")
+        _bad(f"--user-data {user_data}: no such file")
     if launch_ami and backend == "sandbox" and not trust_student_code:
         # The sandbox runs the student's programs on this machine: only isolated.
         from stemcell.sandbox.machine.worker_sandbox import isolation
 
         iso = isolation()
         if not iso.isolated:
-            _bad(err, f"refusing to run a student's code unisolated on this machine: "
+            _bad(f"refusing to run a student's code unisolated on this machine: "
                  f"{iso.reason}. Install bubblewrap, or pass --trust-student-code.")
     lab_model = _load_lab(err, lab)
     try:
         planned = select(lab_model, steps, role)
     except PlanError as exc:
-        _bad(err, str(exc))
+        _bad(str(exc))
     if not planned:
-        _bad(err, "no checks selected (try without --step, or with --role)")
+        _bad("no checks selected (try without --step, or with --role)")
 
     cancel = threading.Event()
     options = CheckOptions(
@@ -246,7 +245,7 @@ def check(
         err.print("interrupted")
         raise SystemExit(130) from None
     except ConfigError as exc:
-        _bad(err, exc.message, exc.hint)
+        _bad(exc.message, exc.hint)
     except Interrupted as exc:  # e.g. the cost was not confirmed
         err.print(escape(exc.message))
         raise SystemExit(1) from None
@@ -310,7 +309,7 @@ def _ask(question: str) -> bool:
     return click.confirm(question.rsplit("\n", 1)[-1], default=False, err=True)
 
 
-def _bad(err: Console, message: str, hint: str = "") -> None:
+def _bad(message: str, hint: str = "") -> None:
     # Plain echo: a file:line message must stay on one line for editors to jump to.
     click.echo(f"error: {message}", err=True)
     if hint:
@@ -322,7 +321,7 @@ def _load_lab(err: Console, name: str) -> Lab:
     try:  # the same names as `stemcell run --lab` (lab1 is lab1-stem-cell)
         path = content_path("lab", name)
     except UnknownContent as exc:
-        _bad(err, str(exc))
+        _bad(str(exc))
     try:
         return load_lab(path)
     except ContentError as exc:
@@ -365,7 +364,7 @@ def _hosts(
         try:
             return load_roster(roster)
         except RosterError as exc:
-            _bad(err, str(exc))
+            _bad(str(exc))
     return [
         HostSpec(
             host=host or "", user=user, key=key, port=port, ami=ami, role=role, account=account

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -107,7 +106,7 @@ def _cleanup(run_id: str | None, dry_run: bool, yes: bool, backend: str | None,
         opened.attach(ctx)
         if opened.note:
             click.echo(opened.note, err=True)
-        handle = getattr(opened, "_handle", None)
+        handle = opened.sandbox
         if config.backend == "sandbox" and handle is not None and not handle.background:
             # A sandbox started just now is empty: its resources died with its process.
             click.echo("no background sandbox is running; a run's sandbox resources end "
@@ -218,7 +217,9 @@ def _delete(ctx: Context, doomed: list[Resource]) -> int:
             click.echo("  " + plain(headline(event) or ()))
 
     ctx.bus.subscribe(show)
-    deleter: Any = ctx.deleter
+    deleter = ctx.deleter
+    if deleter is None:  # open_backend's attach always gives one
+        raise StemcellError("no cloud connection to delete with")
     instances = [r.rid for r in doomed if r.rtype == "instance"]
     failed = 0
     if instances:  # all at once, one poll for all

@@ -6,7 +6,7 @@ import json
 import shlex
 import shutil
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -16,6 +16,10 @@ from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import ConfigError, Interrupted, StateError
 from stemcell.engine.runner import interrupt_on_signals
 from stemcell.engine.statuses import RunStatus
+
+if TYPE_CHECKING:
+    from stemcell.engine.events import Event
+    from stemcell.session import LabSession
 
 EXIT = {RunStatus.SUCCEEDED: 0, RunStatus.FAILED: 1, RunStatus.INTERRUPTED: 130}
 
@@ -139,7 +143,7 @@ def run(
     raise SystemExit(EXIT.get(status, 1))
 
 
-def _step_commands(event: Any) -> None:
+def _step_commands(event: Event) -> None:
     """--hands-on --json: as a student's step begins, its commands as one line of stdout."""
     from stemcell.engine.events import StudentTask
 
@@ -148,30 +152,26 @@ def _step_commands(event: Any) -> None:
         sys.stdout.flush()
 
 
-def student_setup(session: Any) -> list[str]:
+def student_setup(session: LabSession) -> list[str]:
     """What the student's shell needs once, before the first command (to the console).
 
     Shell lines, so ``eval`` or copy-paste both work. A background sandbox: its
     ``stemcell sandbox env``; this process's own sandbox: its endpoint and
-    credentials (any key works in a sandbox without credentials).
+    credentials.
     """
     ctx = session.ctx
     key = ctx.folder.key
     lines = ["# hands-on: you type each step's commands; stemcell checks what you made.",
              "# In the shell where you type them, first run:"]
-    handle = getattr(session.backend, "_handle", None)
-    if handle is not None and getattr(handle, "background", False):
+    handle = session.backend.sandbox if session.backend is not None else None
+    if handle is not None and handle.background:
         lines.append('eval "$(stemcell sandbox env)"')
     elif handle is not None:
         from stemcell.sandbox.credentials import aws_env
 
-        creds = getattr(handle, "credentials", None)
-        if creds is not None:
-            env = aws_env(handle.endpoint_url, creds, ctx.config.region)
-        else:  # this sandbox accepts any credentials
-            env = {"AWS_ENDPOINT_URL": handle.endpoint_url, "AWS_ACCESS_KEY_ID": "sandbox",
-                   "AWS_SECRET_ACCESS_KEY": "sandbox", "AWS_DEFAULT_REGION": ctx.config.region,
-                   "AWS_REGION": ctx.config.region}
+        # Every sandbox has its own credentials (a background one without them is
+        # never joined: sandbox/connect.connect_or_start).
+        env = aws_env(handle.endpoint_url, handle.credentials, ctx.config.region)
         lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
     else:
         if ctx.config.aws_profile:

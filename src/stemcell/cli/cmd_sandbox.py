@@ -170,7 +170,7 @@ def _rotate(path: Path, limit: int = 1_000_000) -> None:
         pass
 
 
-def _tail(path: Any, lines: int = 15) -> str:
+def _tail(path: Path, lines: int = 15) -> str:
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             return "".join(fh.readlines()[-lines:])

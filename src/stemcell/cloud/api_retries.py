@@ -23,13 +23,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from stemcell.cloud.aws_errors import NOT_YET_VISIBLE
 from stemcell.engine.clock import Clock, WallClock
 
 FRESH_SECONDS = 60.0  # how long after a create a NotFound is taken for "not yet"
 MAX_FRESH_ATTEMPTS = 10  # 0.5+1+2+4+8*5 s = ~48 s of backoff
-NOT_FOUND = frozenset({"InvalidInstanceID.NotFound", "InvalidAMIID.NotFound",
-                       "InvalidGroup.NotFound", "InvalidKeyPair.NotFound",
-                       "InvalidSnapshot.NotFound", "NoSuchBucket"})
 
 # Create operation -> where its answer names the new ids.
 _CREATED = {
@@ -110,7 +108,7 @@ class ApiRetries:
             return None
         parsed = response[1] if isinstance(response, tuple) and len(response) > 1 else {}
         code = str((parsed or {}).get("Error", {}).get("Code", ""))
-        if code not in NOT_FOUND or not self.names_fresh(request_dict or {}):
+        if code not in NOT_YET_VISIBLE or not self.names_fresh(request_dict or {}):
             return None
         with self._lock:
             self.retries += 1
@@ -118,10 +116,6 @@ class ApiRetries:
         return modeled / max(self.clock.speed, 1e-9)
 
     # --- queries ----------------------------------------------------------------------------
-    def is_fresh(self, rid: str) -> bool:
-        with self._lock:
-            created = self._fresh.get(rid)
-        return created is not None and self.clock.now() - created < FRESH_SECONDS
 
     def names_fresh(self, request_dict: dict[str, Any]) -> bool:
         text = " ".join(str(request_dict.get(k, "")) for k in ("body", "url_path",

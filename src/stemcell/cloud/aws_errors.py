@@ -11,6 +11,19 @@ from botocore.exceptions import ClientError
 
 from stemcell.engine.errors import StepFailed
 
+# Codes AWS answers for a resource it created a moment ago and does not see yet
+# (EC2's eventual consistency; S3's NoSuchBucket right after CreateBucket): the
+# client retries them for ids it just created (api_retries), steps for a window
+# (consistency_retry).
+NOT_YET_VISIBLE = frozenset({
+    "InvalidGroup.NotFound",
+    "InvalidKeyPair.NotFound",
+    "InvalidInstanceID.NotFound",
+    "InvalidAMIID.NotFound",
+    "InvalidSnapshot.NotFound",
+    "NoSuchBucket",
+})
+
 # Codes meaning the resource does not exist (any more): cleanup treats them as done.
 GONE_CODES = frozenset(
     {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 
@@ -25,27 +25,35 @@ from stemcell.cloud.clients import (
 from stemcell.cloud.deleter import CloudDeleter
 from stemcell.cloud.ec2 import Cloud
 from stemcell.engine.clock import Clock, WallClock
-from stemcell.engine.context import RunConfig
+from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import ConfigError
-from stemcell.remote.dialer import DirectDialer
+from stemcell.remote.dialer import Dialer, DirectDialer
+
+if TYPE_CHECKING:
+    from stemcell.sandbox.connect import SandboxHandle
 
 
 @dataclass
 class Backend:
     name: str
     cloud: Cloud
-    dialer: Any
+    dialer: Dialer
     clock: Clock
     simulated: bool
     deleter: CloudDeleter = field(default_factory=CloudDeleter)
     note: str = ""
-    _handle: Any = None
+    _handle: SandboxHandle | None = None  # the sandbox this backend started or joined
 
     def __post_init__(self) -> None:
         # Retry backoff and the fresh-id window in the run's (modeled) time.
         self.cloud.retries.clock = self.clock
 
-    def attach(self, ctx: Any) -> None:
+    @property
+    def sandbox(self) -> SandboxHandle | None:
+        """The sandbox this backend started or joined (None on AWS)."""
+        return self._handle
+
+    def attach(self, ctx: Context) -> None:
         """Give a context this backend's cloud, dialer, deleter and clock."""
         self.cloud.on_call = ctx.count_api_call
         ctx.cloud = self.cloud
@@ -101,4 +109,4 @@ def _open_sandbox(config: RunConfig) -> Backend:
     session: boto3.Session = sandbox_session(config.region, handle.credentials)
     cloud = Cloud(session, config.region, handle.endpoint_url)
     return Backend("sandbox", cloud, handle.dialer, handle.clock, simulated=True,
-                   note=str(getattr(handle, "note", "") or ""), _handle=handle)
+                   note=handle.note, _handle=handle)

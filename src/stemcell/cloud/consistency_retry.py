@@ -18,23 +18,14 @@ nothing was changed by them, so trying again is safe.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from stemcell.cloud.aws_errors import error_code
+from stemcell.cloud.aws_errors import NOT_YET_VISIBLE, error_code
+from stemcell.engine.clock import Clock
 
 T = TypeVar("T")
-
-# Codes AWS answers for a resource it created a moment ago and does not see yet.
-NOT_YET_VISIBLE = frozenset({
-    "InvalidGroup.NotFound",
-    "InvalidKeyPair.NotFound",
-    "InvalidInstanceID.NotFound",
-    "InvalidAMIID.NotFound",
-    "InvalidSnapshot.NotFound",
-    "NoSuchBucket",
-})
 
 # Modeled seconds; AWS says "a few seconds", rarely up to a minute or two.
 DEFAULT_WINDOW = 120.0
@@ -46,7 +37,7 @@ class Sleeper(Protocol):
     """What the helper needs of a run context: modeled time and a cancellable sleep."""
 
     @property
-    def clock(self) -> Any: ...
+    def clock(self) -> Clock: ...
 
     def sleep(self, seconds: float) -> None: ...
 

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from stemcell.cloud.api_retries import FRESH_SECONDS
 from stemcell.cloud.aws_errors import error_code, is_gone
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.state import Resource
 from stemcell.engine.statuses import ResourceStatus
@@ -33,7 +34,7 @@ IMAGE_SETTLE_SECONDS = 3600.0  # a pending image is deregistered once it settles
 class CloudDeleter:
     """Implements ``engine.context.Deleter`` with the run's ``Cloud``."""
 
-    def delete(self, resource: Resource, ctx: Any) -> None:
+    def delete(self, resource: Resource, ctx: Context) -> None:
         handler = getattr(self, f"_delete_{resource.rtype}", None)
         if handler is None:
             raise StepFailed(f"do not know how to delete a {resource.rtype}")
@@ -61,7 +62,7 @@ class CloudDeleter:
             return
         ctx.mark_resource(resource.rtype, resource.rid, ResourceStatus.DELETED)
 
-    def sweep(self, ctx: Any) -> list[Resource]:
+    def sweep(self, ctx: Context) -> list[Resource]:
         """Delete what carries the run's tag but is not live in the ledger.
 
         A create retried after a lost answer (CreateImage, CreateSecurityGroup,
@@ -90,7 +91,7 @@ class CloudDeleter:
         return found
 
     # --- instances -------------------------------------------------------------------
-    def delete_instances(self, ids: Iterable[str], ctx: Any) -> None:
+    def delete_instances(self, ids: Iterable[str], ctx: Context) -> None:
         """Terminate many at once and wait for all with one describe per tick."""
         wanted = sorted(set(ids))
         if not wanted:
@@ -117,7 +118,7 @@ class CloudDeleter:
         for iid in alive:
             ctx.mark_resource("instance", iid, ResourceStatus.DELETED)
 
-    def _delete_instance(self, resource: Resource, ctx: Any) -> None:
+    def _delete_instance(self, resource: Resource, ctx: Context) -> None:
         # TerminateInstances happily "terminates" a terminated instance again.
         found = ctx.cloud.ec2.describe_instances(InstanceIds=[resource.rid])["Reservations"]
         states = [i["State"]["Name"] for r in found for i in r["Instances"]]
@@ -126,7 +127,7 @@ class CloudDeleter:
         ctx.cloud.ec2.terminate_instances(InstanceIds=[resource.rid])
         self._wait_terminated([resource.rid], ctx)
 
-    def _wait_terminated(self, ids: list[str], ctx: Any) -> None:
+    def _wait_terminated(self, ids: list[str], ctx: Context) -> None:
         if not ids:
             return
 
@@ -144,7 +145,7 @@ class CloudDeleter:
                      WAIT_TERMINATED_SECONDS, first=1.0, longest=10.0)
 
     # --- images and snapshots --------------------------------------------------------
-    def _delete_image(self, resource: Resource, ctx: Any) -> None:
+    def _delete_image(self, resource: Resource, ctx: Context) -> None:
         ec2 = ctx.cloud.ec2
         snapshots = set(resource.extra.get("snapshots", []))
         try:
@@ -169,7 +170,7 @@ class CloudDeleter:
         if not images:
             raise _gone()
 
-    def _settle(self, image_id: str, ctx: Any) -> list[dict[str, Any]]:
+    def _settle(self, image_id: str, ctx: Context) -> list[dict[str, Any]]:
         """Wait for a pending image to become available or failed (then deregister)."""
         ec2 = ctx.cloud.ec2
         ctx.log(f"image {image_id} is still pending; waiting for it to settle to "
@@ -195,7 +196,7 @@ class CloudDeleter:
                     "deregistering it anyway", "warning")
         return seen["images"]
 
-    def _deregister(self, image_id: str, ctx: Any) -> None:
+    def _deregister(self, image_id: str, ctx: Context) -> None:
         """DeregisterImage taking its snapshots along where the API can (since 2025)."""
         ec2 = ctx.cloud.ec2
         try:
@@ -207,10 +208,10 @@ class CloudDeleter:
             # An endpoint without the parameter: deregister, then the snapshots below.
             ec2.deregister_image(ImageId=image_id)
 
-    def _delete_snapshot(self, resource: Resource, ctx: Any) -> None:
+    def _delete_snapshot(self, resource: Resource, ctx: Context) -> None:
         self._delete_snapshot_id(resource.rid, ctx)
 
-    def _delete_snapshot_id(self, sid: str, ctx: Any) -> None:
+    def _delete_snapshot_id(self, sid: str, ctx: Context) -> None:
         def attempt() -> bool:
             try:
                 ctx.cloud.ec2.delete_snapshot(SnapshotId=sid)
@@ -227,7 +228,7 @@ class CloudDeleter:
                      first=2.0, longest=10.0)
 
     # --- network and access -----------------------------------------------------------
-    def _delete_security_group(self, resource: Resource, ctx: Any) -> None:
+    def _delete_security_group(self, resource: Resource, ctx: Context) -> None:
         def attempt() -> bool:
             try:
                 ctx.cloud.ec2.delete_security_group(GroupId=resource.rid)
@@ -247,7 +248,7 @@ class CloudDeleter:
                 f"{SG_RETRY_SECONDS:.0f} s (DependencyViolation): another group's rule, an "
                 "instance or a load balancer still references it") from None
 
-    def _delete_key_pair(self, resource: Resource, ctx: Any) -> None:
+    def _delete_key_pair(self, resource: Resource, ctx: Context) -> None:
         ec2 = ctx.cloud.ec2
         # DeleteKeyPair succeeds for a key that does not exist: ask first, to be able
         # to tell "deleted" from "gone".
@@ -267,7 +268,7 @@ class CloudDeleter:
         _remove_key_file(resource, ctx)
 
     # --- S3 -----------------------------------------------------------------------------
-    def _delete_bucket(self, resource: Resource, ctx: Any) -> None:
+    def _delete_bucket(self, resource: Resource, ctx: Context) -> None:
         s3 = ctx.cloud.s3
         kwargs: dict[str, Any] = {"Bucket": resource.rid}
         while True:
@@ -283,10 +284,10 @@ class CloudDeleter:
         s3.delete_bucket(Bucket=resource.rid)
 
     # --- load balancing -----------------------------------------------------------------
-    def _delete_listener(self, resource: Resource, ctx: Any) -> None:
+    def _delete_listener(self, resource: Resource, ctx: Context) -> None:
         ctx.cloud.elbv2.delete_listener(ListenerArn=resource.rid)
 
-    def _delete_load_balancer(self, resource: Resource, ctx: Any) -> None:
+    def _delete_load_balancer(self, resource: Resource, ctx: Context) -> None:
         elb = ctx.cloud.elbv2
         elb.delete_load_balancer(LoadBalancerArn=resource.rid)
 
@@ -301,7 +302,7 @@ class CloudDeleter:
 
         ctx.wait_for(f"load balancer {resource.name or resource.rid} to go", gone, 600.0)
 
-    def _delete_target_group(self, resource: Resource, ctx: Any) -> None:
+    def _delete_target_group(self, resource: Resource, ctx: Context) -> None:
         elb = ctx.cloud.elbv2
         targets = elb.describe_target_health(TargetGroupArn=resource.rid).get(
             "TargetHealthDescriptions", [])
@@ -325,7 +326,7 @@ def _gone() -> ClientError:
     return ClientError({"Error": {"Code": "NotFound", "Message": "already gone"}}, "Delete")
 
 
-def _remove_key_file(resource: Resource, ctx: Any) -> None:
+def _remove_key_file(resource: Resource, ctx: Context) -> None:
     from pathlib import Path
 
     from stemcell.paths import is_inside

@@ -153,6 +153,3 @@ class Cloud:
 def public_address(instance: dict[str, Any]) -> str:
     return str(instance.get("PublicIpAddress") or "")
 
-
-def private_address(instance: dict[str, Any]) -> str:
-    return str(instance.get("PrivateIpAddress") or "")

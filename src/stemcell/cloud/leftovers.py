@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.tags import NAME, OWNER, RUN, as_dict
+from stemcell.engine.ports import CloudApi
 from stemcell.engine.state import Resource
 
 # Deletion order: things that hold others go first.
@@ -38,7 +39,7 @@ def _res(rtype: str, rid: str, tags: dict[str, str], **extra: Any) -> Resource:
                     extra={**extra, "owner": tags.get(OWNER, "")})
 
 
-def find(cloud: Any, run_id: str | None = None) -> list[Resource]:
+def find(cloud: CloudApi, run_id: str | None = None) -> list[Resource]:
     """Live stemcell resources (of one run, or of every run), in deletion order.
 
     ``Resource.step_id`` carries the run id the resource is tagged with.
@@ -66,7 +67,7 @@ def find(cloud: Any, run_id: str | None = None) -> list[Resource]:
     return found
 
 
-def _buckets(cloud: Any, run_id: str | None) -> list[Resource]:
+def _buckets(cloud: CloudApi, run_id: str | None) -> list[Resource]:
     s3 = cloud.s3
     out = []
     for bucket in s3.list_buckets().get("Buckets", []):
@@ -98,7 +99,7 @@ def _run_of_bucket(name: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _elb(cloud: Any, run_id: str | None) -> list[Resource]:
+def _elb(cloud: CloudApi, run_id: str | None) -> list[Resource]:
     elb = cloud.elbv2
     out: list[Resource] = []
     for rtype, listing, key, arn_key in (

@@ -15,6 +15,7 @@ from typing import Any
 
 from stemcell.cloud.ec2 import public_address
 from stemcell.cloud.tags import ROLE, SETUP, as_dict
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import InstanceState
 
@@ -37,7 +38,7 @@ class Backoff:
 
 @dataclass
 class InstancePoller:
-    ctx: Any
+    ctx: Context
     known: dict[str, str] = field(default_factory=dict)
     ticks: int = 0
 

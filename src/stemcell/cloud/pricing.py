@@ -18,12 +18,15 @@ Billing User Guide). Either way the list price below is what the usage is worth.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from stemcell.cloud.ec2 import ALLOWED_TYPES
 from stemcell.engine.errors import ConfigError, Interrupted
+
+if TYPE_CHECKING:
+    from stemcell.content.models import StepSpec
 
 PRICES_AS_OF = "2024-11-01"
 HOURS_PER_MONTH = 730.0
@@ -103,24 +106,67 @@ def alternatives(itype: str) -> list[str]:
     return sorted(t for t, a in ALLOWED_TYPES.items() if a == arch and t != itype)
 
 
-def count_instances(lab: Any, repeat: int = 1) -> tuple[int, bool]:
+class PricedLab(Protocol):
+    """Of a lab, what the estimate reads (a ``Lab``, or the TA's one-server quote)."""
+
+    @property
+    def steps(self) -> Sequence[StepSpec]: ...
+
+
+class PricedImage(Protocol):
+    @property
+    def architecture(self) -> str: ...
+
+
+class PricedProfile(Protocol):
+    """Of a profile, what the estimate reads (a ``Profile``)."""
+
+    @property
+    def instance_type(self) -> str: ...
+
+    @property
+    def base_image(self) -> PricedImage: ...
+
+
+class PricedConfig(Protocol):
+    """Of a run's config, what the estimate and the confirmation read (a ``RunConfig``)."""
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def instance_type(self) -> str | None: ...
+
+    @property
+    def yes(self) -> bool: ...
+
+    @property
+    def repeat(self) -> int: ...
+
+
+def count_instances(lab: PricedLab, repeat: int = 1) -> tuple[int, bool]:
     """(role instances the lab launches, whether it makes a load balancer)."""
     roles = 0
     lb = False
     for step in lab.steps:
         if step.kind == "launch_roles":
-            params = step.typed_params()
+            from stemcell.content.models import LaunchRolesParams  # pydantic: when asked
+
+            params = step.typed_params(LaunchRolesParams)
             roles += len(params.roles) * params.count * max(1, repeat)
         elif step.kind == "load_balancer":
             lb = True
     return roles, lb
 
 
-def estimate(lab: Any, profile: Any, config: Any) -> Estimate:
+def estimate(lab: PricedLab, profile: PricedProfile, config: PricedConfig) -> Estimate:
     region = config.region
     itype = choose_instance_type(config.instance_type, profile.instance_type,
                                  profile.base_image.architecture)
-    roles, lb = count_instances(lab, getattr(config, "repeat", 1))
+    roles, lb = count_instances(lab, config.repeat)
     builder = any(s.kind == "launch_builder" for s in lab.steps)
     instance_hours = (BUILDER_HOURS if builder else 0.0) + roles * ROLE_HOURS
     usage = (f"{itype} x {instance_hours:g} instance-hours"
@@ -159,7 +205,7 @@ def estimate(lab: Any, profile: Any, config: Any) -> Estimate:
     return Estimate(usd=round(total, 4), region=region, lines=lines, priced_region=region)
 
 
-def confirm_launch(lab: Any, profile: Any, config: Any,
+def confirm_launch(lab: PricedLab, profile: PricedProfile, config: PricedConfig,
                    confirm: Callable[[str], bool] | None) -> Estimate:
     """Before a run on AWS: show the estimate and ask (unless --yes).
 

@@ -12,13 +12,13 @@ than to fail halfway with ``VcpuLimitExceeded`` and instances to clean up.
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stemcell.cloud.aws_errors import error_code
 from stemcell.cloud.clients import credentials_expire_in
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
+from stemcell.engine.ports import CloudApi
 
 QUOTA_CODE = "L-1216C47A"
 STANDARD_FAMILIES = ("a", "c", "d", "h", "i", "m", "r", "t", "z")
@@ -34,7 +34,7 @@ def vcpus_of(itype: str) -> int:
     return VCPUS.get(itype, 2)
 
 
-def vcpu_quota(cloud: Any) -> float | None:
+def vcpu_quota(cloud: CloudApi) -> float | None:
     """The quota's value, or None when Service Quotas will not tell (no permission, ...)."""
     try:
         reply = cloud.client("service-quotas").get_service_quota(
@@ -45,7 +45,7 @@ def vcpu_quota(cloud: Any) -> float | None:
     return float(value) if value is not None else None
 
 
-def vcpus_running(cloud: Any) -> int:
+def vcpus_running(cloud: CloudApi) -> int:
     """vCPUs of the account's pending and running Standard-family instances in the region."""
     used = 0
     pages = cloud.ec2.get_paginator("describe_instances").paginate(
@@ -61,7 +61,7 @@ def vcpus_running(cloud: Any) -> int:
     return used
 
 
-def check_vcpus(ctx: Any, itype: str, needed_instances: int) -> None:
+def check_vcpus(ctx: Context, itype: str, needed_instances: int) -> None:
     """StepFailed (before anything is launched) if ``needed_instances`` more will not fit."""
     if itype[:1] not in STANDARD_FAMILIES or needed_instances <= 0:
         return
@@ -88,7 +88,7 @@ def check_vcpus(ctx: Any, itype: str, needed_instances: int) -> None:
     ctx.log(f"vCPU quota: {used} + {needed} of {quota:g} in {ctx.cloud.region}")
 
 
-def check_credentials_last(ctx: Any, needed: float = LAB_SECONDS) -> None:
+def check_credentials_last(ctx: Context, needed: float = LAB_SECONDS) -> None:
     """Refuse when the credentials expire before cleanup could run; warn when tight."""
     try:
         left = credentials_expire_in(ctx.cloud.session)

@@ -27,6 +27,7 @@ from stemcell.cloud.consistency_retry import retry_not_found
 from stemcell.cloud.poller import InstancePoller
 from stemcell.cloud.pricing import alternatives, choose_instance_type
 from stemcell.cloud.tags import ctx_tags, tag_spec
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 
 RUNNING_TIMEOUT = 600.0
@@ -43,7 +44,7 @@ def credit_specification(itype: str) -> dict[str, str] | None:
     return {"CpuCredits": "standard"} if itype.split(".", 1)[0] in T_FAMILIES else None
 
 
-def placement_subnets(ctx: Any, itype: str) -> list[dict[str, str]]:
+def placement_subnets(ctx: Context, itype: str) -> list[dict[str, str]]:
     """The run's placement zones, as ``[{"zone": .., "subnet": ..}]``; chosen once, kept.
 
     Default subnets of the default VPC, in zones that offer ``itype`` (not every
@@ -68,7 +69,7 @@ def placement_subnets(ctx: Any, itype: str) -> list[dict[str, str]]:
     return chosen
 
 
-def _next_subnets(ctx: Any, itype: str, count: int) -> list[tuple[str | None, int]]:
+def _next_subnets(ctx: Context, itype: str, count: int) -> list[tuple[str | None, int]]:
     """(subnet, how many) for ``count`` instances, taking turns over the placement zones."""
     places = placement_subnets(ctx, itype)
     if not places:
@@ -83,13 +84,13 @@ def _next_subnets(ctx: Any, itype: str, count: int) -> list[tuple[str | None, in
     return [(subnet, k) for subnet, k in counts.items()]
 
 
-def instance_type(ctx: Any) -> str:
+def instance_type(ctx: Context) -> str:
     profile = ctx.profile
     return choose_instance_type(ctx.config.instance_type, profile.instance_type,
                                 profile.base_image.architecture)
 
 
-def root_mapping(ctx: Any, image_id: str) -> list[dict[str, Any]]:
+def root_mapping(ctx: Context, image_id: str) -> list[dict[str, Any]]:
     image = ctx.cloud.image(image_id)
     if image is None:
         raise StepFailed(f"image {image_id} not found in {ctx.cloud.region}")
@@ -127,7 +128,7 @@ def safe_launch_kwargs(image: dict[str, Any], itype: str,
     }
 
 
-def launch(ctx: Any, *, image_id: str, role: str, setup: str, count: int = 1,
+def launch(ctx: Context, *, image_id: str, role: str, setup: str, count: int = 1,
            user_data: str | None = None) -> list[str]:
     """Launch ``count`` instances; return their ids (already in the ledger)."""
     itype = instance_type(ctx)
@@ -158,7 +159,7 @@ def launch(ctx: Any, *, image_id: str, role: str, setup: str, count: int = 1,
     return ids
 
 
-def _run(ctx: Any, kwargs: dict[str, Any], itype: str, name: str, role: str, setup: str,
+def _run(ctx: Context, kwargs: dict[str, Any], itype: str, name: str, role: str, setup: str,
          image_id: str) -> list[str]:
     sent = ctx.clock.now()
     tried: list[str] = []
@@ -200,7 +201,7 @@ def _run(ctx: Any, kwargs: dict[str, Any], itype: str, name: str, role: str, set
     return ids
 
 
-def wait_running(ctx: Any, ids: list[str], poller: InstancePoller | None = None
+def wait_running(ctx: Context, ids: list[str], poller: InstancePoller | None = None
                  ) -> dict[str, dict[str, Any]]:
     """Wait with one DescribeInstances per tick; mark ``running`` as observed."""
     poller = poller or InstancePoller(ctx)

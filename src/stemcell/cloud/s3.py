@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from stemcell.cloud.aws_errors import error_code
 from stemcell.cloud.consistency_retry import retry_not_found
+from stemcell.engine.context import Context
 
 PRESIGN_SECONDS = 3600
 
@@ -84,7 +85,7 @@ def create_bucket(s3: Any, name: str, region: str,
     s3.create_bucket(**kwargs)
 
 
-def secure_and_tag(ctx: Any, s3: Any, name: str, tags: list[dict[str, str]]) -> None:
+def secure_and_tag(ctx: Context, s3: Any, name: str, tags: list[dict[str, str]]) -> None:
     """Block public access and (again) tag the bucket, right after CreateBucket.
 
     The tags are put even when CreateBucket took them: an endpoint that refused or

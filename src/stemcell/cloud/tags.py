@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from stemcell.engine.context import Context
+from stemcell.engine.ports import CloudApi
+
 RUN = "stemcell:run"
 LAB = "stemcell:lab"
 ROLE = "stemcell:role"
@@ -32,12 +35,12 @@ def run_tags(
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def ctx_tags(ctx: Any, *, name: str, role: str = "", setup: str = "") -> list[dict[str, str]]:
+def ctx_tags(ctx: Context, *, name: str, role: str = "", setup: str = "") -> list[dict[str, str]]:
     return run_tags(ctx.run_id, ctx.config.lab, name=name, role=role, setup=setup,
                     owner=owner_of(ctx))
 
 
-def caller_arn(cloud: Any) -> str:
+def caller_arn(cloud: CloudApi) -> str:
     """Who these credentials are (STS GetCallerIdentity); "" if STS cannot say."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -50,10 +53,10 @@ def caller_arn(cloud: Any) -> str:
         return ""
 
 
-def owner_of(ctx: Any) -> str:
+def owner_of(ctx: Context) -> str:
     """The run's owner tag value: asked once per run, kept in the run's bag."""
-    owner = ctx.get("owner") if hasattr(ctx, "get") else None
-    if owner is None and getattr(ctx, "cloud", None) is not None and hasattr(ctx, "put"):
+    owner = ctx.get("owner")
+    if owner is None and ctx.connected:
         owner = caller_arn(ctx.cloud)
         ctx.put("owner", owner)
     return str(owner or "")

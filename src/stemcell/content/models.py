@@ -10,7 +10,7 @@ setup #1 (base image).
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -30,6 +30,9 @@ _VAR_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+P = TypeVar("P", bound=Strict)
 
 
 # --- step kinds and their parameters -------------------------------------------------
@@ -180,8 +183,12 @@ class StepSpec(Strict):
             STEP_KINDS[kind].model_validate(value)
         return value
 
-    def typed_params(self) -> Any:
-        return STEP_KINDS[self.kind].model_validate(self.params)
+    def typed_params(self, model: type[P]) -> P:
+        """The params as ``model``, which must be this step kind's (``STEP_KINDS``)."""
+        if STEP_KINDS[self.kind] is not model:
+            raise TypeError(f"step {self.id} ({self.kind}) has {STEP_KINDS[self.kind].__name__}"
+                            f" params, not {model.__name__}")
+        return model.model_validate(self.params)
 
 
 class Autopilot(Strict):

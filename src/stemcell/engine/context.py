@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,7 @@ from stemcell.engine.events import (
     ResourceDeleted,
     TimingMark,
 )
+from stemcell.engine.ports import CloudApi, Dialer, NoCloud
 from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.state import Resource, RunState, StateStore
 from stemcell.engine.statuses import Actor, ResourceStatus
@@ -37,9 +38,13 @@ if TYPE_CHECKING:
 
 
 class Deleter(Protocol):
-    """Deletes one resource by type and id (the cloud layer provides it)."""
+    """Deletes resources of the ledger (the cloud layer's ``CloudDeleter``)."""
 
     def delete(self, resource: Resource, ctx: Context) -> None: ...
+
+    def delete_instances(self, ids: Iterable[str], ctx: Context) -> None:
+        """Terminate many instances at once, waiting for all with one poll."""
+        ...
 
 
 # A second Stop (or Ctrl-C) during cleanup only counts if it comes this soon after
@@ -152,8 +157,9 @@ class Context:
     bus: EventBus = field(default_factory=EventBus)
     clock: Clock = field(default_factory=WallClock)
     cancel: threading.Event = field(default_factory=threading.Event)
-    cloud: Any = None  # stemcell.cloud.ec2.Ec2 - typed there, to keep layers clean
-    dialer: Any = None  # stemcell.remote.dialer.Dialer
+    # The backend's (cloud/backend.py attach): until then a cloud that says so when used.
+    cloud: CloudApi = field(default_factory=NoCloud)
+    dialer: Dialer | None = None  # None: no way to reach guests (nothing watches boots)
     deleter: Deleter | None = None
     current_step: str = ""
     # Set by the backend: better words for an exception a step did not catch.
@@ -178,6 +184,16 @@ class Context:
     def folder(self) -> RunFolder:
         """The run's folder: every path a run keeps (``engine/run_folder.py``)."""
         return RunFolder(self.run_dir)
+    def require_dialer(self) -> Dialer:
+        """The dialer, for code that must reach a guest: an error if this run has none."""
+        if self.dialer is None:
+            raise StemcellError("this run has no way to reach its servers (no dialer)")
+        return self.dialer
+
+    @property
+    def connected(self) -> bool:
+        """Whether a backend gave this context its cloud."""
+        return not isinstance(self.cloud, NoCloud)
 
     # --- events ------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -277,18 +293,42 @@ class Context:
         if state.is_removed:
             self.emit(ResourceDeleted(rtype=rtype, rid=rid, error=error, state=state))
 
-    def delete_resources(self, step_id: str) -> None:
-        """Delete this step's live resources, newest first; log failures, go on."""
+    def delete_resources(
+        self,
+        step_id: str | None = None,
+        *,
+        first: Sequence[str] = (),
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        """Delete live resources of the ledger: this step's, or every step's (None).
+
+        Newest first, except that the types in ``first`` go before the rest, in that
+        order (an image before its snapshots: its deletion takes them along). A failed
+        deletion stays live in the ledger with its error, is logged and handed to
+        ``on_error``; the rest go on. A confirmed Stop during cleanup leaves the rest
+        for ``stemcell cleanup``.
+        """
         if self.deleter is None:
             return
-        mine = [r for r in self.state.live_resources() if r.step_id == step_id]
-        for resource in sorted(mine, key=lambda r: r.created, reverse=True):
+        live = [r for r in self.state.live_resources() if step_id is None or r.step_id == step_id]
+        rank = {rtype: n for n, rtype in enumerate(first)}
+        # Newest first is the ledger's order reversed: two creations in one modeled
+        # instant (host work takes no modeled time, engine/clock.py) share a time.
+        newest = list(reversed(live))
+        for resource in sorted(newest, key=lambda r: rank.get(r.rtype, len(rank))):
+            if self.cleaning_up and self.cleanup_cancel.is_set():
+                return
+            current = self.state.find(resource.rtype, resource.rid)
+            if current is not None and current.state not in ("live", "failed"):
+                continue  # went with one deleted before it
             try:
                 self.deleter.delete(resource, self)
             except Exception as exc:
                 self.mark_resource(resource.rtype, resource.rid, ResourceStatus.FAILED,
                                    str(exc))
                 self.log(f"could not delete {resource.rtype} {resource.rid}: {exc}", "error")
+                if on_error is not None:
+                    on_error(exc)
 
     # --- stopping -----------------------------------------------------------------
     def request_stop(self) -> str:

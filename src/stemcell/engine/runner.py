@@ -45,7 +45,7 @@ from stemcell.engine.events import (
 )
 from stemcell.engine.redact import redact_value
 from stemcell.engine.state import StepRecord
-from stemcell.engine.statuses import STARTED, Actor, ResourceStatus, RunStatus, StepStatus
+from stemcell.engine.statuses import STARTED, Actor, RunStatus, StepStatus
 from stemcell.engine.step import Step
 from stemcell.engine.student_desk import HandsOnTask, StudentDesk
 
@@ -287,20 +287,11 @@ class Runner:
                     ctx.state.steps[step.spec.id].cleaned = True
                     ctx.store.save()
             # Anything still live (a step that forgot, a resource of a removed step).
-            for resource in sorted(ctx.state.live_resources(), key=lambda r: r.created,
-                                   reverse=True):
-                if ctx.deleter is None:
-                    break
-                if ctx.cleanup_cancel.is_set():
-                    break
-                try:
-                    ctx.deleter.delete(resource, ctx)
-                except Exception as exc:
-                    ctx.mark_resource(resource.rtype, resource.rid, ResourceStatus.FAILED,
-                                      str(exc))
-                    ctx.log(f"could not delete {resource.rtype} {resource.rid}: {exc}",
-                            "error")
-                    told = self._say_how_to_recover(exc, told)
+            def recover(exc: Exception) -> None:
+                nonlocal told
+                told = self._say_how_to_recover(exc, told)
+
+            ctx.delete_resources(on_error=recover)
             sweep = getattr(ctx.deleter, "sweep", None)
             if sweep is not None and not ctx.cleanup_cancel.is_set():
                 try:

@@ -12,8 +12,8 @@ compare, cleanup) are done by stemcell, on the student's servers.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
+from stemcell.content.models import Lab
 from stemcell.engine.student_desk import HandsOnTask
 
 # kind -> module in this package; each module has one ``Task`` class.
@@ -32,7 +32,7 @@ TASKS: dict[str, str] = {
 }
 
 
-def build_tasks(lab: Any) -> dict[str, HandsOnTask]:
+def build_tasks(lab: Lab) -> dict[str, HandsOnTask]:
     """The hands-on task of each step the student acts on, by step id."""
     tasks: dict[str, HandsOnTask] = {}
     for spec in lab.steps:

@@ -9,8 +9,7 @@ terminates the builder, as the guided step does.
 
 from __future__ import annotations
 
-from typing import Any
-
+from stemcell.engine.context import Context
 from stemcell.engine.events import ImageState
 from stemcell.engine.statuses import ResourceStatus
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
@@ -19,7 +18,7 @@ from stemcell.steps.step_create_image import image_name
 
 
 class Task(TaskBase):
-    def brief(self, ctx: Any) -> Brief:
+    def brief(self, ctx: Context) -> Brief:
         iid = ctx.need("builder_id")
         name = ctx.get("image_name") or image_name(ctx)
         ctx.put("image_name", name)
@@ -33,7 +32,7 @@ class Task(TaskBase):
                    "the builder once the image is available."],
         )
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         iid = ctx.need("builder_id")
         images = [i for i in ctx.cloud.ec2.describe_images(
             Owners=["self"], Filters=[{"Name": "source-instance-id", "Values": [iid]}]

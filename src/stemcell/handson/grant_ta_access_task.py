@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stemcell.content.models import CheckSpec
+from stemcell.content.models import CheckSpec, TaAccessParams
+from stemcell.engine.context import Context
 from stemcell.engine.errors import SkipStep
 from stemcell.handson.provision_task import Task as ProvisionTask
 from stemcell.steps.step_grant_ta_access import append_script, ta_keys
@@ -18,24 +19,24 @@ from stemcell.steps.step_grant_ta_access import append_script, ta_keys
 class Task(ProvisionTask):
     script_name = "ta-keys.sh"
 
-    def keys(self, ctx: Any) -> list[str]:
-        keys = ta_keys(ctx, self.spec.typed_params())
+    def keys(self, ctx: Context) -> list[str]:
+        keys = ta_keys(ctx, self.spec.typed_params(TaAccessParams))
         if not keys:
             raise SkipStep("no TA keys configured (lab ta_keys, step params or --ta-key)")
         return keys
 
-    def script(self, ctx: Any) -> str:
+    def script(self, ctx: Context) -> str:
         return append_script(self.keys(ctx))
 
     def run_as(self) -> str:
         return "bash -s"  # as ubuntu: ~ is /home/ubuntu and the files stay ubuntu's own
 
-    def goal(self, ctx: Any) -> str:
+    def goal(self, ctx: Context) -> str:
         return (f"Append the course's {len(self.keys(ctx))} TA public key(s) to "
                 "/home/ubuntu/.ssh/authorized_keys on the builder, so they are baked into "
                 "the image.")
 
-    def extra(self, ctx: Any) -> list[Any]:
+    def extra(self, ctx: Context) -> list[Any]:
         return [CheckSpec(id=f"ta-key-{n}", kind="file",
                           path="/home/ubuntu/.ssh/authorized_keys", contains=key,
                           description=f"TA key {n} ({key.split()[-1][:40]}) may log in",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stemcell.cloud.ec2 import public_address
+from stemcell.engine.context import Context
 from stemcell.engine.events import InstanceState
 from stemcell.handson.launch_words import launched_at
 from stemcell.handson.task_base import adopt
@@ -21,10 +22,11 @@ class InstanceSeen:
         self.states: dict[str, str] = {}
         self.since = 0.0
 
-    def start(self, ctx: Any) -> None:
+    def start(self, ctx: Context) -> None:
         self.since = ctx.clock.now() - 1.0
 
-    def adopt(self, ctx: Any, inst: dict[str, Any], *, role: str, setup: str, name: str) -> None:
+    def adopt(self, ctx: Context, inst: dict[str, Any], *, role: str, setup: str,
+              name: str) -> None:
         iid = inst["InstanceId"]
         image = str(inst.get("ImageId", ""))
         if ctx.state.find("instance", iid) is None:
@@ -35,7 +37,7 @@ class InstanceSeen:
             ctx.mark(iid, "run_instances_returned", at=at)
         self.note(ctx, inst, role=role, setup=setup)
 
-    def note(self, ctx: Any, inst: dict[str, Any], *, role: str, setup: str) -> None:
+    def note(self, ctx: Context, inst: dict[str, Any], *, role: str, setup: str) -> None:
         iid, state = inst["InstanceId"], state_of(inst)
         if self.states.get(iid) == state:
             return
@@ -47,7 +49,7 @@ class InstanceSeen:
                                address=public_address(inst)))
 
 
-def mine_elsewhere(ctx: Any, iid: str, step_id: str) -> bool:
+def mine_elsewhere(ctx: Context, iid: str, step_id: str) -> bool:
     """Already adopted or launched by another step (the builder is no role server)."""
     res = ctx.state.find("instance", iid)
     return res is not None and res.step_id != step_id

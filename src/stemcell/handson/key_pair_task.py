@@ -8,19 +8,19 @@ command (ssh -i) and stemcell's own checks look for it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from stemcell.engine.context import Context
 from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, adopt, q, waiting
 
 
-def key_path(ctx: Any) -> Path:
+def key_path(ctx: Context) -> Path:
     return RunFolder(ctx.run_dir).key
 
 
 class Task(TaskBase):
-    def brief(self, ctx: Any) -> Brief:
+    def brief(self, ctx: Context) -> Brief:
         name = f"stemcell-{ctx.run_id}"
         path = key_path(ctx)
         return Brief(
@@ -36,7 +36,7 @@ class Task(TaskBase):
                     f"and paste the contents of {path}.pub.",
         )
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         name = f"stemcell-{ctx.run_id}"
         pairs = ctx.cloud.ec2.describe_key_pairs(
             Filters=[{"Name": "key-name", "Values": [name]}]).get("KeyPairs", [])

@@ -11,6 +11,8 @@ import socket
 from typing import Any
 
 from stemcell.cloud.run_instances import address_of
+from stemcell.content.models import StepSpec
+from stemcell.engine.context import Context
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.instance_view import InstanceSeen, mine_elsewhere, state_of
 from stemcell.handson.launch_words import candidates, imdsv2, run_instances_command
@@ -19,7 +21,7 @@ from stemcell.handson.task_base import TaskBase, waiting
 NAME = "stemcell-builder"
 
 
-def ssh_answers(ctx: Any, inst: dict[str, Any]) -> bool:
+def ssh_answers(ctx: Context, inst: dict[str, Any]) -> bool:
     """Does the server's sshd greet us (the dialer says where)? One short connect."""
     from stemcell.remote.dialer import Target
 
@@ -27,8 +29,8 @@ def ssh_answers(ctx: Any, inst: dict[str, Any]) -> bool:
     try:
         # The sandbox may not know a guest for a moment after the instance runs (its
         # boot starts then): not reachable yet, like a real server still booting.
-        host, port = ctx.dialer.ssh_address(Target(inst["InstanceId"], address["public_ip"],
-                                                   address["private_ip"]))
+        host, port = ctx.require_dialer().ssh_address(
+            Target(inst["InstanceId"], address["public_ip"], address["private_ip"]))
     except Exception:
         return False
     try:
@@ -40,11 +42,11 @@ def ssh_answers(ctx: Any, inst: dict[str, Any]) -> bool:
 
 
 class Task(TaskBase):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         super().__init__(spec)
         self.seen = InstanceSeen()
 
-    def brief(self, ctx: Any) -> Brief:
+    def brief(self, ctx: Context) -> Brief:
         self.seen.start(ctx)
         image = ctx.need("base_image_id")
         return Brief(
@@ -58,7 +60,7 @@ class Task(TaskBase):
             notes=["Running is not ready: the OS still boots; SSH answers a little later."],
         )
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         image = ctx.need("base_image_id")
         found = [i for i in candidates(ctx, [image])
                  if not mine_elsewhere(ctx, i["InstanceId"], self.step_id)]

@@ -19,6 +19,8 @@ import base64
 from typing import Any
 
 from stemcell.cloud.run_instances import address_of
+from stemcell.content.models import LaunchRolesParams, StepSpec
+from stemcell.engine.context import Context
 from stemcell.engine.instance_records import role_servers, set_addresses, track
 from stemcell.engine.run_folder import write_private
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
@@ -41,7 +43,7 @@ def _decode(value: str) -> str:
 
 
 class Task(TaskBase):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         super().__init__(spec)
         self.seen = InstanceSeen()
         self.expected: dict[str, str] = {}  # role -> user data
@@ -50,20 +52,21 @@ class Task(TaskBase):
 
     # --- what to type -------------------------------------------------------------------
     def setup(self) -> int:
-        return int(self.spec.typed_params().setup)
+        return self.spec.typed_params(LaunchRolesParams).setup
 
-    def image(self, ctx: Any) -> str:
+    def image(self, ctx: Context) -> str:
         return str(ctx.need("image_id") if self.setup() == 2 else ctx.need("base_image_id"))
 
-    def count(self, ctx: Any) -> int:
-        return int(self.spec.typed_params().count) * max(1, int(ctx.config.repeat or 1))
+    def count(self, ctx: Context) -> int:
+        count = self.spec.typed_params(LaunchRolesParams).count
+        return count * max(1, int(ctx.config.repeat or 1))
 
-    def brief(self, ctx: Any) -> Brief:
+    def brief(self, ctx: Context) -> Brief:
         self.seen.start(ctx)
         setup, image = self.setup(), self.image(ctx)
         folder = files_dir(ctx) / "user-data"
         commands = []
-        for role in self.spec.typed_params().roles:
+        for role in self.spec.typed_params(LaunchRolesParams).roles:
             text = user_data(ctx, role, setup)
             self.expected[role] = text
             path = folder / f"setup{setup}-{role}.sh"
@@ -84,7 +87,7 @@ class Task(TaskBase):
         )
 
     # --- what the student did -----------------------------------------------------------
-    def _role(self, ctx: Any, iid: str) -> str:
+    def _role(self, ctx: Context, iid: str) -> str:
         if iid not in self.role_of:
             reply = ctx.cloud.ec2.describe_instance_attribute(InstanceId=iid,
                                                               Attribute="userData")
@@ -93,7 +96,7 @@ class Task(TaskBase):
                                       if data.strip() == text), "")
         return self.role_of[iid]
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         setup, image, count = str(self.setup()), self.image(ctx), self.count(ctx)
         by_role: dict[str, list[dict[str, Any]]] = {role: [] for role in self.expected}
         for inst in candidates(ctx):
@@ -128,7 +131,7 @@ class Task(TaskBase):
                           for i in insts)
         return Progress(done=done, found=found, lines=lines)
 
-    def _not_yet(self, ctx: Any, role: str, right: list[dict[str, Any]],
+    def _not_yet(self, ctx: Context, role: str, right: list[dict[str, Any]],
                  wrong: list[dict[str, Any]], image: str, count: int) -> list[CheckLine]:
         if not wrong:
             return [CheckLine(f"{role}:launched", f"{role}: {count} server(s) from {image} "
@@ -148,7 +151,7 @@ class Task(TaskBase):
                 f"terminate-instances --instance-ids {iid})."))
         return lines
 
-    def _tell_wrong(self, ctx: Any, inst: dict[str, Any]) -> None:
+    def _tell_wrong(self, ctx: Context, inst: dict[str, Any]) -> None:
         iid = inst["InstanceId"]
         if iid not in self.told:
             self.told.add(iid)
@@ -156,7 +159,7 @@ class Task(TaskBase):
                     f"now and cleanup terminates it. To stop paying for it sooner: "
                     f"aws ec2 terminate-instances --instance-ids {iid}", "warning")
 
-    def _remember(self, ctx: Any, ready: dict[str, list[dict[str, Any]]], setup: str,
+    def _remember(self, ctx: Context, ready: dict[str, list[dict[str, Any]]], setup: str,
                   image: str) -> None:
         """Running servers of the right image: the run's role servers, watched from now on."""
         fresh = []
@@ -174,7 +177,7 @@ class Task(TaskBase):
         if fresh and ctx.dialer is not None:
             watch(ctx, fresh)
 
-    def _check(self, ctx: Any, ready: dict[str, list[dict[str, Any]]],
+    def _check(self, ctx: Context, ready: dict[str, list[dict[str, Any]]],
                image: str) -> list[CheckLine]:
         """The step's checks on each ready server, once its boot finished (throttled)."""
         if not ready or not self.spec.checks:

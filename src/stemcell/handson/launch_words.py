@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from stemcell.cloud.run_instances import credit_specification, instance_type, root_mapping
+from stemcell.engine.context import Context
 from stemcell.handson.task_base import other_run, q
 
 LIVE = ["pending", "running"]
 
 
-def run_instances_command(ctx: Any, image_id: str, name: str, *, count: int = 1,
+def run_instances_command(ctx: Context, image_id: str, name: str, *, count: int = 1,
                           user_data_path: str = "") -> str:
     mapping = json.dumps(root_mapping(ctx, image_id), separators=(",", ":"))
     tags = json.dumps([{"ResourceType": "instance",
@@ -42,7 +43,7 @@ def run_instances_command(ctx: Any, image_id: str, name: str, *, count: int = 1,
     return " ".join(words)
 
 
-def candidates(ctx: Any, image_ids: list[str] | None = None) -> list[dict[str, Any]]:
+def candidates(ctx: Context, image_ids: list[str] | None = None) -> list[dict[str, Any]]:
     """Pending or running instances with the run's key pair: ONE DescribeInstances."""
     filters = [{"Name": "key-name", "Values": [ctx.need("key_name")]},
                {"Name": "instance-state-name", "Values": LIVE}]
@@ -61,7 +62,7 @@ def candidates(ctx: Any, image_ids: list[str] | None = None) -> list[dict[str, A
     return sorted(found, key=lambda i: str(i.get("LaunchTime", "")))
 
 
-def launched_at(ctx: Any, inst: dict[str, Any], since: float) -> float:
+def launched_at(ctx: Context, inst: dict[str, Any], since: float) -> float:
     """When RunInstances ran: LaunchTime if it reads on our clock, else now (an upper bound).
 
     On AWS the clock is the wall clock and LaunchTime is exact to the second; the

@@ -14,12 +14,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.tags import ctx_tags
+from stemcell.content.models import LoadBalancerParams, StepSpec
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.instance_records import need_role_servers
 from stemcell.engine.statuses import Actor
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, q, waiting
 from stemcell.steps.step_create_load_balancer import balancer_subnets
+from stemcell.steps.step_create_security_group import default_vpc
 
 MISSING = ("TargetGroupNotFound", "LoadBalancerNotFound", "ListenerNotFound")
 
@@ -34,17 +37,17 @@ def _arn(kind: str, name: str) -> str:
 
 
 class Task(TaskBase):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         super().__init__(spec)
         self.targets: list[str] = []
         self.with_lb = True
 
-    def name(self, ctx: Any) -> str:
-        params = self.spec.typed_params()
+    def name(self, ctx: Context) -> str:
+        params = self.spec.typed_params(LoadBalancerParams)
         return f"stemcell-{ctx.run_id.rsplit('-', 1)[-1]}-s{params.setup}"[:32]
 
-    def brief(self, ctx: Any) -> Brief:
-        params = self.spec.typed_params()
+    def brief(self, ctx: Context) -> Brief:
+        params = self.spec.typed_params(LoadBalancerParams)
         instances = need_role_servers(ctx.state)
         self.targets = sorted(iid for iid, info in instances.items()
                               if info["role"] in params.roles
@@ -53,7 +56,7 @@ class Task(TaskBase):
             raise StepFailed(f"no running {', '.join(params.roles)} instances of setup "
                              f"#{params.setup} to put behind the load balancer")
         health = ctx.profile.roles[params.roles[0]].health
-        vpc = ctx.get("vpc_id") or ctx.cloud.default_vpc()
+        vpc = str(ctx.get("vpc_id") or default_vpc(ctx))
         subnets = balancer_subnets(ctx, vpc, self.targets)
         self.with_lb = bool(subnets)
         name = self.name(ctx)
@@ -86,10 +89,10 @@ class Task(TaskBase):
                     "forwarding to the group.",
         )
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         elb, name = ctx.cloud.elbv2, self.name(ctx)
-        tags = ctx_tags(ctx, name=name, role="+".join(self.spec.typed_params().roles),
-                        setup=str(self.spec.typed_params().setup))
+        params = self.spec.typed_params(LoadBalancerParams)
+        tags = ctx_tags(ctx, name=name, role="+".join(params.roles), setup=str(params.setup))
         try:
             tg = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
         except ClientError as exc:
@@ -119,7 +122,7 @@ class Task(TaskBase):
             ctx.put("target_group_arn", tg)
         return Progress(done=done, found=found, lines=lines)
 
-    def _load_balancer(self, ctx: Any, name: str, tg: str, tags: list[dict[str, str]],
+    def _load_balancer(self, ctx: Context, name: str, tg: str, tags: list[dict[str, str]],
                        lines: list[CheckLine]) -> str:
         elb = ctx.cloud.elbv2
         try:
@@ -146,7 +149,7 @@ class Task(TaskBase):
                                "passed"))
         return str(forwards[0]["ListenerArn"])
 
-    def _adopt(self, ctx: Any, rtype: str, arn: str, name: str,
+    def _adopt(self, ctx: Context, rtype: str, arn: str, name: str,
                tags: list[dict[str, str]] | None, **extra: Any) -> None:
         if ctx.state.find(rtype, arn) is not None:
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stemcell.engine.context import Context
 from stemcell.engine.run_folder import write_private
 from stemcell.engine.student_desk import Brief, Progress
 from stemcell.handson.task_base import (
@@ -25,17 +26,17 @@ from stemcell.handson.task_base import (
 class Task(TaskBase):
     script_name = "bake.sh"
 
-    def script(self, ctx: Any) -> str:
+    def script(self, ctx: Context) -> str:
         return str(ctx.profile.bake_script)
 
     def run_as(self) -> str:
         return "sudo bash -s"
 
-    def goal(self, ctx: Any) -> str:
+    def goal(self, ctx: Context) -> str:
         return ("Install the common stack on the builder over SSH: wait for its first boot "
                 "to finish, then run the profile's bake script as root.")
 
-    def brief(self, ctx: Any) -> Brief:
+    def brief(self, ctx: Context) -> Brief:
         builder = ctx.need("builder")
         path = files_dir(ctx) / self.script_name
         write_private(path, self.script(ctx))
@@ -51,7 +52,7 @@ class Task(TaskBase):
                    f"{builder['id']}`."],
         )
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         builder = ctx.need("builder")
         iid = builder["id"]
         if not self.due(ctx):
@@ -62,5 +63,5 @@ class Task(TaskBase):
             return waiting(f"builder {iid}", "the step's checks", "this step has no checks")
         return Progress(done=all_passed(lines), found=f"builder {iid}", lines=lines)
 
-    def extra(self, ctx: Any) -> list[Any]:
+    def extra(self, ctx: Context) -> list[Any]:
         return []

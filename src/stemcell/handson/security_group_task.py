@@ -12,10 +12,10 @@ import ipaddress
 import json
 from typing import Any
 
-from stemcell.engine.errors import StepFailed
+from stemcell.engine.context import Context
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.task_base import TaskBase, adopt, q, waiting
-from stemcell.steps.step_create_security_group import ssh_cidr
+from stemcell.steps.step_create_security_group import default_vpc, ssh_cidr
 
 
 def _open_to(perms: list[dict[str, Any]], port: int) -> list[str]:
@@ -60,12 +60,9 @@ def judge(perms: list[dict[str, Any]], cidr: str, anywhere_ok: bool, group: str 
 
 
 class Task(TaskBase):
-    def brief(self, ctx: Any) -> Brief:
+    def brief(self, ctx: Context) -> Brief:
         cidr = ssh_cidr(ctx.config, ctx.simulated)
-        vpc = ctx.cloud.default_vpc()
-        if vpc is None:
-            raise StepFailed(f"this account has no default VPC in {ctx.cloud.region}",
-                             hint="Create one with `aws ec2 create-default-vpc` and resume.")
+        vpc = default_vpc(ctx)
         ctx.put("vpc_id", vpc)
         name = f"stemcell-{ctx.run_id}"
         rules = [
@@ -87,7 +84,7 @@ class Task(TaskBase):
                     f"VPC {vpc}, inbound rules SSH from {cidr} and HTTP from 0.0.0.0/0.",
         )
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         name = f"stemcell-{ctx.run_id}"
         vpc = ctx.get("vpc_id")
         groups = ctx.cloud.ec2.describe_security_groups(Filters=[

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from stemcell.content.models import ShareImageParams
+from stemcell.engine.context import Context
 from stemcell.engine.errors import SkipStep
 from stemcell.engine.student_desk import Brief, Progress
 from stemcell.handson.task_base import TaskBase, all_passed, host_of, q
 
 
 class Task(TaskBase):
-    def account(self, ctx: Any) -> str:
-        params = self.spec.typed_params()
+    def account(self, ctx: Context) -> str:
+        params = self.spec.typed_params(ShareImageParams)
         account = params.account_id or ctx.config.course_account or ctx.lab.course_account
         if not account:
             raise SkipStep("no course account configured (lab course_account or "
                            "--course-account)")
         return str(account)
 
-    def brief(self, ctx: Any) -> Brief:
+    def brief(self, ctx: Context) -> Brief:
         account, image = self.account(ctx), ctx.need("image_id")
         return Brief(
             goal=f"Let the course account {account} launch your image {image}.",
@@ -28,7 +28,7 @@ class Task(TaskBase):
                     f"Add account ID {account}.",
         )
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         image = ctx.need("image_id")
         lines = self.check_host(ctx, host_of(ctx, image, "image", ami=image), cloud_only=True)
         return Progress(done=bool(lines) and all_passed(lines), found=f"image {image}",

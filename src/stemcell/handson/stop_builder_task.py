@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from stemcell.content.models import StepSpec
+from stemcell.engine.context import Context
 from stemcell.engine.events import ImageState
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.handson.instance_view import InstanceSeen, state_of
@@ -11,11 +11,11 @@ from stemcell.handson.task_base import TaskBase, q, waiting
 
 
 class Task(TaskBase):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         super().__init__(spec)
         self.seen = InstanceSeen()
 
-    def brief(self, ctx: Any) -> Brief:
+    def brief(self, ctx: Context) -> Brief:
         iid = ctx.need("builder_id")
         ctx.emit(ImageState(image_id="", state="pending", phase="stopping"))
         return Brief(
@@ -24,7 +24,7 @@ class Task(TaskBase):
             console=f"EC2 console > Instances > {iid} > Instance state > Stop instance.",
         )
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         iid = ctx.need("builder_id")
         found = {i["InstanceId"]: i for i in ctx.cloud.instances_of_run(ctx.run_id)}
         inst = found.get(iid)

@@ -21,11 +21,15 @@ from stemcell.checks.registry import CLOUD_KINDS
 from stemcell.checks.student import run_options
 from stemcell.checks.targets import HostSpec
 from stemcell.cloud.tags import RUN, as_dict, ctx_tags
+from stemcell.content.models import StepSpec
+from stemcell.engine.context import Context
 from stemcell.engine.run_folder import RunFolder
 from stemcell.engine.state import Resource
 from stemcell.engine.statuses import Actor
 from stemcell.engine.student_desk import Brief, CheckLine, Progress
 from stemcell.remote.dialer import Target
+from stemcell.remote.reach import known_hosts
+from stemcell.remote.ssh_command import ssh_command
 
 TRANSIENT = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException",
                        "ServiceUnavailable", "InternalError", "Unavailable"})
@@ -38,7 +42,7 @@ def q(value: object) -> str:
     return shlex.quote(str(value))
 
 
-def files_dir(ctx: Any) -> Path:
+def files_dir(ctx: Context) -> Path:
     """The run folder's ``handson/``: files the student's commands name (0700)."""
     folder = RunFolder(ctx.run_dir)
     return folder.private_dir(folder.handson)
@@ -50,7 +54,7 @@ def other_run(tags: list[dict[str, str]] | None, run_id: str) -> bool:
     return owner is not None and owner != run_id
 
 
-def adopt(ctx: Any, rtype: str, rid: str, name: str, *, tag: bool = True, role: str = "",
+def adopt(ctx: Context, rtype: str, rid: str, name: str, *, tag: bool = True, role: str = "",
           setup: str = "", **extra: Any) -> Resource:
     """Make the student's resource the run's own: tags, then the ledger (idempotent)."""
     known = ctx.state.find(rtype, rid)
@@ -64,16 +68,11 @@ def adopt(ctx: Any, rtype: str, rid: str, name: str, *, tag: bool = True, role: 
     return resource
 
 
-def ssh_words(ctx: Any, instance_id: str, public_ip: str = "", private_ip: str = "") -> str:
+def ssh_words(ctx: Context, instance_id: str, public_ip: str = "", private_ip: str = "") -> str:
     """``ssh -i KEY [-p PORT] ... ubuntu@HOST``: the dialer says where (loopback or public)."""
-    host, port = ctx.dialer.ssh_address(Target(instance_id, public_ip, private_ip))
-    folder = RunFolder(ctx.run_dir)
-    key = ctx.get("key_path") or str(folder.key)
-    known = folder.known_hosts
-    port_opt = f" -p {port}" if int(port) != 22 else ""
-    return (f"ssh -i {q(key)}{port_opt} -o IdentitiesOnly=yes -o BatchMode=yes "
-            f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={q(known)} "
-            f"ubuntu@{host}")
+    host, port = ctx.require_dialer().ssh_address(Target(instance_id, public_ip, private_ip))
+    key = ctx.get("key_path") or str(RunFolder(ctx.run_dir).key)
+    return ssh_command(host, int(port), key, known_hosts(ctx), accept_new=True)
 
 
 def waiting(found: str, what: str, why: str = "", check_id: str = "found") -> Progress:
@@ -84,16 +83,16 @@ def waiting(found: str, what: str, why: str = "", check_id: str = "found") -> Pr
 class TaskBase:
     """A task knows its step spec; subclasses give ``brief`` and ``poll``."""
 
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         self.spec = spec
         self.step_id: str = spec.id
         self._last_check = float("-inf")
         self._last_lines: list[CheckLine] = []
 
-    def brief(self, ctx: Any) -> Brief:  # pragma: no cover - every task overrides it
+    def brief(self, ctx: Context) -> Brief:  # pragma: no cover - every task overrides it
         raise NotImplementedError
 
-    def poll(self, ctx: Any) -> Progress:
+    def poll(self, ctx: Context) -> Progress:
         """One tick. An API error that passes (a throttle, an id not yet visible) is
         a "not yet", not a failed step: EC2 is eventually consistent, so a resource
         the student just made may be NotFound for a moment (AWS EC2 API reference,
@@ -107,11 +106,11 @@ class TaskBase:
                                "api")
             raise
 
-    def look(self, ctx: Any) -> Progress:  # pragma: no cover - every task overrides it
+    def look(self, ctx: Context) -> Progress:  # pragma: no cover - every task overrides it
         raise NotImplementedError
 
     # --- the step's checks ------------------------------------------------------------
-    def due(self, ctx: Any) -> bool:
+    def due(self, ctx: Context) -> bool:
         """Time for another round of SSH checks (throttled, see CHECK_EVERY)."""
         now = ctx.clock.now()
         if now - self._last_check >= CHECK_EVERY:
@@ -119,7 +118,7 @@ class TaskBase:
             return True
         return False
 
-    def check_host(self, ctx: Any, host: HostSpec, *, cloud_only: bool = False,
+    def check_host(self, ctx: Context, host: HostSpec, *, cloud_only: bool = False,
                    extra: list[Any] | None = None) -> list[CheckLine]:
         """The step's checks (with their prerequisites) on ``host``, as CheckLines."""
         planned = select(ctx.lab, [self.step_id], role=host.role)
@@ -142,7 +141,7 @@ class TaskBase:
         return lines
 
 
-def host_of(ctx: Any, instance_id: str, role: str, ami: str | None = None) -> HostSpec:
+def host_of(ctx: Context, instance_id: str, role: str, ami: str | None = None) -> HostSpec:
     key = ctx.get("key_path")
     return HostSpec(host=instance_id, name=f"{role} ({instance_id})",
                     key=Path(key) if key else None, role=role, ami=ami)

@@ -9,12 +9,13 @@ blocked, tagged) so cleanup empties and deletes it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.s3 import bucket_name, pack_bundle, secure_and_tag
 from stemcell.cloud.tags import ctx_tags
+from stemcell.content.models import StepSpec
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.run_folder import private_dirs
 from stemcell.engine.statuses import Actor
@@ -25,11 +26,11 @@ PREFIX = "bundles/"
 
 
 class Task(TaskBase):
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StepSpec) -> None:
         super().__init__(spec)
         self.sizes: dict[str, int] = {}
 
-    def brief(self, ctx: Any) -> Brief:
+    def brief(self, ctx: Context) -> Brief:
         name = bucket_name(ctx.run_id)
         folder = private_dirs(files_dir(ctx) / "bundles")
         for role, spec in ctx.profile.roles.items():
@@ -53,7 +54,7 @@ class Task(TaskBase):
                    "private and no instance holds credentials."],
         )
 
-    def look(self, ctx: Any) -> Progress:
+    def look(self, ctx: Context) -> Progress:
         name = bucket_name(ctx.run_id)
         try:
             listed = ctx.cloud.s3.list_objects_v2(Bucket=name, Prefix=PREFIX)

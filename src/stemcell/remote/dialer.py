@@ -8,27 +8,11 @@ know which backend they run on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+# The types live with the run's Context, which holds a dialer (engine/ports.py);
+# every dialer and everything that dials imports them from here.
+from stemcell.engine.ports import Dialer, Target
 
-
-@dataclass(frozen=True)
-class Target:
-    """What we know of an instance when we want to reach it."""
-
-    instance_id: str = ""
-    public_ip: str = ""
-    private_ip: str = ""
-
-
-class Dialer(Protocol):
-    def ssh_address(self, target: Target) -> tuple[str, int]:
-        """(host, port) to open an SSH connection to."""
-        ...
-
-    def http_address(self, target: Target, port: int = 80) -> tuple[str, int]:
-        """(host, port) to send an HTTP request to (the guest's ``port``)."""
-        ...
+__all__ = ["Dialer", "DirectDialer", "Target"]
 
 
 class DirectDialer:

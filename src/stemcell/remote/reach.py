@@ -14,15 +14,16 @@ the instance id, not the address: public IPs are reused within a run.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Any
 
+from stemcell.engine.context import Context
 from stemcell.engine.events import SshOutput
 from stemcell.engine.redact import StreamRedactor
 from stemcell.engine.run_folder import RunFolder
 from stemcell.remote.dialer import Target
 from stemcell.remote.host_keys import PINNED, VERIFIED, console_text, parse_fingerprints
-from stemcell.remote.ssh_client import SshClient, connect
+from stemcell.remote.ssh_client import OnLine, SshClient, connect
 
 SSH_DEADLINE = 900.0
 # Modeled seconds to wait for cloud-init's fingerprint block: longer than a buffered
@@ -33,7 +34,7 @@ CONSOLE_WAIT = 360.0
 HOST_KEYS = "host_keys"  # the bag's {instance id: "verified" | "pinned"}
 
 
-def stream_to(ctx: Any, instance_id: str) -> Any:
+def stream_to(ctx: Context, instance_id: str) -> OnLine:
     """A line callback that streams a command's output as the instance's SshOutput events.
 
     Redacted at the source, with memory across lines (a key printed line by line
@@ -47,7 +48,7 @@ def stream_to(ctx: Any, instance_id: str) -> Any:
     return on_line
 
 
-def _console_fingerprints(ctx: Any, instance_id: str, wait: float) -> dict[str, str]:
+def _console_fingerprints(ctx: Context, instance_id: str, wait: float) -> dict[str, str]:
     """Poll the console (modeled seconds, backing off) until it shows the fingerprints."""
     until = ctx.clock.now() + wait
     delay = 2.0
@@ -60,7 +61,7 @@ def _console_fingerprints(ctx: Any, instance_id: str, wait: float) -> dict[str, 
         delay = min(15.0, delay * 1.5)
 
 
-def _record_trust(ctx: Any, instance_id: str, how: str) -> None:
+def _record_trust(ctx: Context, instance_id: str, how: str) -> None:
     status = {VERIFIED: "verified", PINNED: "pinned"}.get(how)
     if status is None:
         return
@@ -76,14 +77,14 @@ def _record_trust(ctx: Any, instance_id: str, how: str) -> None:
                 "warning")
 
 
-def known_hosts(ctx: Any) -> Path:
+def known_hosts(ctx: Context) -> Path:
     return RunFolder(ctx.run_dir).known_hosts
 
 
-def ssh_to(ctx: Any, instance_id: str, public_ip: str = "", private_ip: str = "",
-           deadline: float = SSH_DEADLINE, cancel: Any = None) -> SshClient:
+def ssh_to(ctx: Context, instance_id: str, public_ip: str = "", private_ip: str = "",
+           deadline: float = SSH_DEADLINE, cancel: threading.Event | None = None) -> SshClient:
     target = Target(instance_id=instance_id, public_ip=public_ip, private_ip=private_ip)
-    address = ctx.dialer.ssh_address(target)
+    address = ctx.require_dialer().ssh_address(target)
 
     trusted = (ctx.get(HOST_KEYS) or {}).get(instance_id)
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-from stemcell.engine.step import Step
+from stemcell.engine.step import BaseStep, Step
+
+if TYPE_CHECKING:
+    from stemcell.content.models import Lab
 
 # kind -> (module, class). measure and compare are the timing area's; they are
 # looked up the same way and must exist before a lab that uses them can run.
@@ -29,13 +32,11 @@ REGISTRY: dict[str, tuple[str, str]] = {
 }
 
 
-def step_class(kind: str) -> Any:
+def step_class(kind: str) -> type[BaseStep]:
     module_name, class_name = REGISTRY[kind]
     module = importlib.import_module(f"stemcell.steps.{module_name}")
     cls = getattr(module, class_name, None)
     if cls is None:  # tolerate another class name in the timing area's modules
-        from stemcell.engine.step import BaseStep
-
         candidates = [v for v in vars(module).values()
                       if isinstance(v, type) and issubclass(v, BaseStep) and v is not BaseStep
                       and v.__module__ == module.__name__]
@@ -45,5 +46,5 @@ def step_class(kind: str) -> Any:
     return cls
 
 
-def build_steps(lab: Any) -> list[Step]:
+def build_steps(lab: Lab) -> list[Step]:
     return [step_class(spec.kind)(spec) for spec in lab.steps]

@@ -8,8 +8,7 @@ comparison pane and the printer, both in its one JSON form (``to_dict``).
 
 from __future__ import annotations
 
-from typing import Any
-
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import Comparison
 from stemcell.engine.step import BaseStep
@@ -18,14 +17,14 @@ from stemcell.timing.comparison import ComparisonResult
 from stemcell.timing.surge import Scenario
 
 
-def comparison_for(ctx: Any, scenario: Scenario | None = None) -> ComparisonResult:
+def comparison_for(ctx: Context, scenario: Scenario | None = None) -> ComparisonResult:
     roles = list(ctx.profile.roles) if ctx.profile is not None else None
     return compare(ctx.state.timings.get("instances", {}), simulated=ctx.simulated,
                    roles=roles, scenario=scenario)
 
 
 class CompareStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         result = comparison_for(ctx)
         if not any(row.saved_s is not None for row in result.roles):
             raise StepFailed(
@@ -39,5 +38,5 @@ class CompareStep(BaseStep):
         for line in result.conclusion:
             ctx.log(line)
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Context) -> None:
         """Nothing to undo: the comparison is a record, not a resource."""

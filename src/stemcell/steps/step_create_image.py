@@ -14,13 +14,13 @@ window, not a failure. An image that turns ``failed`` fails the step by name.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.aws_errors import error_code, explain
 from stemcell.cloud.consistency_retry import DEFAULT_WINDOW
 from stemcell.cloud.tags import ctx_tags, tag_spec
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import ImageState
 from stemcell.engine.statuses import ResourceStatus
@@ -30,7 +30,7 @@ from stemcell.steps.step_stop_builder import stop_and_wait
 IMAGE_TIMEOUT = 3600.0
 
 
-def image_name(ctx: Any) -> str:
+def image_name(ctx: Context) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     return f"{ctx.config.lab}-{ctx.config.profile}-{ctx.run_id}-{stamp}"[:128]
 
@@ -43,7 +43,7 @@ def _progress(text: str | None) -> float:
 
 
 class CreateImageStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         iid = ctx.need("builder_id")
         ec2 = ctx.cloud.ec2
         state = ctx.cloud.instances_of_run(ctx.run_id)
@@ -73,7 +73,7 @@ class CreateImageStep(BaseStep):
             ctx.deleter.delete(builder, ctx)
         ctx.log(f"image {image_id} available; builder {iid} terminated")
 
-    def _wait_available(self, ctx: Any, image_id: str) -> None:
+    def _wait_available(self, ctx: Context, image_id: str) -> None:
         ec2 = ctx.cloud.ec2
         known: set[str] = set()
         known_once: list[bool] = []
@@ -136,18 +136,7 @@ class CreateImageStep(BaseStep):
         ctx.wait_for(f"image {image_id} to become available", probe, IMAGE_TIMEOUT,
                      first=2.0, longest=15.0)
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Context) -> None:
         # The image first: its deletion takes its snapshots along. A snapshot on its
         # own would be refused while the image still uses it.
-        if ctx.deleter is None:
-            return
-        mine = [r for r in ctx.state.live_resources() if r.step_id == self.spec.id]
-        for rtype in ("image", "snapshot"):
-            for resource in [r for r in mine if r.rtype == rtype]:
-                if ctx.state.find(rtype, resource.rid).state != ResourceStatus.LIVE:
-                    continue
-                try:
-                    ctx.deleter.delete(resource, ctx)
-                except Exception as exc:
-                    ctx.mark_resource(rtype, resource.rid, ResourceStatus.FAILED, str(exc))
-                    ctx.log(f"could not delete {rtype} {resource.rid}: {exc}", "error")
+        ctx.delete_resources(step_id=self.spec.id, first=("image", "snapshot"))

@@ -6,20 +6,19 @@ moment) in the run folder, in OpenSSH format, and never printed or recorded.
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stemcell.cloud.aws_errors import explain
 from stemcell.cloud.tags import ctx_tags, tag_spec
+from stemcell.engine.context import Context
 from stemcell.engine.run_folder import RunFolder, write_private
 from stemcell.engine.step import BaseStep
 
 
 class KeyPairStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         key = Ed25519PrivateKey.generate()
         private = key.private_bytes(serialization.Encoding.PEM,
                                     serialization.PrivateFormat.OpenSSH,

@@ -14,20 +14,21 @@ placement zones (the launches used them) until it has two.
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.aws_errors import explain
 from stemcell.cloud.tags import ctx_tags
+from stemcell.content.models import LoadBalancerParams
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.instance_records import need_role_servers
 from stemcell.engine.step import BaseStep
+from stemcell.steps.step_create_security_group import default_vpc
 
 HEALTHY_TIMEOUT = 900.0
 
 
-def balancer_subnets(ctx: Any, vpc: str, targets: list[str]) -> list[str]:
+def balancer_subnets(ctx: Context, vpc: str, targets: list[str]) -> list[str]:
     """One subnet per zone holding a target, then placement zones until there are two."""
     by_zone: dict[str, str] = {}
     for subnet in ctx.cloud.subnets(vpc):
@@ -38,9 +39,9 @@ def balancer_subnets(ctx: Any, vpc: str, targets: list[str]) -> list[str]:
         if inst["InstanceId"] not in targets:
             continue
         zone = inst.get("Placement", {}).get("AvailabilityZone", "")
-        subnet = inst.get("SubnetId") or by_zone.get(zone, "")
-        if zone and subnet:
-            wanted.setdefault(zone, subnet)
+        chosen = inst.get("SubnetId") or by_zone.get(zone, "")
+        if zone and chosen:
+            wanted.setdefault(zone, chosen)
     for place in ctx.get("placement") or []:
         if len(wanted) >= 2:
             break
@@ -53,8 +54,8 @@ def balancer_subnets(ctx: Any, vpc: str, targets: list[str]) -> list[str]:
 
 
 class LoadBalancerStep(BaseStep):
-    def run(self, ctx: Any) -> None:
-        params = self.spec.typed_params()
+    def run(self, ctx: Context) -> None:
+        params = self.spec.typed_params(LoadBalancerParams)
         instances = need_role_servers(ctx.state)
         targets = sorted(iid for iid, info in instances.items()
                          if info["role"] in params.roles and info["setup"] == str(params.setup))
@@ -62,7 +63,7 @@ class LoadBalancerStep(BaseStep):
             raise StepFailed(f"no running {', '.join(params.roles)} instances of setup "
                              f"#{params.setup} to put behind the load balancer")
         health = ctx.profile.roles[params.roles[0]].health
-        vpc = ctx.get("vpc_id") or ctx.cloud.default_vpc()
+        vpc = str(ctx.get("vpc_id") or default_vpc(ctx))
         elb = ctx.cloud.elbv2
         short = ctx.run_id.rsplit("-", 1)[-1]
         name = f"stemcell-{short}-s{params.setup}"[:32]

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.aws_errors import explain
 from stemcell.cloud.consistency_retry import retry_not_found
 from stemcell.cloud.tags import ctx_tags, tag_spec
+from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import ConfigError, StepFailed
 from stemcell.engine.step import BaseStep
 
 SANDBOX_SSH_CIDR = "127.0.0.1/32"
 
 
-def ssh_cidr(config: Any, simulated: bool) -> str:
+def ssh_cidr(config: RunConfig, simulated: bool) -> str:
     """The CIDR allowed to SSH in; 0.0.0.0/0 only when explicitly allowed."""
     raw = config.ssh_cidr or (SANDBOX_SSH_CIDR if simulated else "")
     if not raw:
@@ -37,13 +37,19 @@ def ssh_cidr(config: Any, simulated: bool) -> str:
     return str(net)
 
 
+def default_vpc(ctx: Context) -> str:
+    """The region's default VPC, where the lab's resources go; an error if it has none."""
+    vpc = ctx.cloud.default_vpc()
+    if vpc is None:
+        raise StepFailed(f"this account has no default VPC in {ctx.cloud.region}",
+                         hint="Create one with `aws ec2 create-default-vpc` and resume.")
+    return vpc
+
+
 class SecurityGroupStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         cidr = ssh_cidr(ctx.config, ctx.simulated)
-        vpc = ctx.cloud.default_vpc()
-        if vpc is None:
-            raise StepFailed(f"this account has no default VPC in {ctx.cloud.region}",
-                             hint="Create one with `aws ec2 create-default-vpc` and resume.")
+        vpc = default_vpc(ctx)
         name = f"stemcell-{ctx.run_id}"
         ec2 = ctx.cloud.ec2
         try:

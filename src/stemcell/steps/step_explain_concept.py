@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from stemcell.engine.context import Context
 from stemcell.engine.step import BaseStep
 
 
 class ExplainStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         return None
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Context) -> None:
         return None

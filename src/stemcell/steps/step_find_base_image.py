@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import ClientError
 
 from stemcell.cloud.aws_errors import explain
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.step import BaseStep
 
 
 class FindBaseImageStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         base = ctx.profile.base_image
         try:
             image = ctx.cloud.latest_image(base.owner, base.name, base.architecture)
@@ -29,5 +28,5 @@ class FindBaseImageStep(BaseStep):
         ctx.log(f"base image {image['ImageId']} ({image.get('Name', '')}, "
                 f"created {image.get('CreationDate', '?')})")
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Context) -> None:
         return None  # a lookup creates nothing

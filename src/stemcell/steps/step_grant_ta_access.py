@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
 
+from stemcell.content.models import TaAccessParams
+from stemcell.engine.context import Context
 from stemcell.engine.errors import ConfigError, SkipStep, StepFailed
 from stemcell.engine.step import BaseStep
 from stemcell.remote.reach import ssh_to, stream_to
@@ -15,7 +16,7 @@ _PUBKEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|"
                      r" [A-Za-z0-9+/]+=*( [^\r\n]*)?$")
 
 
-def ta_keys(ctx: Any, params: Any) -> list[str]:
+def ta_keys(ctx: Context, params: TaAccessParams) -> list[str]:
     keys: list[str] = []
     for key in [*ctx.lab.ta_keys, *params.keys, *ctx.config.ta_keys]:
         key = key.strip()
@@ -40,8 +41,8 @@ def append_script(keys: list[str]) -> str:
 
 
 class GrantTaAccessStep(BaseStep):
-    def run(self, ctx: Any) -> None:
-        keys = ta_keys(ctx, self.spec.typed_params())
+    def run(self, ctx: Context) -> None:
+        keys = ta_keys(ctx, self.spec.typed_params(TaAccessParams))
         if not keys:
             raise SkipStep("no TA keys configured (lab ta_keys, step params or --ta-key)")
         builder = ctx.need("builder")
@@ -54,5 +55,5 @@ class GrantTaAccessStep(BaseStep):
                              + " | ".join(last[-3:]))
         ctx.log(f"{len(keys)} TA key(s) in /home/ubuntu/.ssh/authorized_keys on {iid}")
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Context) -> None:
         return None

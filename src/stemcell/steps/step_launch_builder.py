@@ -8,17 +8,16 @@ so a new account's low quota stops the lab here, with nothing launched.
 
 from __future__ import annotations
 
-from typing import Any
-
 from stemcell.cloud.pricing import count_instances, estimate
 from stemcell.cloud.quotas import check_credentials_last, check_vcpus
 from stemcell.cloud.run_instances import address_of, instance_type, launch, wait_running
+from stemcell.engine.context import Context
 from stemcell.engine.events import CostEstimate
 from stemcell.engine.step import BaseStep
 
 
 class LaunchBuilderStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         est = estimate(ctx.lab, ctx.profile, ctx.config)
         label = "simulated: nothing is billed" if ctx.simulated else "on AWS"
         ctx.emit(CostEstimate(usd=est.usd, detail=f"{label}\n{est.text()}"))

@@ -7,19 +7,19 @@ data right before launch (never stored, never sent as an event).
 
 from __future__ import annotations
 
-from typing import Any
-
 from stemcell.cloud.poller import InstancePoller
 from stemcell.cloud.quotas import check_vcpus
 from stemcell.cloud.run_instances import address_of, instance_type, launch, wait_running
 from stemcell.cloud.s3 import presigned_get
+from stemcell.content.models import LaunchRolesParams
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.instance_records import set_addresses
 from stemcell.engine.step import BaseStep
 from stemcell.steps.step_measure_boots import stop_watching, watch
 
 
-def user_data(ctx: Any, role: str, setup: int) -> str:
+def user_data(ctx: Context, role: str, setup: int) -> str:
     profile = ctx.profile
     scripts = profile.boot_scripts if setup == 2 else profile.install_scripts
     if role not in scripts:
@@ -32,8 +32,8 @@ def user_data(ctx: Any, role: str, setup: int) -> str:
 
 
 class LaunchRolesStep(BaseStep):
-    def run(self, ctx: Any) -> None:
-        params = self.spec.typed_params()
+    def run(self, ctx: Context) -> None:
+        params = self.spec.typed_params(LaunchRolesParams)
         setup = int(params.setup)
         image = ctx.need("image_id") if setup == 2 else ctx.need("base_image_id")
         count = params.count * max(1, int(ctx.config.repeat or 1))
@@ -58,7 +58,7 @@ class LaunchRolesStep(BaseStep):
         if ctx.dialer is not None:
             watch(ctx, list(launched))
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Context) -> None:
         mine = [r.rid for r in ctx.state.live_resources()
                 if r.step_id == self.spec.id and r.rtype == "instance"]
         stop_watching(ctx, mine)

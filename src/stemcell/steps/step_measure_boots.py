@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from stemcell.engine.context import Context
 from stemcell.engine.errors import Interrupted, StemcellError, StepFailed
 from stemcell.engine.events import TimingMark
 from stemcell.engine.instance_records import need_role_servers, role_servers
@@ -38,6 +39,9 @@ from stemcell.timing.marks import (
 )
 from stemcell.timing.phases import timeline as build_timeline
 from stemcell.timing.skew import NO_OFFSET, Offset, Sample, estimate, parse_date_output
+
+if TYPE_CHECKING:
+    from stemcell.remote.ssh_client import SshClient  # paramiko: only once a boot is read
 
 READY_DEADLINE = 1800.0  # modeled seconds from the watch's start to HTTP healthy
 HTTP_POLL = 1.0  # modeled seconds between health probes
@@ -73,7 +77,7 @@ _WATCHES: dict[tuple[str, str], tuple[Watch, threading.Thread]] = {}
 _LOCK = threading.Lock()
 
 
-def watch(ctx: Any, instance_ids: list[str] | None = None) -> list[Watch]:
+def watch(ctx: Context, instance_ids: list[str] | None = None) -> list[Watch]:
     """Start watching the run's role servers (idempotent); return the watches."""
     instances = role_servers(ctx.state)
     wanted = instance_ids if instance_ids is not None else [
@@ -98,15 +102,14 @@ def watch(ctx: Any, instance_ids: list[str] | None = None) -> list[Watch]:
             thread = threading.Thread(target=_run_watch, args=(ctx, w, dict(info), w.stop),
                                       name=f"measure-{iid}", daemon=True)
             _WATCHES[key] = (w, thread)
-            workers = getattr(ctx, "workers", None)
-            if workers is not None:  # the runner owns them: stopped when cleanup starts
-                workers.add(f"measure-{iid}", w.stop, thread)
+            # The runner owns them: stopped when cleanup starts, joined when the run ends.
+            ctx.workers.add(f"measure-{iid}", w.stop, thread)
         thread.start()
         watches.append(w)
     return watches
 
 
-def stop_watching(ctx: Any, instance_ids: list[str] | None = None) -> None:
+def stop_watching(ctx: Context, instance_ids: list[str] | None = None) -> None:
     """Stop the watchers of these instances (all of the run's when None) and forget them."""
     with _LOCK:
         keys = [k for k in _WATCHES if k[0] == ctx.run_id
@@ -115,7 +118,7 @@ def stop_watching(ctx: Any, instance_ids: list[str] | None = None) -> None:
             _WATCHES.pop(key)[0].stop.set()
 
 
-def _forget(ctx: Any, instance_ids: list[str]) -> None:
+def _forget(ctx: Context, instance_ids: list[str]) -> None:
     with _LOCK:
         for iid in instance_ids:
             _WATCHES.pop((ctx.run_id, iid), None)
@@ -124,7 +127,7 @@ def _forget(ctx: Any, instance_ids: list[str]) -> None:
 # --- one instance ------------------------------------------------------------------------
 
 
-def _run_watch(ctx: Any, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
+def _run_watch(ctx: Context, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
     http = threading.Thread(target=_poll_http, args=(ctx, w, info, cancel),
                             name=f"health-{w.instance_id}", daemon=True)
     http.start()
@@ -143,7 +146,7 @@ def _run_watch(ctx: Any, w: Watch, info: dict[str, Any], cancel: threading.Event
         w.done.set()
 
 
-def _over_ssh(ctx: Any, w: Watch, info: dict[str, Any]) -> None:
+def _over_ssh(ctx: Context, w: Watch, info: dict[str, Any]) -> None:
     from stemcell.remote.reach import ssh_to
 
     remaining = max(1.0, w.started + READY_DEADLINE - ctx.clock.now())
@@ -167,7 +170,7 @@ def _over_ssh(ctx: Any, w: Watch, info: dict[str, Any]) -> None:
             w.downloads = parse_downloads(output_log).to_dict()
 
 
-def _clock_offset(ctx: Any, client: Any) -> Offset:
+def _clock_offset(ctx: Context, client: SshClient) -> Offset:
     samples = []
     for _ in range(CLOCK_SAMPLES):
         sent = ctx.clock.now()
@@ -180,7 +183,7 @@ def _clock_offset(ctx: Any, client: Any) -> Offset:
     return estimate(samples)
 
 
-def _read_boot(client: Any) -> tuple[Boot | None, str]:
+def _read_boot(client: SshClient) -> tuple[Boot | None, str]:
     """Stages from ``analyze dump`` (else the raw log); the kernel's start from the log."""
     boot: Boot | None = None
     source = ""
@@ -204,7 +207,7 @@ def _read_boot(client: Any) -> tuple[Boot | None, str]:
     return boot, source
 
 
-def _read_file(client: Any, path: str) -> str | None:
+def _read_file(client: SshClient, path: str) -> str | None:
     # Ubuntu's cloud-init logs are root:adm 0640; the default user is in adm, but
     # a TA's image may differ, so fall back to sudo.
     for command in (f"cat {path}", f"sudo cat {path}"):
@@ -214,7 +217,7 @@ def _read_file(client: Any, path: str) -> str | None:
     return None
 
 
-def _poll_http(ctx: Any, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
+def _poll_http(ctx: Context, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
     role = ctx.profile.roles.get(w.role)
     if role is None:
         return
@@ -228,7 +231,7 @@ def _poll_http(ctx: Any, w: Watch, info: dict[str, Any], cancel: threading.Event
     looks = 0
     while not cancel.is_set():
         try:
-            host, port = ctx.dialer.http_address(target, health.port)
+            host, port = ctx.require_dialer().http_address(target, health.port)
             answer = http_probe.try_get(host, port, health.path, timeout=wall_timeout)
         except StemcellError:
             answer = None  # the guest is not known to the dialer yet
@@ -248,7 +251,7 @@ def _poll_http(ctx: Any, w: Watch, info: dict[str, Any], cancel: threading.Event
 # --- into the timeline -----------------------------------------------------------------------
 
 
-def _record(ctx: Any, w: Watch) -> None:
+def _record(ctx: Context, w: Watch) -> None:
     boot = shift(w.boot, w.offset.seconds) if w.boot is not None else None
     done_at = w.wait_returned
     if boot is not None and boot.end is not None:
@@ -289,7 +292,7 @@ def _record(ctx: Any, w: Watch) -> None:
         ctx.store.save()
 
 
-def _from_guest(ctx: Any, w: Watch, boot: Boot | None) -> dict[str, str]:
+def _from_guest(ctx: Context, w: Watch, boot: Boot | None) -> dict[str, str]:
     """Tighten late observations with the guest's own (offset-corrected) account.
 
     Each of our marks is an upper bound: we saw the state at that moment or later.
@@ -332,7 +335,7 @@ def _from_guest(ctx: Any, w: Watch, boot: Boot | None) -> dict[str, str]:
 
 
 class MeasureStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         instances = need_role_servers(ctx.state)
         ids = [iid for iid, info in instances.items() if str(info.get("setup")) in ("1", "2")]
         if not ids:

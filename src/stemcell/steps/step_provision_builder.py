@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.step import BaseStep
 from stemcell.remote.reach import ssh_to, stream_to
@@ -12,7 +11,7 @@ BAKE_TIMEOUT = 3600.0
 
 
 class ProvisionStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         builder = ctx.need("builder")
         iid = builder["id"]
         with ssh_to(ctx, iid, builder["public_ip"], builder["private_ip"]) as ssh:
@@ -30,5 +29,5 @@ class ProvisionStep(BaseStep):
                              hint="Fix the profile's bake_script and run the lab again.")
         ctx.log(f"bake script finished on {iid}")
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Context) -> None:
         return None  # changes live on the builder, which launch_builder cleans up

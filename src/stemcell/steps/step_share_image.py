@@ -18,6 +18,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stemcell.cloud.aws_errors import error_code, explain
+from stemcell.content.models import ShareImageParams
+from stemcell.engine.context import Context
 from stemcell.engine.errors import SkipStep, StepFailed
 from stemcell.engine.step import BaseStep
 
@@ -32,7 +34,7 @@ _FIX = (
 )
 
 
-def snapshot_keys(ctx: Any, image: dict[str, Any]) -> dict[str, str | None]:
+def snapshot_keys(ctx: Context, image: dict[str, Any]) -> dict[str, str | None]:
     """Encrypted snapshot id -> KMS key id (None: the default key) of the image's volumes."""
     ids = [m["Ebs"]["SnapshotId"] for m in image.get("BlockDeviceMappings", [])
            if m.get("Ebs", {}).get("SnapshotId")]
@@ -42,7 +44,7 @@ def snapshot_keys(ctx: Any, image: dict[str, Any]) -> dict[str, str | None]:
     return {s["SnapshotId"]: s.get("KmsKeyId") for s in snapshots if s.get("Encrypted")}
 
 
-def aws_managed(ctx: Any, key_id: str | None) -> bool | None:
+def aws_managed(ctx: Context, key_id: str | None) -> bool | None:
     """Whether ``key_id`` is AWS managed (aws/ebs); None when KMS will not say."""
     if not key_id:
         return True
@@ -54,8 +56,8 @@ def aws_managed(ctx: Any, key_id: str | None) -> bool | None:
 
 
 class ShareImageStep(BaseStep):
-    def run(self, ctx: Any) -> None:
-        params = self.spec.typed_params()
+    def run(self, ctx: Context) -> None:
+        params = self.spec.typed_params(ShareImageParams)
         account = params.account_id or ctx.lab.course_account or ctx.config.course_account
         if not account:
             raise SkipStep("no course account configured to share the image with")
@@ -87,5 +89,5 @@ class ShareImageStep(BaseStep):
                     "kms:DescribeKey, kms:ReEncrypt*, kms:GenerateDataKey*) or its launches "
                     "fail", "warning")
 
-    def cleanup(self, ctx: Any) -> None:
+    def cleanup(self, ctx: Context) -> None:
         return None  # the permission goes with the image, which create_image removes

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -11,12 +10,13 @@ from stemcell.cloud.aws_errors import explain
 from stemcell.cloud.consistency_retry import retry_not_found
 from stemcell.cloud.s3 import bucket_name, create_bucket, pack_bundle, secure_and_tag
 from stemcell.cloud.tags import ctx_tags
+from stemcell.engine.context import Context
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.step import BaseStep
 
 
 class UploadBundlesStep(BaseStep):
-    def run(self, ctx: Any) -> None:
+    def run(self, ctx: Context) -> None:
         s3 = ctx.cloud.s3
         name = bucket_name(ctx.run_id)
         tags = ctx_tags(ctx, name=name)

@@ -10,20 +10,24 @@ during cleanup a single press is only shown, never cancelling cleanup's waits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stemcell.engine.context import RunConfig
+from stemcell.engine.errors import StemcellError
 from stemcell.engine.events import Event, InstanceState, StepFinished
-from stemcell.engine.state import StepRecord
+from stemcell.engine.state import Resource, StepRecord
 from stemcell.engine.statuses import ResourceStatus, StepStatus
 from stemcell.tui.feed import EventFeed
+
+if TYPE_CHECKING:
+    from stemcell.session import LabSession
 
 # Shown beside a resource found gone (ResourceDeleted.state says so, for code).
 GONE = "gone: deleted outside stemcell"
 # The types cloud.leftovers.find lists; others (listeners) cannot be checked this way.
 FINDABLE = ("load_balancer", "target_group", "instance", "image", "snapshot",
             "security_group", "key_pair", "bucket")
-Prepare = Callable[..., Any]
+Prepare = Callable[..., "LabSession"]
 
 
 class LiveRun:
@@ -35,11 +39,18 @@ class LiveRun:
         self.resume = resume
         self._prepare = prepare
         self.on_pause = on_pause
-        self.session: Any = None
+        self.session: LabSession | None = None
         self._step_mode = False  # until the session (and its ctx.pause) exists
         self.running = False
         self.status = ""
         self._closed = False
+
+    @property
+    def prepared(self) -> LabSession:
+        """The session, for what runs only after ``prepare`` (warm up, run, skip)."""
+        if self.session is None:
+            raise StemcellError("the run is not prepared yet")
+        return self.session
 
     @property
     def step_mode(self) -> bool:
@@ -66,14 +77,15 @@ class LiveRun:
             from stemcell.session import prepare as session_prepare
 
             self._prepare = session_prepare
-        self.session = self._prepare(self.config, resume=self.resume)
-        self.session.ctx.pause.step_mode = self._step_mode
-        self.session.ctx.pause.on_pause = self.on_pause
-        self.session.bus.subscribe(self._on_event)
+        session = self._prepare(self.config, resume=self.resume)
+        session.ctx.pause.step_mode = self._step_mode
+        session.ctx.pause.on_pause = self.on_pause
+        session.bus.subscribe(self._on_event)
+        self.session = session
 
     def warm_up(self) -> None:
         """Connect the backend: starts the sandbox (about a second) or checks AWS credentials."""
-        self.session.open()
+        self.prepared.open()
 
     def reconcile(self) -> int:
         """A resumed run: check the ledger against the cloud; what is gone is shown as gone.
@@ -83,7 +95,7 @@ class LiveRun:
         """
         from stemcell.cloud.leftovers import find
 
-        ctx = self.session.ctx
+        ctx = self.prepared.ctx
         found = {(r.rtype, r.rid): r for r in find(ctx.cloud, ctx.run_id)}
         timings = ctx.state.timings.get("instances", {})
         gone = 0
@@ -102,7 +114,7 @@ class LiveRun:
     def run(self) -> str:
         self.running = True
         try:
-            self.status = self.session.run()
+            self.status = self.prepared.run()
         finally:
             self.running = False
         return self.status
@@ -120,14 +132,14 @@ class LiveRun:
 
     def skip(self, step_id: str, reason: str) -> None:
         """Mark a step not yet run as skipped: the runner passes over it when it gets there."""
-        ctx = self.session.ctx
+        ctx = self.prepared.ctx
         text = f"skipped by the student: {reason}" if reason else "skipped by the student"
         with ctx.store.lock:
             ctx.state.steps[step_id] = StepRecord(status=StepStatus.SKIPPED, error=text)
             ctx.store.save()
         ctx.emit(StepFinished(step_id=step_id, status=StepStatus.SKIPPED, error=text))
 
-    def live_resources(self) -> list[Any]:
+    def live_resources(self) -> list[Resource]:
         if self.session is None:
             return []
         return list(self.session.ctx.state.live_resources())

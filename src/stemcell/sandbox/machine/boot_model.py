@@ -45,10 +45,6 @@ class BootModel:
     def default(cls) -> BootModel:
         return _load(DATA / "boot_model.yaml")
 
-    @classmethod
-    def from_file(cls, path: Path) -> BootModel:
-        return _load(path)
-
     def download_seconds(self, nbytes: int) -> float:
         return nbytes / self.mirror_bytes_per_s
 

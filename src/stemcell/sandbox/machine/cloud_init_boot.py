@@ -19,7 +19,6 @@ from typing import Any
 import yaml
 
 from stemcell.engine.redact import redact
-from stemcell.sandbox.machine.disk import ROOT
 from stemcell.sandbox.machine.system import System, Timeline
 
 VERSION = "24.4.1-0ubuntu0~24.04.1"
@@ -497,6 +496,3 @@ def analyze_show(events: list[dict[str, Any]]) -> str:
 def analyze_dump(events: list[dict[str, Any]]) -> str:
     return json.dumps(events, indent=1, sort_keys=True, separators=(",", ": ")) + "\n"
 
-
-def user_can_read_log(system: System, user: str) -> bool:
-    return user == ROOT or system.disk.can_read(LOG, user)

@@ -292,9 +292,6 @@ class Guest:
                                client="172.31.0.2", port=port)
         return resp.status, resp.body.decode("utf-8", "replace")
 
-    def host_key_fingerprint(self) -> str | None:
-        return host_key_files.fingerprint(self._host_key) if self._host_key else None
-
     def run(self, command: str, *, user: str = "ubuntu") -> tuple[int, str]:
         """Run a command on the guest directly (tests, debugging); (status, output)."""
         out: list[bytes] = []

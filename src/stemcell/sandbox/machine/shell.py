@@ -145,27 +145,24 @@ class Shell:
     # --- entry points ----------------------------------------------------------------
 
     def run(self, script: str, io: IO) -> int:
-        """Run a whole script; returns its exit status (``exit`` and ``set -e`` honoured)."""
-        try:
-            tree = sx.parse(script)
-        except sx.ParseError as exc:
-            io.eprint(f"{self.name}: {exc}")
-            return 2
-        try:
-            self.exec_seq(tree, io)
-        except ShellExit as exc:
-            self.status = exc.code
-        return self.status
+        """Run a whole script; returns its exit status (``exit`` and ``set -e`` honoured).
 
-    def run_interactive(self, script: str, io: IO) -> int:
-        """Like run(), but ``exit`` (ShellExit) propagates to end the session."""
+        In an interactive session (the PTY login shell) ``exit`` ends the shell, as in
+        bash: its ShellExit propagates to the session, which logs out (or leaves a
+        ``sudo -i`` shell).
+        """
         try:
             tree = sx.parse(script)
         except sx.ParseError as exc:
             io.eprint(f"{self.name}: {exc}")
             self.status = 2
             return 2
-        self.exec_seq(tree, io)
+        try:
+            self.exec_seq(tree, io)
+        except ShellExit as exc:
+            if self.interactive:
+                raise
+            self.status = exc.code
         return self.status
 
     def push_user(self, user: str) -> None:
@@ -560,7 +557,7 @@ class Shell:
                 i += 2
             elif c == "$":
                 parts: list[sx.Part] = []
-                j = sx._dollar(text, i, parts, None)
+                j = sx._dollar(text, i, parts)
                 out.append(self._part_text(parts[0]))
                 i = j
             elif c == "`":

@@ -457,7 +457,7 @@ class Interactive:
             watcher.start()
             try:
                 self.shell.errexit = False
-                self.shell.run_interactive(script, IO(b"", self.send, self.send))
+                self.shell.run(script, IO(b"", self.send, self.send))
             except ShellExit as exc:
                 stop.set()
                 watcher.join()

@@ -99,8 +99,6 @@ Node = Simple | If | For | While | Group
 
 OPS = ("&&", "||", ";;", ">>", "<<-", "<<", "&>", ">&", "2>&1", ";", "|", "&", "(", ")",
        ">", "<", "\n")
-RESERVED = {"if", "then", "elif", "else", "fi", "for", "in", "do", "done", "while", "until",
-            "{", "}", "!"}
 
 
 @dataclass
@@ -268,7 +266,7 @@ class Lexer:
                     if s[j] == "\\":
                         j += 1
                     elif s.startswith("$(", j):
-                        j = _match_paren(s, j + 1, self) - 1
+                        j = _match_paren(s, j + 1) - 1
                     j += 1
                 if j >= len(s):
                     raise self.error("unexpected EOF while looking for matching `\"'")
@@ -280,7 +278,7 @@ class Lexer:
                 continue
             if c == "$":
                 flush()
-                self.i = _dollar(s, self.i, parts, self)
+                self.i = _dollar(s, self.i, parts)
                 continue
             if c == "`":
                 end = s.find("`", self.i + 1)
@@ -296,7 +294,7 @@ class Lexer:
         return Word(parts)
 
 
-def _match_paren(s: str, i: int, lx: Lexer | None = None) -> int:
+def _match_paren(s: str, i: int) -> int:
     """Index just past the ``)`` matching the ``(`` at ``i``."""
     depth = 0
     j = i
@@ -320,11 +318,11 @@ def _match_paren(s: str, i: int, lx: Lexer | None = None) -> int:
     raise ParseError("syntax error: unexpected EOF while looking for matching `)'")
 
 
-def _dollar(s: str, i: int, parts: list[Part], lx: Lexer | None) -> int:
+def _dollar(s: str, i: int, parts: list[Part]) -> int:
     """Parse a ``$`` construct at ``i`` into ``parts``; return the index after it."""
     nxt = s[i + 1] if i + 1 < len(s) else ""
     if nxt == "(":
-        end = _match_paren(s, i + 1, lx)
+        end = _match_paren(s, i + 1)
         if s.startswith("$((", i):
             parts.append(("arith", s[i + 3:end - 2]))
         else:

@@ -298,15 +298,6 @@ class System:
         except OSError:
             pass
 
-    def journal_tail(self, unit: str) -> list[str]:
-        try:
-            text = self.disk.read_text("/var/log/syslog")
-        except OSError:
-            return []
-        name = unit.removesuffix(".service")
-        return [ln for ln in text.splitlines() if f" {name}[" in ln][-5:]
-
-
 # Descriptions of the image's own units (their unit files are not modeled).
 UNIT_DESCRIPTIONS = {
     "apache2.service": "The Apache HTTP Server",

@@ -575,9 +575,6 @@ class GuestWorker:
         svc.stopping = True
         self._signal(svc.ident, 15)
 
-    def service_running(self, unit: str) -> bool:
-        return unit in self._services
-
     def _service_frame(self, svc: _Service, msg: dict[str, Any]) -> None:
         stream = msg.get("stream")
         if stream in ("out", "err"):
@@ -626,14 +623,14 @@ class GuestWorker:
         system.journal.append(svc.unit, f"{svc.unit}: " + (
             f"Failed with result '{result}'." if failed else "Deactivated successfully."))
         if not stopping and restarts(svc.restart, code) and not self._closed:
-            threading.Thread(target=self._auto_restart, args=(svc, failed), daemon=True).start()
+            threading.Thread(target=self._auto_restart, args=(svc,), daemon=True).start()
         elif system.is_active(svc.unit) and not stopping:
             # The program ended on its own: the unit is no longer active.
             threading.Thread(target=_unit_ended, args=(system, svc.unit, failed),
                              daemon=True).start()
 
 
-    def _auto_restart(self, svc: _Service, failed: bool) -> None:
+    def _auto_restart(self, svc: _Service) -> None:
         """Restart= as systemd does it: after RestartSec=, at most StartLimitBurst=5
         starts in StartLimitIntervalSec=10s (systemd.unit(5)), then the unit fails."""
         system = self.system

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -14,6 +15,12 @@ from textual.widgets import Button, DataTable, Footer, Log, Static
 
 from stemcell.engine.statuses import ResourceStatus
 
+if TYPE_CHECKING:  # the engine and the checks' types only for hints
+    from stemcell.checks.model import CheckResult
+    from stemcell.checks.targets import HostSpec
+    from stemcell.engine.context import Context
+
+
 STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow",
           "unreachable": "#ff8700", "error": "bold red"}
 
@@ -21,14 +28,14 @@ STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow",
 class CheckScreen(Screen[None]):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("k", "run_checks", "Run again")]
 
-    def __init__(self, ctx: Any, step_id: str | None = None) -> None:
+    def __init__(self, ctx: Context, step_id: str | None = None) -> None:
         super().__init__()
         self.ctx = ctx
         # "Check this step": only the checks written beside that step (and what they
         # depend on); None checks everything the lab has.
         self.step_id = step_id
         self.busy = False
-        self.results: list[tuple[str, Any]] = []
+        self.results: list[tuple[str, CheckResult]] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="checks"):
@@ -83,7 +90,7 @@ class CheckScreen(Screen[None]):
             for host, planned in plans:
                 label = f"{host.role} {host.host}" if host.role else host.host
 
-                def heard(result: Any, label: str = label) -> None:
+                def heard(result: CheckResult, label: str = label) -> None:
                     self.app.call_from_thread(self._add, label, result)
 
                 run_checks(planned, host, options, on_result=heard)
@@ -91,7 +98,7 @@ class CheckScreen(Screen[None]):
         except Exception as exc:  # never a traceback: say what happened
             self.app.call_from_thread(self._finished, f"Checks could not run: {exc}")
 
-    def _hosts(self, run_hosts: Any) -> list[Any]:
+    def _hosts(self, run_hosts: Callable[..., list[HostSpec]]) -> list[HostSpec]:
         """Setup #2 servers, and the builder while it lives (its steps' checks)."""
         from pathlib import Path
 
@@ -112,7 +119,7 @@ class CheckScreen(Screen[None]):
         res = self.ctx.state.find("instance", instance_id)
         return res is not None and res.state == ResourceStatus.LIVE
 
-    def _add(self, host: str, result: Any) -> None:
+    def _add(self, host: str, result: CheckResult) -> None:
         status = str(getattr(result.status, "value", result.status))
         why = result.cause.rationale if result.cause else ""
         self.results.append((host, result))

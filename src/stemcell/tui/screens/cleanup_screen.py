@@ -8,7 +8,7 @@ each row showing how it went.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
 from textual import on, work
@@ -23,13 +23,18 @@ from stemcell.engine.statuses import ResourceStatus
 from stemcell.tui.feed import EventFeed
 from stemcell.tui.screens.modals import Confirm
 
+if TYPE_CHECKING:
+    from stemcell.engine.state import Resource
+    from stemcell.session import LabSession
+
 
 class RunResources(Protocol):
     """What the screen needs of a run (a ``LiveRun``): its session and live resources."""
 
-    session: Any
+    @property
+    def prepared(self) -> LabSession: ...
 
-    def live_resources(self) -> list[Any]: ...
+    def live_resources(self) -> list[Resource]: ...
 
 
 ORDER = ["load_balancer", "listener", "target_group", "instance", "image", "snapshot",
@@ -86,7 +91,7 @@ class CleanupScreen(Screen[None]):
             else:
                 from stemcell.cloud.leftovers import find
 
-                found = find(self.live.session.ctx.cloud)
+                found = find(self.live.prepared.ctx.cloud)
             found = sorted(found, key=lambda r: ORDER.index(r.rtype) if r.rtype in ORDER
                            else len(ORDER))
             self.app.call_from_thread(self._show, found, "")
@@ -127,7 +132,7 @@ class CleanupScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="cleanup")
     def _delete(self, resources: list[Any]) -> None:
-        ctx = self.live.session.ctx
+        ctx = self.live.prepared.ctx
         failed = 0
         # The run's cancel may be set (it was stopped): this cleanup's waits must not
         # read it as "stop", hence a cleanup of its own.
@@ -157,7 +162,7 @@ class CleanupScreen(Screen[None]):
 
     def _finished(self, failed: int) -> None:
         self.busy = False
-        run_id = self.live.session.ctx.run_id
+        run_id = self.live.prepared.ctx.run_id
         note = "All deleted." if not failed else \
             (f"{failed} could not be deleted: see the status column, then try again "
              f"(or later: `stemcell cleanup --run {run_id}`).")

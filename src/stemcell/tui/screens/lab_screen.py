@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,7 +27,7 @@ from stemcell.engine.statuses import ENDED, RunStatus, StepStatus
 from stemcell.present.view import ViewModel
 from stemcell.tui.app import stemcell_app
 from stemcell.tui.feed import EventFeed
-from stemcell.tui.live import LiveRun
+from stemcell.tui.live import LiveRun, Prepare
 from stemcell.tui.messages import EventsQueued, Paused, RunDone, RunProblem, RunReady
 from stemcell.tui.screens.modals import QuitWithResources, SkipReason
 from stemcell.tui.screens.panes import PanesScreen
@@ -56,7 +56,7 @@ class LabScreen(PanesScreen):
 
     def __init__(self, config: RunConfig, lab: Lab | None, profile: Profile | None, *,
                  resume: str | None = None, events: list[Event] | None = None,
-                 prepare: Any = None) -> None:
+                 prepare: Prepare | None = None) -> None:
         super().__init__()
         self.config = config
         self.lab = lab
@@ -164,7 +164,7 @@ class LabScreen(PanesScreen):
             self.app.call_from_thread(self._prepared)
             self.live.warm_up()
             note = "" if self.config.backend == "aws" else \
-                f"speed {self.live.session.ctx.clock.speed:g}x"
+                f"speed {self.live.prepared.ctx.clock.speed:g}x"
             if self.live.resume:
                 gone = self.live.reconcile()
                 note = f"{gone} resource(s) deleted outside stemcell: shown as gone" if gone \

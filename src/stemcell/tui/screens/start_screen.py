@@ -34,6 +34,8 @@ from stemcell.tui.screens.modals import Confirm
 if TYPE_CHECKING:  # DataTable (~40 ms to import) joins after the first frame
     from textual.widgets import DataTable
 
+    from stemcell.content.models import Lab, Profile
+
 
 class StartScreen(Screen[None]):
     BINDINGS = [
@@ -195,7 +197,7 @@ class StartScreen(Screen[None]):
         self.query_one("#start-button", Button).loading = False
         self.notify(message, severity="error", timeout=10)
 
-    def _loaded(self, config: RunConfig, lab: Any, profile: Any) -> None:
+    def _loaded(self, config: RunConfig, lab: Lab, profile: Profile) -> None:
         self.query_one("#start-button", Button).loading = False
         from stemcell.session import autopilot_refusal
 

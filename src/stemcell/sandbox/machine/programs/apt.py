@@ -81,8 +81,7 @@ def _update(sh: Shell, io: IO, quiet: int) -> int:
     return 0
 
 
-def _install(sh: Shell, io: IO, names: list[str], yes: bool, quiet: int,
-             no_recommends: bool) -> int:
+def _install(sh: Shell, io: IO, names: list[str], yes: bool, quiet: int) -> int:
     system = sh.system
     cat = system.catalogue
     model = system.model
@@ -241,8 +240,8 @@ def apt_get(sh: Shell, argv: list[str], io: IO) -> int:
         if not rest:
             io.print("0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.")
             return 0
-        return _install(sh, io, rest, yes or "-y" in argv, quiet,
-                        o.has("no-install-recommends"))
+        # --no-install-recommends is accepted: the catalogue has no Recommends.
+        return _install(sh, io, rest, yes or "-y" in argv, quiet)
     if verb in ("upgrade", "dist-upgrade"):
         io.print("Reading package lists...\nBuilding dependency tree...\n"
                  "Reading state information...\nCalculating upgrade...")

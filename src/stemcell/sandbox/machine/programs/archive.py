@@ -165,7 +165,7 @@ def tar(sh: Shell, argv: list[str], io: IO) -> int:
                         io.print(rel)
         from stemcell.sandbox.machine.programs.net import _write_out
 
-        _write_out(sh, archive, buf.getvalue(), "tar")
+        _write_out(sh, archive, buf.getvalue())
         return 0
     full = sh.path(archive)
     if not disk.is_file(full):

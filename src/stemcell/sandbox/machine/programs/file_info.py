@@ -327,7 +327,7 @@ def find(sh: Shell, argv: list[str], io: IO) -> int:
     failed: list[str] = []
     batch: dict[int, list[str]] = {}
 
-    def test(kind: str, arg: list[str], shown: str, path: str, node: Node, depth: int) -> bool:
+    def test(kind: str, arg: list[str], shown: str, path: str, node: Node) -> bool:
         if kind in ("-name", "-iname"):
             base = posixpath.basename(shown.rstrip("/")) or shown
             if kind == "-iname":
@@ -426,7 +426,7 @@ def find(sh: Shell, argv: list[str], io: IO) -> int:
         for group in groups:
             ok = True
             for neg, kind, arg in group:
-                if test(kind, arg, shown, path, node, depth) == neg:
+                if test(kind, arg, shown, path, node) == neg:
                     ok = False
                     break
             if ok:

@@ -143,7 +143,7 @@ def fetch_following(sh: Shell, url: str, *, method: str, headers: dict[str, str]
     raise FetchError("redirects", "Maximum (10) redirects followed")
 
 
-def _write_out(sh: Shell, dest: str, data: bytes, prog: str) -> None:
+def _write_out(sh: Shell, dest: str, data: bytes) -> None:
     if dest == "/dev/null":
         return
     disk = sh.system.disk
@@ -261,7 +261,7 @@ def curl(sh: Shell, argv: list[str], io: IO) -> int:
             dest = posixpath.basename(urllib.parse.urlsplit(url).path) or "index.html"
         if dest and dest != "-":
             try:
-                _write_out(sh, dest, body, "curl")
+                _write_out(sh, dest, body)
             except CmdError as exc:
                 io.eprint(f"curl: (23) Failure writing output to destination: {exc}")
                 status = 23
@@ -330,7 +330,7 @@ def wget(sh: Shell, argv: list[str], io: IO) -> int:
             io.out(body)
         else:
             try:
-                _write_out(sh, dest, body, "wget")
+                _write_out(sh, dest, body)
             except CmdError as exc:
                 io.eprint(f"{dest}: {str(exc).split(': ', 1)[-1]}")
                 status = 3
