@@ -53,7 +53,7 @@ class WebServer:
         return self.system.disk.can_read(path, WWW)
 
     def _error_log(self, level: str, msg: str, client: str = "127.0.0.1") -> None:
-        now = self.system.now()
+        now = self.system.wall_now()
         stamp = time.strftime("%a %b %d %H:%M:%S", time.gmtime(now)) + \
             f".{int((now % 1) * 1e6):06d} " + time.strftime("%Y", time.gmtime(now))
         lines = "".join(f"[{stamp}] [{level}] [pid 1234:tid 140000] [client {client}] {ln}\n"
@@ -67,7 +67,7 @@ class WebServer:
 
     def _access_log(self, client: str, method: str, target: str, status: int, size: int,
                     agent: str) -> None:
-        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(self.system.now()))
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(self.system.wall_now()))
         line = f'{client} - - [{stamp}] "{method} {target} HTTP/1.1" {status} {size} "-" ' \
                f'"{agent}"\n'
         with self.system.lock:
@@ -87,7 +87,9 @@ class WebServer:
             resp = error_page(500, self.system.private_ip, port, "The server encountered an "
                               "internal error or misconfiguration and was unable to complete "
                               "your request.")
-        base = [("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())),
+        # Date: the guest's wall clock, the one its logs and `date` read.
+        base = [("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                       time.gmtime(self.system.wall_now()))),
                 ("Server", SERVER)]
         names = {k.lower() for k, _ in resp.headers}
         resp.headers = base + [h for h in resp.headers if h[0].lower() not in ("date", "server")]
@@ -159,7 +161,7 @@ class WebServer:
         if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
             ctype += "; charset=UTF-8" if ctype.startswith("text/html") else ""
         node = disk.get(fs_path)
-        mtime = node.mtime if node else time.time()
+        mtime = node.mtime if node else self.system.wall_now()
         return Response(200, [("Last-Modified", time.strftime("%a, %d %b %Y %H:%M:%S GMT",
                                                               time.gmtime(mtime))),
                               ("ETag", f'"{len(data):x}-{int(mtime * 1e6):x}"'),
@@ -220,7 +222,7 @@ class WebServer:
              host: str, port: int, client: str, docroot: str) -> Response:
         system = self.system
         ctx = php.PhpContext(
-            hostname=system.hostname, now=system.now,
+            hostname=system.hostname, now=system.wall_now,
             server={"SERVER_NAME": host, "SERVER_ADDR": system.private_ip,
                     "SERVER_PORT": str(port), "REMOTE_ADDR": client, "REQUEST_URI": path +
                     (f"?{query}" if query else ""), "REQUEST_METHOD": method,
