@@ -391,7 +391,7 @@ def test_stat_readlink_find(web: System) -> None:
     assert lines(web, "find /etc/apache2/sites-enabled -type l") == \
         ["/etc/apache2/sites-enabled/000-default.conf"]
     web.disk.write("/tmp/old.log", "x\n")
-    web.disk.nodes["/tmp/old.log"].mtime = web.now() - 3 * 86400
+    web.disk.nodes["/tmp/old.log"].mtime = web.wall_now() - 3 * 86400  # mtimes: the wall clock
     assert lines(web, "find /tmp -name '*.log' -mtime +2") == ["/tmp/old.log"]
     assert lines(web, "find /tmp -name '*.log' -mtime -2") == []
     run(web, "mkdir -p d/e && touch d/e/f d/g")
@@ -591,3 +591,13 @@ def test_journal_rotates_and_followers_keep_their_place() -> None:
     journal.append("cron.service", "new")
     assert journal.wait_beyond(total, 0.01)
     assert [e.message for e in journal.since(total)[0]] == ["new"]
+
+
+@pytest.mark.parametrize(("release", "warns"), [("24.04", True), ("22.04", False)])
+def test_egrep_fgrep_warn_as_grep_3_8_and_later_do(release: str, warns: bool) -> None:
+    # grep 3.8 made egrep/fgrep print this (noble ships 3.11, jammy 3.7); they still work.
+    system = System(Disk.ubuntu(release), ScaledClock.starting_now(FAST))
+    code, out, err = run(system, "echo 'a.b' | egrep 'a|x' && echo 'a.b' | fgrep '.'")
+    assert code == 0 and out == "a.b\na.b\n"
+    assert err == ("egrep: warning: egrep is obsolescent; using grep -E\n"
+                   "fgrep: warning: fgrep is obsolescent; using grep -F\n" if warns else "")
