@@ -78,6 +78,7 @@ def test_date_formats(system: System) -> None:
     assert run(system, "date -R -d @1700000000") == "Tue, 14 Nov 2023 22:13:20 +0000\n"
     assert run(system, "date -d '2024-01-02 03:04' +%s") == "1704164640\n"
     assert run(system, "date -Ins -d @1.5") == "1970-01-01T00:00:01,500000000+00:00\n"
+    assert run(system, "date -d @1.25 +%s.%3N") == "1.250\n"
 
 
 def test_timedatectl_shows_the_wall_clock_in_ubuntus_layout(system: System) -> None:

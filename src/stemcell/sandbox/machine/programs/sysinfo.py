@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 import time
 import zlib
 
@@ -93,12 +94,13 @@ def uname(sh: Shell, argv: list[str], io: IO) -> int:
 
 def _strftime(fmt: str, t: float) -> str:
     """GNU date's format on UTC (instances run in UTC): glibc's strftime plus the
-    conversions only date knows (%N, %:z) and %s/%Z computed here, since the host's own
+    conversions only date knows (%N, %3N, %:z) and %s/%Z computed here, since the host's own
     time zone must not leak in."""
     frac = f"{round((t % 1) * 1e9) % 1_000_000_000:09d}"
     tm = time.gmtime(t)
     return "%".join(time.strftime(
-        part.replace("%N", frac).replace("%s", str(int(t // 1))).replace("%:z", "+00:00")
+        re.sub(r"%([1-9]?)N", lambda m: frac[:int(m.group(1) or 9)], part)
+        .replace("%s", str(int(t // 1))).replace("%:z", "+00:00")
         .replace("%Z", "UTC").replace("%z", "+0000"), tm) for part in fmt.split("%%"))
 
 
