@@ -86,7 +86,8 @@ def test_clock_offset_correction_puts_cloud_init_stages_on_the_modeled_marks() -
         assert g.marks["sshd"] - tol <= end <= g.marks["ready"] + tol
         final = ours.stages["modules-final"]
         assert final.seconds is not None and final.seconds >= 20.0  # the script's sleep 20
-        # the log's own account of the boot takes the model's seconds
-        assert abs((end - start) - (g.marks["ready"] - g.marks["booting"])) < tol + 5.0
+        # the log's own account of the boot takes the model's seconds (a log stamped in
+        # host seconds would show this boot in about a hundredth of them)
+        assert 20.0 <= end - start <= g.marks["ready"] - g.marks["booting"] + tol
     finally:
         g.destroy()
