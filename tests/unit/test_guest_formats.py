@@ -391,7 +391,7 @@ def test_stat_readlink_find(web: System) -> None:
     assert lines(web, "find /etc/apache2/sites-enabled -type l") == \
         ["/etc/apache2/sites-enabled/000-default.conf"]
     web.disk.write("/tmp/old.log", "x\n")
-    web.disk.nodes["/tmp/old.log"].mtime = web.now() - 3 * 86400
+    web.disk.nodes["/tmp/old.log"].mtime = web.wall_now() - 3 * 86400  # mtimes: the wall clock
     assert lines(web, "find /tmp -name '*.log' -mtime +2") == ["/tmp/old.log"]
     assert lines(web, "find /tmp -name '*.log' -mtime -2") == []
     run(web, "mkdir -p d/e && touch d/e/f d/g")
@@ -490,7 +490,8 @@ def test_bash_expansions(web: System) -> None:
     ("22.04", "arm64", "aarch64", "arm64", "2.4.52", "php8.1", "3.10"),
 ])
 def test_release_and_architecture_honesty(release: str, arch: str, machine: str, deb: str,
-                                          apache: str, php: str, python: str) -> None:
+                                          apache: str, php: str, python: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     system = System(Disk.ubuntu(release, arch), ScaledClock.starting_now(FAST))
     codename = "noble" if release == "24.04" else "jammy"
     assert lines(system, "uname -m") == [machine]
@@ -513,6 +514,41 @@ def test_release_and_architecture_honesty(release: str, arch: str, machine: str,
     mod_php = "libapache2-mod-" + php
     assert lines(system, f"dpkg-query -W -f '${{Architecture}}' {mod_php}") == [deb]
     assert lines(system, "apache2ctl -v")[0] == f"Server version: Apache/{apache} (Ubuntu)"
+    assert lines(system, "apache2 -v")[0] == f"Server version: Apache/{apache} (Ubuntu)"
+    # PHP_VERSION as each release's build reports it: jammy's php8.1 appends the Debian
+    # revision ("PHP 8.1.2-1ubuntu2.19 (cli)"), noble's php8.3 does not ("PHP 8.3.6 (cli)").
+    php_version = "8.1.2-1ubuntu2.19" if release == "22.04" else "8.3.6"
+    banner = lines(system, "php -v")
+    assert re.fullmatch(rf"PHP {re.escape(php_version)} \(cli\) \(built: "
+                        r"\w{3} [ \d]\d \d{4} \d\d:\d\d:\d\d\) \(NTS\)", banner[0]), banner
+    assert banner[1:3] == ["Copyright (c) The PHP Group", "Zend Engine v4." +
+                           ".".join(php_version.split("-")[0].split(".")[1:]) +
+                           ", Copyright (c) Zend Technologies"]
+    assert banner[3] == f"    with Zend OPcache v{php_version}, Copyright (c), by Zend Technologies"
+    assert lines(system, "php -r 'echo PHP_VERSION, \" \", phpversion();'") == \
+        [f"{php_version} {php_version}"]
+    # the web server: Server header, error pages, SERVER_SOFTWARE and phpversion()
+    run(system, "printf '%s' '<?= phpversion() . \"|\" . $_SERVER[\"SERVER_SOFTWARE\"] ?>' "
+                "| sudo tee /var/www/html/v.php")
+    web = WebServer(system)
+    server = f"Apache/{apache} (Ubuntu)"
+    missing = web.handle("GET", "/missing", {"Host": "x"})
+    assert dict(missing.headers)["Server"] == server
+    assert f"<address>{server} Server at x Port 80</address>".encode() in missing.body
+    page = web.handle("GET", "/v.php", {"Host": "x"})
+    assert page.body.decode() == f"{php_version}|{server}"
+    captured: dict[str, str] = {}
+
+    def serve(_system: System, _script: str, env: dict[str, str], _body: bytes) -> None:
+        captured.update(env)
+        raise RuntimeError("captured")
+
+    run(system, "sudo apt-get install -y -qq libapache2-mod-wsgi-py3 && echo 'WSGIScriptAlias "
+                "/app /var/www/app.wsgi' | sudo tee /etc/apache2/conf-enabled/app.conf && "
+                "echo x | sudo tee /var/www/app.wsgi")
+    monkeypatch.setattr("stemcell.sandbox.machine.wsgi.serve", serve)
+    web.handle("GET", "/app", {"Host": "x"})
+    assert captured["SERVER_SOFTWARE"] == server
 
 
 def test_custom_unit_processes_and_journal() -> None:
@@ -555,3 +591,13 @@ def test_journal_rotates_and_followers_keep_their_place() -> None:
     journal.append("cron.service", "new")
     assert journal.wait_beyond(total, 0.01)
     assert [e.message for e in journal.since(total)[0]] == ["new"]
+
+
+@pytest.mark.parametrize(("release", "warns"), [("24.04", True), ("22.04", False)])
+def test_egrep_fgrep_warn_as_grep_3_8_and_later_do(release: str, warns: bool) -> None:
+    # grep 3.8 made egrep/fgrep print this (noble ships 3.11, jammy 3.7); they still work.
+    system = System(Disk.ubuntu(release), ScaledClock.starting_now(FAST))
+    code, out, err = run(system, "echo 'a.b' | egrep 'a|x' && echo 'a.b' | fgrep '.'")
+    assert code == 0 and out == "a.b\na.b\n"
+    assert err == ("egrep: warning: egrep is obsolescent; using grep -E\n"
+                   "fgrep: warning: fgrep is obsolescent; using grep -F\n" if warns else "")

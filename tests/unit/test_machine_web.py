@@ -101,7 +101,7 @@ def test_php_is_text_without_mod_php_and_runs_with_it(system: System) -> None:
 
 
 def test_php_subset() -> None:
-    ctx = PhpContext(hostname="ip-1", now=lambda: 0.0)
+    ctx = PhpContext(hostname="ip-1", now=lambda: 0.0, version="8.3.6")
     src = ('<html><?php header("Content-Type: application/json");\n'
            '$role = "web"; // a comment\n'
            "echo json_encode(['role' => $role, 'host' => gethostname(), 'n' => 2]); ?>"

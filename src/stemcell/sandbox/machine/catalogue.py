@@ -65,6 +65,8 @@ class Catalogue:
     packages: dict[str, PackageInfo]
     arch: str = "amd64"  # dpkg's architecture of the image
     security: str = "http://security.ubuntu.com/ubuntu"
+    # How this release's PHP build reports its version (packages.yaml's php_build).
+    php_build: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def default(cls) -> Catalogue:
@@ -203,7 +205,8 @@ def _load(path: Path) -> Catalogue:
             if dep not in pkgs and dep not in raw["base"]:
                 raise ValueError(f"{path}: {info.name} depends on unknown package {dep}")
     base = {k: str(v) for k, v in raw["base"].items()}
-    return Catalogue(mirror=raw["mirror"], suite=raw["suite"], base=base, packages=pkgs)
+    return Catalogue(mirror=raw["mirror"], suite=raw["suite"], base=base, packages=pkgs,
+                     php_build=dict(raw.get("php_build", {})))
 
 
 _DEB_ARCH = {"x86_64": "amd64", "amd64": "amd64", "arm64": "arm64", "aarch64": "arm64"}
@@ -247,4 +250,5 @@ def _for_image(path: Path, release: str, arch: str) -> Catalogue:
     security = "http://security.ubuntu.com/ubuntu" if deb_arch == "amd64" else \
         "http://ports.ubuntu.com/ubuntu-ports"
     return Catalogue(mirror=mirror, suite=codename, base=base, packages=packages,
-                     arch=deb_arch, security=security)
+                     arch=deb_arch, security=security,
+                     php_build=dict(spec.get("php_build", noble.php_build)))

@@ -12,6 +12,7 @@ import base64
 import copy as _copy
 import posixpath
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +23,24 @@ ROOT = "root"
 
 class DiskError(OSError):
     """A file-system error phrased like coreutils would (``No such file or directory``)."""
+
+
+class DiskClock:
+    """Where a disk reads the time for the mtimes it stamps: the host's clock until a
+    running guest adopts the disk (``System`` hands it its wall clock, so ``ls -l`` after
+    ``touch`` agrees with ``date``). A copy (an image) starts again from the host's."""
+
+    def __init__(self) -> None:
+        self._now: Callable[[], float] = time.time
+
+    def use(self, now: Callable[[], float]) -> None:
+        self._now = now
+
+    def __call__(self) -> float:
+        return self._now()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> DiskClock:
+        return DiskClock()
 
 
 @dataclass
@@ -72,6 +91,7 @@ class Disk:
     version: int = field(default=0, compare=False)
     etc_version: int = field(default=0, compare=False)  # changes under /etc only
     derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    clock: DiskClock = field(default_factory=DiskClock, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if "/" not in self.nodes:
@@ -237,7 +257,7 @@ class Disk:
             self.mkdir(parent, mode=0o755, owner=owner, group=group)
         elif self.nodes[parent].kind != "dir":
             raise DiskError(f"cannot create directory '{path}': Not a directory")
-        self.nodes[real] = Node("dir", mode, owner, group or owner)
+        self.nodes[real] = Node("dir", mode, owner, group or owner, mtime=self.clock())
 
     def write(self, path: str, data: bytes | str, *, mode: int | None = None,
               owner: str | None = None, group: str | None = None, append: bool = False,
@@ -259,7 +279,8 @@ class Disk:
             raise DiskError(f"{path}: Not a directory")
         if node is None:
             o = owner or ROOT
-            node = Node("file", 0o644 if mode is None else mode, o, group or o)
+            node = Node("file", 0o644 if mode is None else mode, o, group or o,
+                        mtime=self.clock())
             self.nodes[real] = node
         else:
             if mode is not None:
@@ -269,7 +290,7 @@ class Disk:
             if group is not None:
                 node.group = group
         node.data = node.data + data if append else data
-        node.mtime = time.time()
+        node.mtime = self.clock()
 
     def symlink(self, target: str, path: str, *, force: bool = False,
                 owner: str = ROOT) -> None:
@@ -280,7 +301,8 @@ class Disk:
         parent = posixpath.dirname(real)
         if parent not in self.nodes:
             raise DiskError(f"failed to create symbolic link '{path}': No such file or directory")
-        self.nodes[real] = Node("link", 0o777, owner, owner, target=target)
+        self.nodes[real] = Node("link", 0o777, owner, owner, target=target,
+                                mtime=self.clock())
 
     def remove(self, path: str, *, recursive: bool = False) -> None:
         self._touch(norm(path))

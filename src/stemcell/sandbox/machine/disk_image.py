@@ -20,7 +20,7 @@ _BINS = {
                 "uname uptime wc wget which whoami lsb_release printenv env egrep fgrep chgrp "
                 "ps top pgrep pkill kill free df du lsblk nproc ip journalctl awk mawk cut sort "
                 "uniq xargs find stat readlink realpath basename dirname md5sum sha256sum "
-                "sha1sum getent gunzip zcat hostnamectl nano vi vim vim.tiny rnano "
+                "sha1sum getent gunzip zcat hostnamectl timedatectl nano vi vim vim.tiny rnano "
                 "scp sftp",
     "/usr/sbin": "service sshd",
     "/usr/lib/systemd": "systemd systemd-journald systemd-networkd systemd-resolved "

@@ -7,19 +7,18 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from stemcell.sandbox.machine.web import SERVER, WebServer
+from stemcell.sandbox.machine.web import WebServer
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = SERVER
     sys_version = ""
     web: WebServer
     alive: Callable[[], bool]
     guest_port = 80
 
     def version_string(self) -> str:
-        return SERVER
+        return self.web.banner()
 
     def log_message(self, format: str, *args: Any) -> None:
         # Requests are logged to the guest's access.log, never to our terminal.

@@ -6,7 +6,8 @@ expressions: string literals ('...' and "..." with $var interpolation), integers
 concatenation with ``.``, variables, array literals (``[...]``/``array(...)``,
 with ``=>`` keys), ``$_SERVER['...']``, and the functions gethostname(), date(fmt),
 time(), json_encode(), phpversion(), php_uname(), htmlspecialchars(),
-strtoupper(), strtolower(), getenv(). Anything else raises PhpError, which the
+strtoupper(), strtolower(), getenv(); the constants PHP_VERSION (and its parts),
+PHP_OS, PHP_OS_FAMILY and PHP_EOL. Anything else raises PhpError, which the
 web server turns into a 500 with a "PHP Parse error" in the error log.
 """
 
@@ -28,7 +29,8 @@ class PhpError(Exception):
 @dataclass
 class PhpContext:
     hostname: str
-    now: Callable[[], float]
+    now: Callable[[], float]  # the guest's wall clock (time(), date())
+    version: str  # PHP_VERSION as the image's php build reports it (software_versions)
     server: dict[str, str] = field(default_factory=dict)
     headers: list[tuple[str, str]] = field(default_factory=list)
     status: int = 200
@@ -161,6 +163,8 @@ class _Parser:
                 return self._array(")")
             if low in ("true", "false", "null"):
                 return {"true": True, "false": False, "null": None}[low]
+            if self.peek()[1] != "(" and val in _constants(self.ctx):
+                return _constants(self.ctx)[val]
             if self.peek()[1] == "(":
                 self.take()
                 args = []
@@ -201,7 +205,7 @@ class _Parser:
             return json.dumps(args[0] if args else None, separators=(",", ":")).replace(
                 "/", "\\/")
         if name == "phpversion":
-            return "8.3.6"
+            return ctx.version
         if name == "php_uname":
             return ctx.hostname if args and args[0] == "n" else f"Linux {ctx.hostname}"
         if name == "htmlspecialchars":
@@ -235,6 +239,16 @@ class _Parser:
 
         text = re.sub(r"\{\$(\w+)\}|\$(\w+)", var, text)
         return text.encode("utf-8").decode("unicode_escape") if "\\" in text else text
+
+
+def _constants(ctx: PhpContext) -> dict[str, Any]:
+    """PHP's predefined version constants (php.net/manual/en/reserved.constants.php)."""
+    numbers = re.match(r"(\d+)\.(\d+)\.(\d+)(.*)", ctx.version)
+    major, minor, release, extra = numbers.groups() if numbers else ("0", "0", "0", "")
+    return {"PHP_VERSION": ctx.version, "PHP_MAJOR_VERSION": int(major),
+            "PHP_MINOR_VERSION": int(minor), "PHP_RELEASE_VERSION": int(release),
+            "PHP_EXTRA_VERSION": extra, "PHP_OS": "Linux", "PHP_OS_FAMILY": "Linux",
+            "PHP_EOL": "\n"}
 
 
 def _str(v: Any) -> str:

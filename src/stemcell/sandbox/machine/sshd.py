@@ -525,4 +525,4 @@ class PtyTerminal:
 def _now(system: System) -> str:
     import time
 
-    return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(system.now()))
+    return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(system.wall_now()))

@@ -95,6 +95,12 @@ class System:
         self.processes = ProcessTable()
         self.processes.boot(clock.now())
         self.journal = Journal(now=self.now)
+        # The guest's realtime clock is set from the host's when the instance is created
+        # (as chrony sets an instance's clock from the Amazon Time Sync Service,
+        # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/set-time.html), then ticks at
+        # the model's pace: a constant offset from modeled time. See wall_now().
+        self.clock_offset = clock.now() - time.time()
+        disk.clock.use(self.wall_now)
 
     def power_on(self, at: float) -> None:
         """A new boot: pid 1 and the base processes again; journald marks the boot."""
@@ -109,7 +115,35 @@ class System:
     # --- time ----------------------------------------------------------------------
 
     def now(self) -> float:
+        """The *modeled* instant. Use it for durations and for what is stored to compute
+        durations later: timelines and sleeps, uptime, process start times (``ps``'s
+        elapsed), service start times (``systemctl status``'s "N min ago"), journal
+        entries. Never print it as a time of day: render a stored modeled instant with
+        :meth:`wall_of`, and stamp "now" with :meth:`wall_now`."""
         return self.clock.now()
+
+    def wall_now(self) -> float:
+        """The guest's wall clock (epoch seconds): what ``date``, ``timedatectl``, file
+        mtimes (``ls -l``, ``stat``, ``touch``, ``find -mmin``), ``uptime``'s time of day,
+        PHP's ``time()``, HTTP ``Date:`` headers and every log line the guest writes
+        (cloud-init's logs, Apache's, the journal as shown) read.
+
+        It read the host's clock when the instance was created and has since advanced by
+        modeled time, so the time of day is the host's (give or take the modeled time
+        this guest has compressed) while every *interval* between two stamps is modeled:
+        ``cloud-init analyze`` on the guest's own log measures modeled durations. It is
+        one clock, as on Ubuntu, where ``date`` and the log stamps agree: the lab reads
+        ``date +%s.%N`` to learn a guest's clock offset and corrects the cloud-init stamps
+        by it (timing/skew.py), which only works if ``date`` reads the clock that stamps
+        the logs. A guest clock that read the host's clock exactly while the logs kept
+        modeled intervals would be two clocks, and that correction would move the
+        cloud-init stages by the whole gap."""
+        return self.clock.now() - self.clock_offset
+
+    def wall_of(self, modeled: float) -> float:
+        """A stored modeled instant (a process's start, a journal entry) on the guest's
+        wall clock, for printing as a time of day."""
+        return modeled - self.clock_offset
 
     def sleep(self, seconds: float) -> bool:
         """Spend ``seconds`` of modeled time; False if the machine is going down."""
@@ -290,7 +324,7 @@ class System:
     def _log_journal(self, unit: str, lines: list[str]) -> None:
         for ln in lines:
             self.journal.append(unit, ln, when=self.now())
-        stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(self.now()))
+        stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(self.wall_now()))
         text = "".join(f"{stamp} {self.hostname} {unit.removesuffix('.service')}[1234]: {ln}\n"
                        for ln in lines)
         try:

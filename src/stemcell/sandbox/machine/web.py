@@ -9,10 +9,9 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-from stemcell.sandbox.machine import apache_server, php, worker, wsgi
+from stemcell.sandbox.machine import apache_server, php, software_versions, worker, wsgi
 from stemcell.sandbox.machine.system import System
 
-SERVER = "Apache/2.4.58 (Ubuntu)"
 REASONS = {200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently",
            302: "Found", 304: "Not Modified", 400: "Bad Request", 403: "Forbidden",
            404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error",
@@ -31,11 +30,11 @@ class Response:
         return f"{self.status} {self.reason or REASONS.get(self.status, 'Unknown')}"
 
 
-def error_page(status: int, host: str, port: int, message: str) -> Response:
+def error_page(status: int, host: str, port: int, message: str, *, server: str) -> Response:
     reason = REASONS.get(status, "Error")
     body = (f'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
             f"<title>{status} {reason}</title>\n</head><body>\n<h1>{reason}</h1>\n"
-            f"<p>{message}</p>\n<hr>\n<address>{SERVER} Server at {host} Port {port}</address>"
+            f"<p>{message}</p>\n<hr>\n<address>{server} Server at {host} Port {port}</address>"
             "\n</body></html>\n").encode()
     return Response(status, [("Content-Type", "text/html; charset=iso-8859-1")], body)
 
@@ -49,11 +48,19 @@ class WebServer:
         worker.worker_for(system).on_wsgi_stderr = \
             lambda line: self._error_log("wsgi:error", line)
 
+    def banner(self) -> str:
+        """``Apache/<version> (Ubuntu)`` from the guest's apache2 package (2.4.52 on
+        jammy, 2.4.58 on noble): the Server header, SERVER_SOFTWARE, error pages."""
+        return software_versions.server_banner(self.system.disk, self.system.catalogue)
+
+    def _error_page(self, status: int, host: str, port: int, message: str) -> Response:
+        return error_page(status, host, port, message, server=self.banner())
+
     def _readable(self, path: str) -> bool:
         return self.system.disk.can_read(path, WWW)
 
     def _error_log(self, level: str, msg: str, client: str = "127.0.0.1") -> None:
-        now = self.system.now()
+        now = self.system.wall_now()
         stamp = time.strftime("%a %b %d %H:%M:%S", time.gmtime(now)) + \
             f".{int((now % 1) * 1e6):06d} " + time.strftime("%Y", time.gmtime(now))
         lines = "".join(f"[{stamp}] [{level}] [pid 1234:tid 140000] [client {client}] {ln}\n"
@@ -67,7 +74,7 @@ class WebServer:
 
     def _access_log(self, client: str, method: str, target: str, status: int, size: int,
                     agent: str) -> None:
-        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(self.system.now()))
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(self.system.wall_now()))
         line = f'{client} - - [{stamp}] "{method} {target} HTTP/1.1" {status} {size} "-" ' \
                f'"{agent}"\n'
         with self.system.lock:
@@ -84,11 +91,13 @@ class WebServer:
             resp = self._route(method, target, headers, body, client, port)
         except Exception as exc:  # a broken app must not take the server down
             self._error_log("core:error", f"Unexpected error: {exc!r}", client)
-            resp = error_page(500, self.system.private_ip, port, "The server encountered an "
+            resp = self._error_page(500, self.system.private_ip, port, "The server encountered an "
                               "internal error or misconfiguration and was unable to complete "
                               "your request.")
-        base = [("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())),
-                ("Server", SERVER)]
+        # Date: the guest's wall clock, the one its logs and `date` read.
+        base = [("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                       time.gmtime(self.system.wall_now()))),
+                ("Server", self.banner())]
         names = {k.lower() for k, _ in resp.headers}
         resp.headers = base + [h for h in resp.headers if h[0].lower() not in ("date", "server")]
         if "content-type" not in names:
@@ -108,7 +117,7 @@ class WebServer:
         parts = urllib.parse.urlsplit(target)
         path = urllib.parse.unquote(parts.path or "/")
         if ".." in path.split("/"):
-            return error_page(400, system.private_ip, port, "Your browser sent a request that"
+            return self._error_page(400, system.private_ip, port, "Your browser sent a request that"
                               " this server could not understand.")
         host = headers.get("host", system.private_ip).split(":")[0]
         if "wsgi" in cfg.modules:
@@ -128,12 +137,12 @@ class WebServer:
             fs_path = cfg.document_root.rstrip("/") + path
         node = disk.get(fs_path)
         if node is None:
-            return error_page(404, host, port, "The requested URL was not found on this "
+            return self._error_page(404, host, port, "The requested URL was not found on this "
                               "server.")
         if node.kind == "dir":
             if not path.endswith("/"):
                 loc = path + "/" + (f"?{parts.query}" if parts.query else "")
-                resp = error_page(301, host, port, f'The document has moved <a href="{loc}">'
+                resp = self._error_page(301, host, port, f'The document has moved <a href="{loc}">'
                                   "here</a>.")
                 resp.headers.append(("Location", loc))
                 return resp
@@ -147,7 +156,7 @@ class WebServer:
         if not self._readable(fs_path):
             self._error_log("core:error", f"(13)Permission denied: [client {client}] AH00132: "
                             f"file permissions deny server access: {fs_path}", client)
-            return error_page(403, host, port, "You don't have permission to access this "
+            return self._error_page(403, host, port, "You don't have permission to access this "
                               "resource.")
         if fs_path.endswith(".php") and "php" in cfg.modules:
             return self._php(fs_path, method, path, parts.query, headers, host, port, client,
@@ -159,7 +168,7 @@ class WebServer:
         if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
             ctype += "; charset=UTF-8" if ctype.startswith("text/html") else ""
         node = disk.get(fs_path)
-        mtime = node.mtime if node else time.time()
+        mtime = node.mtime if node else self.system.wall_now()
         return Response(200, [("Last-Modified", time.strftime("%a, %d %b %Y %H:%M:%S GMT",
                                                               time.gmtime(mtime))),
                               ("ETag", f'"{len(data):x}-{int(mtime * 1e6):x}"'),
@@ -168,9 +177,10 @@ class WebServer:
     def _listing(self, path: str, folder: str, host: str, port: int) -> Response:
         names = self.system.disk.listdir(folder)
         rows = "".join(f'<li><a href="{urllib.parse.quote(n)}">{n}</a></li>\n' for n in names)
+        server = self.banner()
         body = (f"<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n<html>\n <head>\n"
                 f"  <title>Index of {path}</title>\n </head>\n <body>\n<h1>Index of {path}</h1>"
-                f"\n<ul>\n{rows}</ul>\n<address>{SERVER} Server at {host} Port {port}</address>\n"
+                f"\n<ul>\n{rows}</ul>\n<address>{server} Server at {host} Port {port}</address>\n"
                 "</body></html>\n").encode()
         return Response(200, [("Content-Type", "text/html;charset=UTF-8")], body)
 
@@ -178,7 +188,8 @@ class WebServer:
               headers: dict[str, str], body: bytes, host: str, port: int, client: str,
               docroot: str) -> Response:
         env = wsgi.environ(method, script_name, path_info, query, headers, body,
-                           server_name=host, port=port, remote=client, document_root=docroot)
+                           server_name=host, port=port, remote=client, document_root=docroot,
+                           server_software=self.banner())
         internal = ("The server encountered an internal error or misconfiguration and was "
                     "unable to complete your request.")
         try:
@@ -188,23 +199,23 @@ class WebServer:
                 self._error_log("wsgi:error", line, client)
             if exc.kind == "not-found":
                 self._error_log("wsgi:error", f"mod_wsgi (pid=1234): {exc}", client)
-                return error_page(404, host, port, "The requested URL was not found on this "
+                return self._error_page(404, host, port, "The requested URL was not found on this "
                                   "server.")
             what = str(exc) if exc.kind == "load" else (
                 f"mod_wsgi (pid=1234): Exception occurred processing WSGI script '{script}'."
                 f"\n{exc}")
             self._error_log("wsgi:error", what, client)
-            return error_page(500, host, port, internal)
+            return self._error_page(500, host, port, internal)
         except wsgi.WorkerError as exc:
             self._error_log("wsgi:error", f"mod_wsgi (pid=1234): {exc}", client)
             if exc.kind == "timeout":
-                return error_page(504, host, port, "The gateway did not receive a timely "
+                return self._error_page(504, host, port, "The gateway did not receive a timely "
                                   "response from the upstream server or application.")
             if exc.kind == "start":
-                return error_page(503, host, port, "The server is temporarily unable to "
+                return self._error_page(503, host, port, "The server is temporarily unable to "
                                   "service your request due to maintenance downtime or "
                                   "capacity problems. Please try again later.")
-            return error_page(500, host, port, internal)
+            return self._error_page(500, host, port, internal)
         for line in reply.errors:
             self._error_log("wsgi:error", line, client)
         code, _, reason = reply.status.partition(" ")
@@ -213,24 +224,25 @@ class WebServer:
         except ValueError:
             self._error_log("wsgi:error", f"mod_wsgi (pid=1234): Invalid status line "
                             f"'{reply.status[:80]}' returned by WSGI application.", client)
-            return error_page(500, host, port, internal)
+            return self._error_page(500, host, port, internal)
         return Response(status, reply.headers, reply.body, reason)
 
     def _php(self, fs_path: str, method: str, path: str, query: str, headers: dict[str, str],
              host: str, port: int, client: str, docroot: str) -> Response:
         system = self.system
         ctx = php.PhpContext(
-            hostname=system.hostname, now=system.now,
+            hostname=system.hostname, now=system.wall_now,
+            version=software_versions.php_version(system.disk, system.catalogue),
             server={"SERVER_NAME": host, "SERVER_ADDR": system.private_ip,
                     "SERVER_PORT": str(port), "REMOTE_ADDR": client, "REQUEST_URI": path +
                     (f"?{query}" if query else ""), "REQUEST_METHOD": method,
                     "DOCUMENT_ROOT": docroot, "SCRIPT_FILENAME": fs_path,
-                    "SERVER_SOFTWARE": SERVER, "HTTP_HOST": headers.get("host", host)})
+                    "SERVER_SOFTWARE": self.banner(), "HTTP_HOST": headers.get("host", host)})
         try:
             out = php.render(system.disk.read_text(fs_path), ctx)
         except php.PhpError as exc:
             self._error_log("php:error", f"PHP Parse error:  {exc} in {fs_path}", client)
-            return error_page(500, host, port, "The server encountered an internal error or "
+            return self._error_page(500, host, port, "The server encountered an internal error or "
                               "misconfiguration and was unable to complete your request.")
         hdrs = list(ctx.headers)
         if not any(k.lower() == "content-type" for k, _ in hdrs):

@@ -26,7 +26,7 @@ WorkerError = worker.WorkerError
 
 def environ(method: str, script_name: str, path_info: str, query: str,
             headers: dict[str, str], body: bytes, *, server_name: str, port: int,
-            remote: str, document_root: str) -> dict[str, Any]:
+            remote: str, document_root: str, server_software: str) -> dict[str, Any]:
     """The CGI part of the environ (wsgi.input and wsgi.errors are made in the worker)."""
     env: dict[str, Any] = {
         "REQUEST_METHOD": method,
@@ -36,7 +36,7 @@ def environ(method: str, script_name: str, path_info: str, query: str,
         "SERVER_NAME": server_name,
         "SERVER_PORT": str(port),
         "SERVER_PROTOCOL": "HTTP/1.1",
-        "SERVER_SOFTWARE": "Apache/2.4.58 (Ubuntu)",
+        "SERVER_SOFTWARE": server_software,  # from the guest's apache2 package
         "REMOTE_ADDR": remote,
         "DOCUMENT_ROOT": document_root,
         "REQUEST_URI": script_name + path_info + (f"?{query}" if query else ""),

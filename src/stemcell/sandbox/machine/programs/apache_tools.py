@@ -1,8 +1,8 @@
-"""a2enmod/a2ensite/a2enconf (and dis*), apache2ctl."""
+"""a2enmod/a2ensite/a2enconf (and dis*), apache2ctl, apache2 -v, php."""
 
 from __future__ import annotations
 
-from stemcell.sandbox.machine import apache_server
+from stemcell.sandbox.machine import apache_server, php, software_versions
 from stemcell.sandbox.machine.disk import ROOT
 from stemcell.sandbox.machine.programs import command
 from stemcell.sandbox.machine.shell import IO, Shell
@@ -48,6 +48,26 @@ def a2tool(sh: Shell, argv: list[str], io: IO) -> int:
     return status
 
 
+def _version(sh: Shell, io: IO) -> int:
+    """``apache2 -v``: the installed apache2-bin's version (2.4.52 on jammy, 2.4.58 on
+    noble), with Ubuntu's ServerTokens OS suffix."""
+    system = sh.system
+    io.print(f"Server version: {software_versions.server_banner(system.disk, system.catalogue)}"
+             "\nServer built:   2024-10-02T12:40:51")
+    return 0
+
+
+@command("apache2")
+def apache2(sh: Shell, argv: list[str], io: IO) -> int:
+    """The server binary itself: only ``-v`` (everything else goes through apache2ctl,
+    which sources /etc/apache2/envvars as Ubuntu's apache2 needs)."""
+    if argv[1:] in (["-v"], ["-V"]):
+        return _version(sh, io)
+    io.eprint(f"not simulated in the sandbox: {' '.join(argv)} (it would run on AWS; "
+              "apache2ctl is simulated)")
+    return 127
+
+
 @command("apache2ctl", "apachectl")
 def apache2ctl(sh: Shell, argv: list[str], io: IO) -> int:
     args = argv[1:]
@@ -79,10 +99,7 @@ def apache2ctl(sh: Shell, argv: list[str], io: IO) -> int:
             io.print(f" {mod}_module (shared)")
         return 0
     if verb in ("-v", "-V"):
-        version = sh.system.disk.packages.get("apache2", "2.4.58").split("-")[0]
-        io.print(f"Server version: Apache/{version} (Ubuntu)\nServer built:   "
-                 "2024-10-02T12:40:51")
-        return 0
+        return _version(sh, io)
     if verb in ("start", "stop", "restart", "graceful", "graceful-stop"):
         if sh.user != ROOT:
             io.eprint("(13)Permission denied: AH00091: apache2: could not open error log file "
@@ -102,3 +119,40 @@ def apache2ctl(sh: Shell, argv: list[str], io: IO) -> int:
         return 0
     io.eprint(f"not simulated in the sandbox: apache2ctl {verb} (it would run on AWS)")
     return 127
+
+
+@command("php", "php8.1", "php8.3")
+def php_cli(sh: Shell, argv: list[str], io: IO) -> int:
+    """PHP's CLI over the sandbox's PHP evaluator (php.py): ``-v``/``--version``,
+    ``-r CODE``, ``FILE``. The version is the image's php package's (software_versions)."""
+    system = sh.system
+    args = argv[1:]
+    if args in (["-v"], ["--version"]):
+        io.print(software_versions.php_banner(system.disk, system.catalogue))
+        return 0
+    if len(args) == 2 and args[0] == "-r":
+        source, where = "<?php " + args[1], "Command line code"
+    elif len(args) == 1 and not args[0].startswith("-"):
+        where = sh.path(args[0])
+        if not system.disk.is_file(where):
+            io.eprint(f"Could not open input file: {args[0]}")
+            return 1
+        if not system.disk.can_read(where, sh.user):
+            io.eprint(f"PHP Warning:  Unknown: Failed to open stream: Permission denied "
+                      f"in Unknown on line 0\nCould not open input file: {args[0]}")
+            return 1
+        source = system.disk.read_text(where)
+    else:
+        io.eprint(f"not simulated in the sandbox: {' '.join(argv)} (it would run on AWS; "
+                  "php -v, php -r CODE and php FILE are simulated)")
+        return 127
+    ctx = php.PhpContext(hostname=system.hostname, now=system.wall_now,
+                         version=software_versions.php_version(system.disk, system.catalogue),
+                         server={"PHP_SELF": where, "SCRIPT_NAME": where,
+                                 "SCRIPT_FILENAME": where})
+    try:
+        io.out(php.render(source, ctx).encode())
+    except php.PhpError as exc:
+        io.eprint(f"PHP Parse error:  {exc} in {where} on line 1")
+        return 255
+    return 0

@@ -188,7 +188,7 @@ def _dpkg_name(p: PackageInfo) -> str:
 def _stamp(sh: Shell) -> str:
     import time
 
-    return time.strftime("%Y-%m-%d  %H:%M:%S", time.gmtime(sh.system.now()))
+    return time.strftime("%Y-%m-%d  %H:%M:%S", time.gmtime(sh.system.wall_now()))
 
 
 def _wrap(names: list[str]) -> str:

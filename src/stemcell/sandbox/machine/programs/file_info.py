@@ -320,7 +320,7 @@ def find(sh: Shell, argv: list[str], io: IO) -> int:
             raise CmdError(f"unknown predicate `{a}'", 1)
         i += 1
     disk = sh.system.disk
-    now = sh.system.now()
+    now = sh.system.wall_now()  # -mtime/-mmin: mtimes are on the guest's wall clock
     depth_first = any(kind in ("-delete", "-depth") for g in groups for _, kind, _ in g)
     status = 0
     out_buf: list[str] = []

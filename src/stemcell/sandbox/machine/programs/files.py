@@ -182,7 +182,7 @@ def touch(sh: Shell, argv: list[str], io: IO) -> int:
         full = sh.path(a)
         node = disk.get(full)
         if node is not None:
-            node.mtime = time.time()
+            node.mtime = sh.system.wall_now()  # the guest's clock, as `date` reads it
             continue
         if not disk.can_write(full, sh.user):
             io.eprint(f"touch: cannot touch '{a}': Permission denied")
@@ -368,7 +368,7 @@ def ls(sh: Shell, argv: list[str], io: IO) -> int:
     long_ = o.has("l")
     show_all = o.has("a", "all")
     almost = o.has("A", "almost-all")
-    now = sh.system.now()
+    now = sh.system.wall_now()  # mtimes are on the guest's wall clock
 
     def emit(entries: list[tuple[str, str]]) -> None:
         if long_:

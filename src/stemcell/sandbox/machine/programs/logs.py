@@ -19,16 +19,20 @@ from stemcell.sandbox.machine.shell import IO, CmdError, Shell, ShellExit
 FOLLOW_POLL = 0.1  # wall seconds between checks for new lines
 
 
-def _line(e: JournalEntry, host: str, output: str) -> str:
+def _line(e: JournalEntry, host: str, output: str, off: float) -> str:
+    """One entry as journalctl prints it. Entries keep their modeled instant (so
+    intervals between them are the model's); ``off`` (System.clock_offset) puts the
+    stamp on the guest's wall clock, the one ``date`` reads."""
     if output == "cat":
         return e.message
+    wall = e.time - off
     if output == "json":
-        return json.dumps({"__REALTIME_TIMESTAMP": str(int(e.time * 1e6)),
+        return json.dumps({"__REALTIME_TIMESTAMP": str(int(wall * 1e6)),
                            "_SYSTEMD_UNIT": e.unit, "SYSLOG_IDENTIFIER": e.ident,
                            "_PID": str(e.pid), "_HOSTNAME": host, "MESSAGE": e.message})
-    stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(e.time))
+    stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(wall))
     if output == "short-iso":
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(e.time))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(wall))
     pid = f"[{e.pid}]" if e.pid else ""
     return f"{stamp} {host} {e.ident}{pid}: {e.message}"
 
@@ -140,7 +144,7 @@ def journalctl(sh: Shell, argv: list[str], io: IO) -> int:
         io.print("-- No entries --")
         return 0
     for e in chosen:
-        io.print(_line(e, host, output))
+        io.print(_line(e, host, output, system.clock_offset))
     if not follow:
         return 0
     while True:
@@ -150,7 +154,7 @@ def journalctl(sh: Shell, argv: list[str], io: IO) -> int:
             fresh, seen = system.journal.since(seen)
             for e in fresh:
                 if keep(e):
-                    io.print(_line(e, host, output))
+                    io.print(_line(e, host, output, system.clock_offset))
 
 
 def follow_file(sh: Shell, path: str, shown: int, io: IO) -> int:

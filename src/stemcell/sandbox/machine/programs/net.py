@@ -298,7 +298,7 @@ def wget(sh: Shell, argv: list[str], io: IO) -> int:
         if "://" not in url:
             url = "http://" + url  # wget's default scheme
         shown = redact(url)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sh.system.now()))
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sh.system.wall_now()))
         if not quiet:
             io.eprint(f"--{stamp}--  {shown}")
         parts = urllib.parse.urlsplit(url)

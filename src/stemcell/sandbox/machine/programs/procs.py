@@ -67,15 +67,17 @@ def _etime(seconds: float) -> str:
     return f"{m:02d}:{s:02d}"
 
 
-def _start(p: Process, now: float) -> str:
-    """START/STIME: the time of day if started today, else month and day (ps(1))."""
-    t = time.gmtime(p.started)
-    if now - p.started < 86400 and time.gmtime(now).tm_yday == t.tm_yday:
+def _start(p: Process, now: float, off: float) -> str:
+    """START/STIME: the time of day if started today, else month and day (ps(1)).
+    ``now`` and ``p.started`` are modeled; ``off`` turns them into the guest's wall
+    clock (System.wall_of), so START agrees with ``date`` and ELAPSED stays modeled."""
+    t = time.gmtime(p.started - off)
+    if now - p.started < 86400 and time.gmtime(now - off).tm_yday == t.tm_yday:
         return time.strftime("%H:%M", t)
     return time.strftime("%b%d", t)
 
 
-def _value(key: str, p: Process, now: float) -> str:
+def _value(key: str, p: Process, now: float, off: float) -> str:
     pcpu = min(99.9, 100.0 * p.cpu_seconds / max(1.0, now - p.started))
     return {
         "pid": str(p.pid), "ppid": str(p.ppid), "user": p.user, "euser": p.user,
@@ -86,9 +88,9 @@ def _value(key: str, p: Process, now: float) -> str:
         "%mem": f"{100.0 * p.rss_kb / MEM_TOTAL_KB:.1f}",
         "vsz": str(p.vsz_kb), "rss": str(p.rss_kb), "tty": p.tty, "tname": p.tty,
         "stat": p.stat, "s": p.stat[:1],
-        "start": time.strftime("%H:%M:%S", time.gmtime(p.started)),
-        "lstart": time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(p.started)),
-        "stime": _start(p, now), "etime": _etime(now - p.started),
+        "start": time.strftime("%H:%M:%S", time.gmtime(p.started - off)),
+        "lstart": time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(p.started - off)),
+        "stime": _start(p, now, off), "etime": _etime(now - p.started),
         "etimes": str(int(now - p.started)), "time": _clock(p.cpu_seconds),
         "nlwp": "1", "ni": "0", "pri": "19",
     }[key]
@@ -189,7 +191,7 @@ def ps(sh: Shell, argv: list[str], io: IO) -> int:
                            if not a.startswith("-") else
                            f"error: unsupported SysV option\n\n{_USAGE}", 1)
         i += 1
-    now = sh.system.now()
+    now, off = sh.system.now(), sh.system.clock_offset
     rows = _table(sh, argv)
     if pids is not None:
         rows = [p for p in rows if p.pid in pids]
@@ -203,7 +205,7 @@ def ps(sh: Shell, argv: list[str], io: IO) -> int:
         rows = [p for p in rows if p.tty == tty and p.user == sh.user
                 and (p.tty != "?" or p is rows[-1] or p.command.endswith("bash"))]
     if sort_spec:
-        rows = _sorted(rows, sort_spec, now)
+        rows = _sorted(rows, sort_spec, now, off)
     if fmt is not None:
         keys = fmt
     elif "u" in bsd:
@@ -223,11 +225,11 @@ def ps(sh: Shell, argv: list[str], io: IO) -> int:
         keys = [("pid", 7, "PID"), ("tname", 8, "TTY"), ("time", 8, "TIME"),
                 ("ucmd", 0, "CMD")]
     bsd_time = bool(bsd) and fmt is None
-    _render_rows(keys, rows, now, io, headers, bsd_time)
+    _render_rows(keys, rows, now, off, io, headers, bsd_time)
     return 0 if rows else 1
 
 
-def _sorted(rows: list[Process], spec: str, now: float) -> list[Process]:
+def _sorted(rows: list[Process], spec: str, now: float, off: float) -> list[Process]:
     """--sort=[+|-]key,...: numeric keys compare as numbers (ps(1) OBSOLETE SORT KEYS
     aside, the STANDARD FORMAT SPECIFIERS are accepted)."""
     for item in reversed([x for x in spec.split(",") if x]):
@@ -237,7 +239,7 @@ def _sorted(rows: list[Process], spec: str, now: float) -> list[Process]:
             raise CmdError(f"error: unknown sort specifier\n\n{_USAGE}", 1)
 
         def value(p: Process, k: str = key) -> tuple[float, str]:
-            v = _value(k, p, now)
+            v = _value(k, p, now, off)
             try:
                 return (float(v), "")
             except ValueError:
@@ -246,21 +248,21 @@ def _sorted(rows: list[Process], spec: str, now: float) -> list[Process]:
     return rows
 
 
-def _render_rows(keys: list[tuple[str, int, str]], rows: list[Process], now: float, io: IO,
-                 headers: bool, bsd_time: bool) -> None:
+def _render_rows(keys: list[tuple[str, int, str]], rows: list[Process], now: float, off: float,
+                 io: IO, headers: bool, bsd_time: bool) -> None:
     def value(k: str, p: Process) -> str:
         if k == "c":
             return "0"
         if k in ("user", "euser", "group"):
             # procps shows a name wider than its column as its first chars and "+"
             # (systemd-network -> "systemd+"); a width given with user:N is honoured.
-            name = _value(k, p, now)
+            name = _value(k, p, now, off)
             width = next(w for key, w, _ in keys if key == k)
             return name if len(name) <= width else name[:width - 1] + "+"
         if k == "time" and bsd_time:
             s = int(p.cpu_seconds)
             return f"{s // 60}:{s % 60:02d}"
-        return _value(k, p, now)
+        return _value(k, p, now, off)
 
     def right(k: str) -> bool:
         return k == "c" or _COLS[k].right
@@ -320,11 +322,10 @@ def top(sh: Shell, argv: list[str], io: IO) -> int:
 
 def _top_frame(sh: Shell, argv: list[str], io: IO) -> None:
     system = sh.system
-    now = system.now()
     rows = _table(sh, argv)
     up = system.uptime()
     users = system.processes.logins()
-    clock = time.strftime("%H:%M:%S", time.gmtime(now))
+    clock = time.strftime("%H:%M:%S", time.gmtime(system.wall_now()))  # time of day
     mem = memory(system)
     io.print(f"top - {clock} up {_up(up)},  {users} user{'s' if users != 1 else ''},  "
              "load average: 0.00, 0.00, 0.00")

@@ -1,7 +1,9 @@
-"""Looking around: id, whoami, uname, date, env, which, sleep, uptime."""
+"""Looking around: id, whoami, uname, date, timedatectl, env, which, sleep, uptime."""
 
 from __future__ import annotations
 
+import calendar
+import re
 import time
 import zlib
 
@@ -90,20 +92,118 @@ def uname(sh: Shell, argv: list[str], io: IO) -> int:
     return 0
 
 
+def _strftime(fmt: str, t: float) -> str:
+    """GNU date's format on UTC (instances run in UTC): glibc's strftime plus the
+    conversions only date knows (%N, %3N, %:z) and %s/%Z computed here, since the host's own
+    time zone must not leak in."""
+    frac = f"{round((t % 1) * 1e9) % 1_000_000_000:09d}"
+    tm = time.gmtime(t)
+    return "%".join(time.strftime(
+        re.sub(r"%([1-9]?)N", lambda m: frac[:int(m.group(1) or 9)], part)
+        .replace("%s", str(int(t // 1))).replace("%:z", "+00:00")
+        .replace("%Z", "UTC").replace("%z", "+0000"), tm) for part in fmt.split("%%"))
+
+
+_ISO = {"date": "%Y-%m-%d", "hours": "%Y-%m-%dT%H%:z", "minutes": "%Y-%m-%dT%H:%M%:z",
+        "seconds": "%Y-%m-%dT%H:%M:%S%:z", "ns": "%Y-%m-%dT%H:%M:%S,%N%:z"}
+_RFC3339 = {"date": "%Y-%m-%d", "seconds": "%Y-%m-%d %H:%M:%S%:z",
+            "ns": "%Y-%m-%d %H:%M:%S.%N%:z"}
+
+
+def _date_arg(sh: Shell, text: str) -> float:
+    """``date -d``: ``@EPOCH``, ``now`` and absolute ``YYYY-MM-DD[ HH:MM[:SS]]`` (UTC)."""
+    text = text.strip()
+    if text.startswith("@"):
+        try:
+            return float(text[1:])
+        except ValueError:
+            raise CmdError(f"invalid date '{text}'") from None
+    if text in ("", "now"):
+        return sh.system.wall_now()
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            return float(calendar.timegm(time.strptime(text, fmt)))
+        except ValueError:
+            continue
+    raise CmdError(f"date strings other than @EPOCH, now and YYYY-MM-DD [HH:MM[:SS]] are "
+                   f"not simulated in the sandbox: '{text}'", 2)
+
+
 @command("date")
 def date(sh: Shell, argv: list[str], io: IO) -> int:
-    now = sh.system.now()
-    fmt = next((a[1:] for a in argv[1:] if a.startswith("+")), None)
-    t = time.gmtime(now)  # instances run in UTC
-    if "-Iseconds" in argv or "--iso-8601=seconds" in argv:
-        io.print(time.strftime("%Y-%m-%dT%H:%M:%S+00:00", t))
-    elif "-I" in argv:
-        io.print(time.strftime("%Y-%m-%d", t))
-    elif fmt:
-        io.print(time.strftime(fmt.replace("%N", f"{int((now % 1) * 1e9):09d}")
-                               .replace("%s", str(int(now))), t))
-    else:
-        io.print(time.strftime("%a %b %e %H:%M:%S UTC %Y", t))
+    """The guest's wall clock (System.wall_now), never the modeled instant."""
+    fmt = "%a %b %e %H:%M:%S %Z %Y"
+    when: float | None = None
+    args = argv[1:]
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("+"):
+            fmt = a[1:]
+        elif a in ("-u", "--utc", "--universal"):
+            pass  # the instance's time zone is UTC already
+        elif a in ("-R", "--rfc-email", "--rfc-2822"):
+            fmt = "%a, %d %b %Y %H:%M:%S %z"
+        elif a.startswith(("-I", "--iso-8601")):
+            spec = a[2:] if a.startswith("-I") else a.partition("=")[2]
+            if spec.lstrip("=") not in ("", *_ISO):
+                raise CmdError(f"invalid argument '{spec}' for '--iso-8601'", 1)
+            fmt = _ISO[spec.lstrip("=") or "date"]
+        elif a.startswith("--rfc-3339="):
+            spec = a.partition("=")[2]
+            if spec not in _RFC3339:
+                raise CmdError(f"invalid argument '{spec}' for '--rfc-3339'", 1)
+            fmt = _RFC3339[spec]
+        elif a in ("-d", "--date") or a.startswith(("--date=", "-d")):
+            if a in ("-d", "--date"):
+                i += 1
+                if i >= len(args):
+                    raise CmdError(f"option requires an argument -- '{a.lstrip('-')[:1]}'", 1)
+                text = args[i]
+            else:
+                text = a.partition("=")[2] if a.startswith("--") else a[2:]
+            when = _date_arg(sh, text)
+        elif a in ("-r", "--reference") or a.startswith("--reference="):
+            if "=" in a:
+                name = a.partition("=")[2]
+            else:
+                i += 1
+                if i >= len(args):
+                    raise CmdError("option requires an argument -- 'r'", 1)
+                name = args[i]
+            node = sh.system.disk.get(sh.path(name))
+            if node is None:
+                raise CmdError(f"{name}: No such file or directory")
+            when = node.mtime
+        elif a in ("-s", "--set") or a.startswith("--set="):
+            raise CmdError("cannot set date: Operation not permitted", 1)
+        else:
+            raise CmdError(f"invalid date '{a}'", 1)
+        i += 1
+    io.print(_strftime(fmt, sh.system.wall_now() if when is None else when))
+    return 0
+
+
+@command("timedatectl")
+def timedatectl(sh: Shell, argv: list[str], io: IO) -> int:
+    """``timedatectl [status]`` (Ubuntu 24.04's layout); the clock is the guest's wall
+    clock, synchronized as an EC2 instance's is (chrony with the Amazon Time Sync
+    Service, https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/set-time.html)."""
+    args = [a for a in argv[1:] if not a.startswith("-")]
+    if args and args[0] != "status":
+        if args[0].startswith("set-") and sh.user != "root":
+            raise CmdError("Failed to set time: Access denied", 1)
+        raise CmdError(f"timedatectl {args[0]} is not simulated in the sandbox (it would run "
+                       "on AWS)", 127)
+    now = sh.system.wall_now()
+    ntp = "active" if "systemd-timesyncd" in sh.system.disk.packages else "n/a"
+    io.print(f"               Local time: {_strftime('%a %Y-%m-%d %H:%M:%S %Z', now)}\n"
+             f"           Universal time: {_strftime('%a %Y-%m-%d %H:%M:%S %Z', now)}\n"
+             f"                 RTC time: {_strftime('%a %Y-%m-%d %H:%M:%S', now)}\n"
+             "                Time zone: Etc/UTC (UTC, +0000)\n"
+             "System clock synchronized: yes\n"
+             f"              NTP service: {ntp}\n"
+             "          RTC in local TZ: no")
     return 0
 
 
@@ -162,7 +262,7 @@ def sleep(sh: Shell, argv: list[str], io: IO) -> int:
 @command("uptime")
 def uptime(sh: Shell, argv: list[str], io: IO) -> int:
     up = sh.system.uptime()
-    clock = time.strftime("%H:%M:%S", time.gmtime(sh.system.now()))
+    clock = time.strftime("%H:%M:%S", time.gmtime(sh.system.wall_now()))  # time of day
     users = sh.system.processes.logins()
     minutes = int(up // 60)
     since = f"{minutes} min" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}"

@@ -46,7 +46,8 @@ def _status(sh: Shell, unit: str, io: IO) -> int:
     procs = [p for p in system.processes.list() if p.unit == unit]
     if active:
         since = system.services[system.unit_name(unit)]
-        stamp = time.strftime("%a %Y-%m-%d %H:%M:%S UTC", time.gmtime(since))
+        # The start's time of day on the guest's wall clock; the "ago" is modeled.
+        stamp = time.strftime("%a %Y-%m-%d %H:%M:%S UTC", time.gmtime(system.wall_of(since)))
         io.print(f"     Active: active (running) since {stamp}; {_ago(system.now() - since)}")
     elif unit in system.failed:
         io.print("     Active: failed (Result: exit-code)")
@@ -69,7 +70,7 @@ def _status(sh: Shell, unit: str, io: IO) -> int:
     if tail:
         io.print()
         for e in tail:
-            stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(e.time))
+            stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(system.wall_of(e.time)))
             io.print(f"{stamp} {system.hostname} {e.ident}{f'[{e.pid}]' if e.pid else ''}: "
                      f"{e.message}")
     return 0 if active else 3

@@ -159,6 +159,10 @@ def wc(sh: Shell, argv: list[str], io: IO) -> int:
 
 @command("grep", "egrep", "fgrep")
 def grep(sh: Shell, argv: list[str], io: IO) -> int:
+    if argv[0] in ("egrep", "fgrep") and sh.system.disk.release != "22.04":
+        # grep 3.8+ (noble has 3.11; jammy's 3.7 is silent): the wrappers warn.
+        flag = "-E" if argv[0] == "egrep" else "-F"
+        io.eprint(f"{argv[0]}: warning: {argv[0]} is obsolescent; using grep {flag}")
     o = parse(argv[1:], short="qicFEvnlrRwsohH", valued="e",
               long=("quiet", "silent", "ignore-case", "count", "fixed-strings"))
     args = list(o.args)
