@@ -276,7 +276,8 @@ class Context:
         if self.deleter is None:
             return
         mine = [r for r in self.state.live_resources() if r.step_id == step_id]
-        for resource in sorted(mine, key=lambda r: r.created, reverse=True):
+        # Newest first: the ledger's order reversed (creation times can be equal).
+        for resource in reversed(mine):
             try:
                 self.deleter.delete(resource, self)
             except Exception as exc:

@@ -74,7 +74,10 @@ class Runner:
             if not mine:
                 raise StateError(f"run {self.ctx.run_id} is being run by another process",
                                  hint="Wait for it to finish, or stop it there.")
-            return self._run()
+            # The engine's thread is an actor: its host work is counted as such, and
+            # its waits (clock sleeps, a guest's command) release it (engine/clock.py).
+            with self.ctx.clock.busy():
+                return self._run()
 
     def _run(self) -> str:
         ctx = self.ctx
@@ -128,13 +131,15 @@ class Runner:
                     reason += f" (hint: {hint})"
                 break
             if outcome == "done" and step is not self.steps[-1]:
-                ctx.pause.hold(step.spec.id, ctx.cancel)
+                with ctx.clock.idle():  # the student's pause is not host work
+                    ctx.pause.hold(step.spec.id, ctx.cancel)
         if status != "succeeded" and not cleaned:
             self._cleanup(reason)
         elif status == "succeeded" and not cleaned and not ctx.config.keep:
             self._cleanup("the lab is finished")
         ctx.workers.stop_all()
-        still = ctx.workers.join(10.0)
+        with ctx.clock.idle():  # waiting on the watchers, not working
+            still = ctx.workers.join(10.0)
         if still:
             ctx.log(f"background work still running at the end: {', '.join(still)}", "debug")
         left = ctx.state.live_resources()
@@ -282,8 +287,9 @@ class Runner:
                     ctx.state.steps[step.spec.id].cleaned = True
                     ctx.store.save()
             # Anything still live (a step that forgot, a resource of a removed step).
-            for resource in sorted(ctx.state.live_resources(), key=lambda r: r.created,
-                                   reverse=True):
+            # Newest first is the ledger's order reversed: two creations in one
+            # modeled instant (host work takes none, engine/clock.py) share a time.
+            for resource in reversed(ctx.state.live_resources()):
                 if ctx.deleter is None:
                     break
                 if ctx.cleanup_cancel.is_set():

@@ -1,9 +1,10 @@
 """Runs the sandbox's state changes at modeled times.
 
-One thread sleeps until the next due change (modeled time converted to wall
-time by the clock). Readers may also call ``run_due()`` before they answer, so
-an API poll never sees a state that is already overdue by a few milliseconds of
-wall time (which at high speeds is several modeled seconds).
+One thread sleeps on the clock until the next due change; the clock wakes it
+when its rate changes (engine/clock.py), so a change is never late by more
+than a thread switch. Readers may also call ``run_due()`` before they answer,
+so an API poll never sees a state that is already overdue. Running a change is
+host work, counted as such.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,12 @@ class _Job:
 
 
 class Scheduler:
-    def __init__(self, clock: ScaledClock, name: str = "sandbox-scheduler") -> None:
+    def __init__(self, clock: ModelClock, name: str = "sandbox-scheduler") -> None:
         self.clock = clock
         self._heap: list[_Job] = []
         self._seq = itertools.count()
-        self._cond = threading.Condition()
+        # The clock's own condition: a new job and a change of rate both wake the loop.
+        self._cond = clock.condition
         # Actions run one at a time, whoever runs them (the thread or a reader).
         self._run_lock = threading.RLock()
         self._local = threading.local()
@@ -90,7 +92,8 @@ class Scheduler:
 
     def _run(self, job: _Job) -> None:
         try:
-            job.action()
+            with self.clock.busy():
+                job.action()
         except Exception:  # one broken change must not stop the sandbox's clockwork
             log.exception("sandbox scheduled action failed")
 
@@ -103,7 +106,7 @@ class Scheduler:
                     self._cond.wait()
                     continue
                 wait = self.clock.to_wall(self._heap[0].due) - time.time()
-                if wait > 0:
+                if wait > 0:  # an estimate at the current rate; a change wakes us
                     self._cond.wait(timeout=wait)
                     continue
             self.run_due()
