@@ -30,6 +30,7 @@ their timestamps line up with the engine's marks.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -64,6 +65,10 @@ class Clock(Protocol):
 
     def hold(self) -> Releasable:
         """Host work that crosses threads, counted until ``release()``."""
+        ...
+
+    def waiting(self, until: float) -> contextlib.AbstractContextManager[None]:
+        """This thread waits for something due by modeled ``until`` (a timeout)."""
         ...
 
 
@@ -108,6 +113,9 @@ class WallClock:
     def hold(self) -> Releasable:
         return NO_HOLD
 
+    def waiting(self, until: float) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
 
 class Hold:
     """One unit of host work in progress, released once (whichever thread releases it)."""
@@ -139,6 +147,12 @@ class ModelClock:
 
     ``now()`` is piecewise linear: the anchor (wall, modeled) moves at every
     change of rate, so modeled time never jumps and never runs backwards.
+
+    A waiter's deadline also caps the clock: time does not pass a deadline until
+    the thread waiting for it is awake and at work again. A thread takes a
+    moment to wake (more on a loaded machine), and at ``--speed 200`` a
+    millisecond is 0.2 modeled seconds; without the cap every wake-up would be
+    late by that much.
     """
 
     simulated = True
@@ -152,9 +166,11 @@ class ModelClock:
         self._cond = threading.Condition()
         self._busy = 0  # holds outstanding (threads at work, channels not yet handed over)
         self._lent = 0  # sleepers modeling a wait their blocked caller's hold stands for
-        # (anchor wall, anchor modeled, rate): replaced whole, read without the lock.
+        self._caps: dict[int, float] = {}  # waiter -> the deadline it waits for
+        self._next_cap = 0
+        # (anchor wall, anchor modeled, rate, cap): replaced whole, read without the lock.
         # Rate 0 is "host work": still for VALVE wall seconds, then at wall speed.
-        self._line = (wall, self.epoch, self.speed)
+        self._line: tuple[float, float, float, float] = (wall, self.epoch, self.speed, math.inf)
         self._share = _ThreadShare()
         self.valve_seconds = 0.0  # modeled seconds the valve let pass during host work
         self.valve_trips = 0
@@ -171,7 +187,7 @@ class ModelClock:
     @property
     def rate(self) -> float:
         """Modeled seconds per wall second right now (0 while host work holds the clock)."""
-        wall0, _, rate = self._line
+        wall0, _, rate, _ = self._line
         if rate == 0.0 and time.time() - wall0 > VALVE:
             return 1.0
         return rate
@@ -213,6 +229,19 @@ class ModelClock:
             if held is not None and share.depth > 0:
                 share.hold = self.hold()
 
+    @contextlib.contextmanager
+    def waiting(self, until: float) -> Iterator[None]:
+        """Wait (not host work) for something due by modeled time ``until``.
+
+        The clock stops at ``until`` until this thread is back at work: its
+        share of the busy count is taken again before the cap is lifted."""
+        token = self.cap(until)
+        try:
+            with self.idle():
+                yield
+        finally:
+            self.uncap(token)
+
     # --- waiting --------------------------------------------------------------------
 
     def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
@@ -225,9 +254,9 @@ class ModelClock:
         ``lend``: this wait models the latency of a request whose caller is
         blocked on us (RunInstances' own second and a half). The caller holds
         the clock while it waits for the answer; lending cancels one hold out
-        so the modeled latency passes at ``speed`` and not at wall speed.
+        so the modeled latency passes at ``speed`` and not at all.
         """
-        with self.idle():
+        with self.waiting(modeled):
             if lend:
                 self._change(0, lent=+1)
             try:
@@ -235,14 +264,13 @@ class ModelClock:
                     if cancel is not None and cancel.is_set():
                         return False
                     with self._cond:
-                        left = modeled - self.now()
-                        if left <= 0:
+                        if self.now() >= modeled:
                             break
                         wall = self.to_wall(modeled) - time.time()
                         if cancel is not None:
                             wall = min(wall, CANCEL_POLL)
                         # Woken early by a change of rate, then recompute.
-                        self._cond.wait(timeout=wall)
+                        self._cond.wait(timeout=max(0.0, wall))
             finally:
                 if lend:
                     self._change(0, lent=-1)
@@ -250,39 +278,61 @@ class ModelClock:
 
     def to_wall(self, modeled: float) -> float:
         """When (wall epoch) modeled time reaches ``modeled`` at the current rate: an estimate."""
-        wall0, modeled0, rate = self._line
+        wall0, modeled0, rate, _ = self._line
         if rate == 0.0:  # still until the valve opens, then at wall speed
             return wall0 + VALVE + max(0.0, modeled - modeled0)
         return wall0 + (modeled - modeled0) / rate
 
     @property
     def condition(self) -> threading.Condition:
-        """Notified at every change of rate: a scheduler waiting on it with a wall
-        timeout from ``to_wall`` re-reads the time then."""
+        """Notified at every change of rate or cap: a scheduler waiting on it with a
+        wall timeout from ``to_wall`` re-reads the time then."""
         return self._cond
 
-    # --- the rate -------------------------------------------------------------------
+    # --- the rate and the cap -------------------------------------------------------
+
+    def cap(self, until: float) -> int:
+        """Hold modeled time at ``until`` at most, until ``uncap(token)``."""
+        with self._cond:
+            self._next_cap += 1
+            self._caps[self._next_cap] = until
+            self._reanchor(self._busy - self._lent)
+            return self._next_cap
+
+    def uncap(self, token: int) -> None:
+        with self._cond:
+            self._caps.pop(token, None)
+            self._reanchor(self._busy - self._lent)
 
     def _change(self, busy: int, *, lent: int = 0) -> None:
         with self._cond:
             self._busy += busy
             self._lent += lent
-            rate = self.speed if self._busy - self._lent <= 0 else 0.0
-            line = self._line
-            if rate == line[2]:
-                return
-            wall = time.time()
-            modeled = _at(line, wall)
-            if line[2] == 0.0 and modeled > line[1]:
+            self._reanchor(self._busy - self._lent)
+
+    def _reanchor(self, working: int) -> None:
+        """Move the anchor to now, with the rate and cap the counts say (lock held)."""
+        rate = self.speed if working <= 0 else 0.0
+        cap = min(self._caps.values(), default=math.inf)
+        line = self._line
+        if rate == line[2] and cap == line[3]:
+            return
+        wall = time.time()
+        modeled = _at(line, wall)
+        if line[2] == 0.0:
+            opened = _at((line[0], line[1], 0.0, math.inf), wall) - line[1]
+            if opened > 0:
                 self.valve_trips += 1
-                self.valve_seconds += modeled - line[1]
-            self._line = (wall, modeled, rate)
-            self._cond.notify_all()
+                self.valve_seconds += opened
+        # A new cap below the present (a waiter for a moment already past) does not
+        # move time back: it holds it where it is.
+        self._line = (wall, modeled, rate, max(cap, modeled))
+        self._cond.notify_all()
 
 
-def _at(line: tuple[float, float, float], wall: float) -> float:
-    """Modeled time at ``wall`` on the line (anchor wall, anchor modeled, rate)."""
-    wall0, modeled0, rate = line
+def _at(line: tuple[float, float, float, float], wall: float) -> float:
+    """Modeled time at ``wall`` on the line (anchor wall, anchor modeled, rate, cap)."""
+    wall0, modeled0, rate, cap = line
     if rate == 0.0:
-        return modeled0 + max(0.0, wall - wall0 - VALVE)
-    return modeled0 + (wall - wall0) * rate
+        return min(cap, modeled0 + max(0.0, wall - wall0 - VALVE))
+    return min(cap, modeled0 + (wall - wall0) * rate)

@@ -27,7 +27,7 @@ def wait_for_answer(sock: socket.socket, clock: Clock, timeout: float) -> bool:
     if ready:
         return True
     until = clock.now() + timeout
-    with clock.idle():
+    with clock.waiting(until):
         while (left := until - clock.now()) > 0:
             wall = min(SLICE, left / max(clock.speed, 1e-9))
             ready, _, _ = select.select([sock], [], [], max(0.0, wall))

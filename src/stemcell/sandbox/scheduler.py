@@ -48,7 +48,7 @@ class Scheduler:
         job = _Job(modeled, next(self._seq), action)
         with self._cond:
             heapq.heappush(self._heap, job)
-            self._cond.notify()
+            self._cond.notify_all()  # the clock's condition: others wait on it too
         return job
 
     def after(self, modeled_seconds: float, action: Callable[[], None]) -> _Job:
@@ -77,7 +77,7 @@ class Scheduler:
         with self._cond:
             self._closed = True
             self._heap.clear()
-            self._cond.notify()
+            self._cond.notify_all()  # the clock's condition: others wait on it too
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
 
@@ -98,15 +98,35 @@ class Scheduler:
             log.exception("sandbox scheduled action failed")
 
     def _loop(self) -> None:
-        while True:
-            with self._cond:
-                if self._closed:
-                    return
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                wait = self.clock.to_wall(self._heap[0].due) - time.time()
-                if wait > 0:  # an estimate at the current rate; a change wakes us
-                    self._cond.wait(timeout=wait)
-                    continue
-            self.run_due()
+        # The next change's due time caps the clock (engine/clock.py): modeled time
+        # waits there until this thread has woken and made the change.
+        token: int | None = None
+        try:
+            while True:
+                with self._cond:
+                    if self._closed:
+                        return
+                    while self._heap and self._heap[0].cancelled:
+                        heapq.heappop(self._heap)
+                    if not self._heap:
+                        self._uncap(token)
+                        token = None
+                        self._cond.wait()
+                        continue
+                    due = self._heap[0].due
+                    if self.clock.now() < due:
+                        self._uncap(token)
+                        token = self.clock.cap(due)
+                        # An estimate at the current rate; a change of rate wakes us.
+                        self._cond.wait(timeout=max(0.0, self.clock.to_wall(due) - time.time()))
+                        continue
+                with self.clock.busy():
+                    self._uncap(token)
+                    token = None
+                    self.run_due()
+        finally:
+            self._uncap(token)
+
+    def _uncap(self, token: int | None) -> None:
+        if token is not None:
+            self.clock.uncap(token)

@@ -7,9 +7,9 @@ through the control API, and reads the daemon's time instead of keeping a copy
 that would drift at the first change of rate.
 
 - ``ClockDesk`` (daemon side) answers ``GET /clock`` and ``POST /clock``
-  (``hold``/``release``/``sleep``). A hold names the caller's pid; a sweeper
-  drops the holds of processes that died, so a crashed run cannot pin the
-  sandbox at wall speed.
+  (``hold``/``release``, ``cap``/``uncap``, ``sleep``). Holds and caps name the
+  caller's pid; a sweeper drops those of processes that died, so a crashed run
+  cannot stop the sandbox's clock.
 - ``RemoteClock`` (run side) is the ``Clock`` the engine gets: ``busy()``,
   ``idle()``, ``hold()`` and ``sleep()`` as in-process, over one keep-alive
   connection per thread.
@@ -52,6 +52,7 @@ class ClockDesk:
     def __init__(self, clock: ModelClock) -> None:
         self.clock = clock
         self._holds: dict[str, tuple[int, Releasable]] = {}
+        self._caps: dict[str, tuple[int, int]] = {}  # id -> (pid, the clock's cap token)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep, name="sandbox-clock-sweeper",
@@ -64,13 +65,25 @@ class ClockDesk:
 
     def call(self, body: dict[str, Any]) -> dict[str, Any]:
         op = body.get("op")
-        if op == "hold":
+        if op in ("hold", "cap"):
             pid = body.get("pid")
             if not isinstance(pid, int) or pid <= 0:
-                raise ValueError("a hold names the caller's pid")
+                raise ValueError(f"a {op} names the caller's pid")
+        if op == "cap":
+            cap_id = secrets.token_hex(8)
+            with self._lock:
+                self._caps[cap_id] = (int(body["pid"]), self.clock.cap(float(body["until"])))
+            return {"id": cap_id, "now": self.clock.now()}
+        if op == "uncap":
+            with self._lock:
+                capped = self._caps.pop(str(body.get("id")), None)
+            if capped is not None:
+                self.clock.uncap(capped[1])
+            return {"now": self.clock.now()}
+        if op == "hold":
             hold_id = secrets.token_hex(8)
             with self._lock:
-                self._holds[hold_id] = (pid, self.clock.hold())
+                self._holds[hold_id] = (int(body["pid"]), self.clock.hold())
             return {"id": hold_id, "now": self.clock.now()}
         if op == "release":
             with self._lock:
@@ -93,9 +106,13 @@ class ClockDesk:
         self._stop.set()
         with self._lock:
             held = list(self._holds.values())
+            capped = list(self._caps.values())
             self._holds.clear()
+            self._caps.clear()
         for _, hold in held:
             hold.release()
+        for _, token in capped:
+            self.clock.uncap(token)
 
     def _sleep(self, until: float, wall: float) -> None:
         deadline = time.monotonic() + wall
@@ -112,8 +129,12 @@ class ClockDesk:
             with self._lock:
                 dead = [k for k, (pid, _) in self._holds.items() if not _pid_alive(pid)]
                 gone = [self._holds.pop(k)[1] for k in dead]
+                dead = [k for k, (pid, _) in self._caps.items() if not _pid_alive(pid)]
+                lifted = [self._caps.pop(k)[1] for k in dead]
             for hold in gone:
                 hold.release()
+            for token in lifted:
+                self.clock.uncap(token)
 
 
 class _RemoteHold:
@@ -189,9 +210,19 @@ class RemoteClock:
             if held is not None and share.depth > 0:
                 share.hold = self._hold()
 
+    @contextlib.contextmanager
+    def waiting(self, until: float) -> Iterator[None]:
+        answer = self._post({"op": "cap", "until": until, "pid": os.getpid()})
+        try:
+            with self.idle():
+                yield
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                self._post({"op": "uncap", "id": answer["id"]})
+
     def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
-        with self.idle():
-            until = self.now() + max(0.0, seconds)
+        until = self.now() + max(0.0, seconds)
+        with self.waiting(until):
             while True:
                 if cancel is not None and cancel.is_set():
                     return False
