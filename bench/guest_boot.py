@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import IO, BootModel, Disk, Guest, Shell, System
 
 INSTALL = ("#!/bin/bash\nset -eux\napt-get update\n"
@@ -22,14 +22,14 @@ DROP_IN = "#!/bin/bash\nset -eux\necho '<h1>web</h1>' > /var/www/html/index.html
 
 
 def baked() -> Disk:
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(1e9))
+    system = System(Disk.ubuntu(), ModelClock.starting_now(1e9))
     Shell(system, user="root").run("apt-get update -qq && apt-get install -y -qq apache2 "
                                    "libapache2-mod-wsgi-py3", IO())
     return system.disk
 
 
 def boot(disk: Disk, user_data: str, speed: float) -> tuple[float, float]:
-    g = Guest("i-0bench", disk, ScaledClock.starting_now(speed), user_data=user_data)
+    g = Guest("i-0bench", disk, ModelClock.starting_now(speed), user_data=user_data)
     start = time.monotonic()
     g.boot()
     while g.phase != "ready":

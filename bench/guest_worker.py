@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import IO, Disk, Shell, System, worker, worker_sandbox, wsgi
 
 API = Path(__file__).resolve().parent.parent / "profiles/bundles/python/app-api/api.wsgi"
@@ -77,7 +77,7 @@ def call_in_process(app: Callable[..., Iterable[bytes]], env: dict[str, Any]) ->
 # --- measurements ---------------------------------------------------------------------
 
 def guest() -> System:
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(1e9))
+    system = System(Disk.ubuntu(), ModelClock.starting_now(1e9))
     system.disk.mkdir("/opt/stemcell/app-api")
     system.disk.write("/opt/stemcell/app-api/api.wsgi", API.read_bytes())
     return system

@@ -7,6 +7,10 @@ speed and a test speed), each in a fresh STEMCELL_HOME with an in-process
 sandbox, and prints per run: status, wall seconds, modeled seconds (sum of the
 steps' simulated durations) and modeled/wall, then the wall-time ratio of the
 runs. Target: the default speed under 60 s wall on a 2-core machine.
+
+Then each step's modeled seconds at every speed, and the largest difference
+from the first speed (modeled time is a property of the model: the same lab
+gives the same step times, within 5 %, at any speed; engine/clock.py).
 """
 
 from __future__ import annotations
@@ -40,14 +44,15 @@ def run_lab(speed: float, profile: str) -> dict[str, Any]:
         summary = {"status": f"no summary (exit {proc.returncode})",
                    "reason": proc.stderr.strip()[-300:]}
     modeled = sum(float(s.get("seconds") or 0.0) for s in summary.get("steps", []))
+    steps = {str(s.get("id")): float(s.get("seconds") or 0.0) for s in summary.get("steps", [])}
     return {"speed": speed, "status": summary.get("status"), "reason": summary.get("reason", ""),
-            "wall": wall, "modeled": modeled, "exit": proc.returncode}
+            "wall": wall, "modeled": modeled, "exit": proc.returncode, "steps": steps}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--speeds", default=f"{DEFAULT_SPEED:g},200",
-                        help="comma-separated sandbox speeds (default: default speed and 200)")
+    parser.add_argument("--speeds", default=f"{DEFAULT_SPEED:g},20,200",
+                        help="comma-separated sandbox speeds (default: default speed, 20, 200)")
     parser.add_argument("--profile", default="apache-python")
     args = parser.parse_args()
     results = [run_lab(float(s), args.profile) for s in args.speeds.split(",")]
@@ -62,6 +67,18 @@ def main() -> int:
     if len(results) > 1 and results[-1]["wall"]:
         print(f"wall-time ratio speed {results[0]['speed']:g} / speed {results[-1]['speed']:g}: "
               f"{results[0]['wall'] / results[-1]['wall']:.2f}")
+    first = results[0]
+    print(f"\nmodeled seconds per step; last column: largest |difference| from speed "
+          f"{first['speed']:g}")
+    print(f"{'step':<16}" + "".join(f"{r['speed']:>9g}" for r in results) + f"{'max diff':>10}")
+    worst = 0.0
+    for step, base in first["steps"].items():
+        values = [r["steps"].get(step, float("nan")) for r in results]
+        diff = max(abs(v - base) for v in values)
+        rel = diff / base if base >= 1.0 else 0.0  # steps under 1 s: host noise only
+        worst = max(worst, rel)
+        print(f"{step:<16}" + "".join(f"{v:>9.2f}" for v in values) + f"{diff:>9.2f}s")
+    print(f"largest relative difference (steps of 1 s or more): {worst:.1%}")
     default = next((r for r in results if r["speed"] == DEFAULT_SPEED), None)
     if default is not None:
         verdict = "meets" if default["wall"] < 60 else "misses"

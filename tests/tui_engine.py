@@ -14,7 +14,7 @@ from typing import Any
 
 from stemcell import paths
 from stemcell.content.models import LaunchRolesParams, StepSpec
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.engine.context import Context, RunConfig, new_run_id
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import EventBus, ImageState, InstanceState, SshOutput
@@ -122,7 +122,7 @@ def scripted_prepare(speed: float = 2000.0) -> Any:
             store.save()
         ctx = Context(run_id=run_id, run_dir=run_dir, config=config, lab=lab, profile=profile,
                       profile_dir=profile_path.parent, store=store,
-                      clock=ScaledClock.starting_now(speed))
+                      clock=ModelClock.starting_now(speed))
         ctx.deleter = MarkDeleter()
         name = "recording.jsonl" if not resume else "recording-2.jsonl"
         recorder = Recorder(run_dir / name, {"run_id": run_id, "lab": lab.id,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import IO, Disk, Shell, System, worker, worker_sandbox
 from stemcell.sandbox.machine.web import WebServer
 
@@ -59,7 +59,7 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def guest(host: Path, request: pytest.FixtureRequest,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[System, WebServer]]:
     monkeypatch.setenv(worker_sandbox.ENV_FORCE, request.param)
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(1e7), hostname="ip-172-31-9-9",
+    system = System(Disk.ubuntu(), ModelClock.starting_now(1e7), hostname="ip-172-31-9-9",
                     private_ip="172.31.9.9")
     code, out = sh(system, "apt-get update -qq && apt-get install -y -qq apache2 "
                    "libapache2-mod-wsgi-py3 && mkdir -p /opt/app && echo static > "

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from stemcell.cli import main
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import IO, Disk, Shell, System
 
 ALIAS_BOMB = """\
@@ -117,7 +117,7 @@ def test_cleanup_unlinks_only_inside_the_run_folder(_isolated: Path, tmp_path: P
 
 
 def _shell(script: str) -> tuple[int, str, str]:
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(1e7), hostname="ip-172-31-5-6",
+    system = System(Disk.ubuntu(), ModelClock.starting_now(1e7), hostname="ip-172-31-5-6",
                     private_ip="172.31.5.6")
     out: list[bytes] = []
     err: list[bytes] = []

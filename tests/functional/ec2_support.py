@@ -25,7 +25,7 @@ from stemcell.cloud.deleter import CloudDeleter
 from stemcell.cloud.ec2 import Cloud
 from stemcell.cloud.leftovers import find
 from stemcell.content.models import Lab, Profile
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.state import RunState, StateStore
 from stemcell.remote.dialer import Target
@@ -134,7 +134,7 @@ def make_ctx(tmp_path: Path, cloud: Cloud, dialer: Any, lab: Lab | None = None,
         run_id=run_id, run_dir=run_dir, config=RunConfig(**{"region": cloud.region, **config}),
         lab=lab or make_lab(),
         profile=profile, profile_dir=profile_dir, store=store,
-        clock=ScaledClock.starting_now(speed),
+        clock=ModelClock.starting_now(speed),
     )
     cloud.on_call = ctx.count_api_call
     ctx.cloud = cloud

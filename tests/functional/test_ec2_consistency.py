@@ -104,9 +104,9 @@ def test_a_group_that_never_appears_still_fails(moto_env: None, tmp_path: Path) 
 
 class _Ctx:
     def __init__(self) -> None:
-        from stemcell.engine.clock import ScaledClock
+        from stemcell.engine.clock import ModelClock
 
-        self.clock = ScaledClock.starting_now(5000.0)
+        self.clock = ModelClock.starting_now(5000.0)
         self.slept: list[float] = []
         self.logged: list[str] = []
 

@@ -91,7 +91,9 @@ def test_whole_lab_runs_and_leaves_nothing(moto_env: None, tmp_path: Path) -> No
     # Host keys pinned in the run's own known_hosts, not the user's, one per instance
     # id (every instance here is the same loopback server: its address is reused).
     pins = (ctx.run_dir / "ssh" / "known_hosts").read_text().splitlines()
-    assert len(pins) == len({p.split()[0] for p in pins}) > 1
+    # (The lab here has no measure step: the role servers' watchers may be stopped by
+    # the cleanup before they log in, so only the builder's pin is certain.)
+    assert len(pins) == len({p.split()[0] for p in pins}) >= 1
     assert all(p.startswith("i-") and " ssh-ed25519 " in p for p in pins)
     assert sum(ctx.state.bag["host_keys"][i] == "pinned" for i in ctx.state.bag["host_keys"]) \
         == len(pins)  # moto's console is empty: each was pinned on first use, and counted

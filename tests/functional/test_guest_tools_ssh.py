@@ -19,7 +19,7 @@ import testinfra
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import IO, BootModel, Disk, Guest, Shell, System
 
 # testinfra's paramiko backend warns about every new host key (WarningPolicy).
@@ -33,7 +33,7 @@ SFTP = shutil.which("sftp") or "/usr/bin/sftp"
 
 def baked_disk() -> Disk:
     """The bake step's result: a noble cloud image with apache2 installed."""
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(1e7))
+    system = System(Disk.ubuntu(), ModelClock.starting_now(1e7))
     out: list[bytes] = []
     code = Shell(system).run("sudo apt-get update -qq && sudo apt-get install -y -qq apache2",
                              IO(b"", out.append, out.append))
@@ -76,7 +76,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     keyfile = tmp_path_factory.mktemp("keys") / "id_ed25519"
     keyfile.write_text(pem)
     os.chmod(keyfile, 0o600)
-    g = Guest("i-0feedc0ffee000001", baked_disk(), ScaledClock.starting_now(SPEED),
+    g = Guest("i-0feedc0ffee000001", baked_disk(), ModelClock.starting_now(SPEED),
               BootModel.default(), private_ip="172.31.5.6", public_ip="54.1.2.3",
               launch_key=pub + " ta")
     try:

@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import IO, BootModel, Disk, Guest, Shell, System
 from stemcell.sandbox.machine.host_key_files import fingerprint
 
@@ -61,7 +61,7 @@ def guests() -> Iterator[list[Guest]]:
 def new_guest(guests: list[Guest], keypair: KeyPair, *, speed: float = FAST,
               disk: Disk | None = None, user_data: str | None = None,
               model: BootModel | None = None) -> Guest:
-    g = Guest("i-0123456789abcdef0", disk or Disk.ubuntu(), ScaledClock.starting_now(speed),
+    g = Guest("i-0123456789abcdef0", disk or Disk.ubuntu(), ModelClock.starting_now(speed),
               model or BootModel.default(), user_data=user_data, private_ip=IP,
               public_ip="54.1.2.3", launch_key=keypair.public)
     guests.append(g)
@@ -225,7 +225,7 @@ def test_real_openssh_client_on_a_baked_image(guests: list[Guest], keypair: KeyP
     if not os.path.exists(ssh):
         pytest.skip("OpenSSH client not installed")
     # bake: a disk where apache2 was installed earlier (as an AMI from the builder)
-    builder = System(Disk.ubuntu(), ScaledClock.starting_now(1e7))
+    builder = System(Disk.ubuntu(), ModelClock.starting_now(1e7))
     assert Shell(builder, user="root").run("apt-get update && apt-get install -y apache2",
                                            IO()) == 0
     g = new_guest(guests, keypair, disk=builder.disk.copy())
@@ -394,7 +394,7 @@ def test_stop_goes_dark_and_start_brings_enabled_services_back(guests: list[Gues
 
 def test_destroy_releases_ports_and_threads(keypair: KeyPair) -> None:
     before = threading.active_count()
-    g = Guest("i-0destroy", Disk.ubuntu(), ScaledClock.starting_now(FAST), private_ip=IP,
+    g = Guest("i-0destroy", Disk.ubuntu(), ModelClock.starting_now(FAST), private_ip=IP,
               launch_key=keypair.public)
     g.boot()
     wait_for(lambda: g.phase == "ready")
@@ -414,7 +414,7 @@ def test_guest_curl_retries_transient_errors_as_curl_does() -> None:
     import http.server
     import threading
 
-    from stemcell.engine.clock import ScaledClock
+    from stemcell.engine.clock import ModelClock
     from stemcell.sandbox.machine import IO, Disk, Shell, System
 
     answers = [503, 503, 200]
@@ -433,7 +433,7 @@ def test_guest_curl_retries_transient_errors_as_curl_does() -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        system = System(Disk.ubuntu(), ScaledClock.starting_now(1000.0))
+        system = System(Disk.ubuntu(), ModelClock.starting_now(1000.0))
         out: list[bytes] = []
         err: list[bytes] = []
         url = f"http://127.0.0.1:{server.server_address[1]}/bundle"

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import (
     IO,
     Disk,
@@ -68,7 +68,7 @@ def wait_for(what: Callable[[], bool], seconds: float = 30.0) -> bool:
 
 @pytest.fixture
 def m() -> Iterator[System]:
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(1e7), hostname="ip-172-31-5-6")
+    system = System(Disk.ubuntu(), ModelClock.starting_now(1e7), hostname="ip-172-31-5-6")
     worker.attach(system)
     yield system
     worker.shutdown(system)
@@ -209,7 +209,7 @@ def test_app_worker_status_page_is_the_deployed_workers_answer_over_ssh_and_http
                             serialization.NoEncryption()).decode()
     pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                         serialization.PublicFormat.OpenSSH).decode()
-    g = Guest("i-0feedfacefeedface", Disk.ubuntu(), ScaledClock.starting_now(200.0),
+    g = Guest("i-0feedfacefeedface", Disk.ubuntu(), ModelClock.starting_now(200.0),
               user_data=_boot_script(), private_ip="172.31.7.7", launch_key=pub)
     try:
         g.boot()
@@ -262,7 +262,7 @@ def test_app_worker_status_page_is_the_deployed_workers_answer_over_ssh_and_http
 def test_restart_on_failure_until_the_start_limit() -> None:
     """Restart=on-failure restarts a crashing program after RestartSec=, five times in
     ten seconds at most (systemd.unit(5) StartLimitBurst=), then the unit fails."""
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(1.0))
+    system = System(Disk.ubuntu(), ModelClock.starting_now(1.0))
     try:
         system.disk.mkdir("/opt/app")
         system.disk.write("/opt/app/crash.py", "import sys\nprint('crashing')\nsys.exit(1)\n")
@@ -283,7 +283,7 @@ def test_restart_on_failure_until_the_start_limit() -> None:
 
 
 def test_unit_restart_settings_are_read() -> None:
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(1e7))
+    system = System(Disk.ubuntu(), ModelClock.starting_now(1e7))
     system.disk.write("/etc/systemd/system/w.service",
                       "[Service]\nExecStart=/usr/bin/python3 /opt/w.py --x 'a b'\n"
                       "Restart=on-failure\nRestartSec=2s\nUser=www-data\n")

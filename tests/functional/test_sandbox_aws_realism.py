@@ -244,7 +244,7 @@ def test_credit_mode_is_what_the_launch_asked_for(sandbox: Sandbox) -> None:
 def test_guest_curl_meets_the_redirect_and_never_leaves_loopback(sandbox: Sandbox) -> None:
     """A boot script fetching the global-host form: curl -L follows S3's 307 towards the
     regional host, which the sandbox cannot reach (AWS would answer 403 there)."""
-    from stemcell.engine.clock import ScaledClock
+    from stemcell.engine.clock import ModelClock
     from stemcell.sandbox.machine import IO, Disk, Shell, System
 
     _bucket_with_bundle(sandbox, "stemcell-presign-curl", "eu-west-1")
@@ -252,7 +252,7 @@ def test_guest_curl_meets_the_redirect_and_never_leaves_loopback(sandbox: Sandbo
         sandbox, "stemcell-presign-curl", "bundles/web.tar.gz", "eu-west-1",
         "s3.amazonaws.com"))
     assert host == "stemcell-presign-curl.s3.amazonaws.com"
-    guest = System(Disk.ubuntu(), ScaledClock.starting_now(1e7), hostname="ip-172-31-5-6",
+    guest = System(Disk.ubuntu(), ModelClock.starting_now(1e7), hostname="ip-172-31-5-6",
                    private_ip="172.31.5.6")
     err: list[bytes] = []
     code = Shell(guest, user="root").run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
 import boto3
@@ -14,9 +15,10 @@ from botocore.exceptions import EndpointConnectionError
 from sandbox_fakes import fake_parts
 
 from stemcell.remote.dialer import Target
-from stemcell.sandbox.connect import SandboxHandle, connect_or_start
+from stemcell.sandbox.connect import SandboxHandle, SpeedMismatch, connect_or_start
 from stemcell.sandbox.info import SandboxInfo, info_path, write_info
 from stemcell.sandbox.runtime import DEFAULT_SPEED, Sandbox
+from stemcell.sandbox.shared_clock import RemoteClock
 
 
 def _advertise(sb: Sandbox) -> None:
@@ -34,16 +36,20 @@ def _ec2(handle: SandboxHandle, **kw: object) -> object:
                         aws_secret_access_key=handle.credentials.secret_access_key, **kw)
 
 
-def test_uses_the_running_background_sandbox_and_says_so_for_another_speed() -> None:
+def test_uses_the_running_background_sandbox_and_refuses_another_speed() -> None:
     with Sandbox(300, **fake_parts()) as sb:
         _advertise(sb)
-        handle = connect_or_start(speed=50)
+        # One sandbox, one clock: another --speed is refused, saying what to do.
+        with pytest.raises(SpeedMismatch, match=r"runs at --speed 300, not 50.*sandbox stop"):
+            connect_or_start(speed=50)
+        handle = connect_or_start(speed=300)
         try:
             assert handle.background and handle.endpoint_url == sb.endpoint_url
-            assert handle.speed == 300 and "speed 300" in handle.note and "50" in handle.note
-            # The same modeled clock, rebuilt from GET /clock.
-            assert (handle.clock.speed, handle.clock.wall_epoch, handle.clock.epoch) == (
-                sb.clock.speed, sb.clock.wall_epoch, sb.clock.epoch)
+            assert handle.speed == 300 and handle.note == ""
+            # The sandbox's own clock, read over the control API.
+            assert isinstance(handle.clock, RemoteClock) and handle.clock.speed == 300
+            before = sb.clock.now()
+            assert before <= handle.clock.now() <= sb.clock.now()
             assert handle.credentials == sb.credentials  # from the info file
             ec2: Any = _ec2(handle)
             image = ec2.describe_images(Owners=["099720109477"])["Images"][0]["ImageId"]
@@ -57,6 +63,35 @@ def test_uses_the_running_background_sandbox_and_says_so_for_another_speed() -> 
         same = connect_or_start()
         assert same.background and same.note == ""
         same.close()
+
+
+def test_a_run_in_another_process_holds_and_caps_the_sandboxs_clock() -> None:
+    with Sandbox(1000, **fake_parts()) as sb:
+        remote = RemoteClock(sb.control_url, sb.credentials.control_token)
+        with remote.busy():
+            assert sb.clock.busy_count == 1
+            t0 = sb.clock.now()
+            time.sleep(0.03)  # 30 modeled seconds if the run's work were not counted
+            assert sb.clock.now() == t0
+            # A modeled sleep from the other process ends at its deadline, and the
+            # clock waits there until the sleeper works again.
+            assert remote.sleep(5.0)
+            assert sb.clock.now() == pytest.approx(t0 + 5.0, abs=0.05)
+            assert sb.clock.busy_count == 1
+        assert sb.clock.busy_count == 0
+        assert sb.clock_desk.holds() == 0
+
+
+def test_a_dead_runs_holds_are_swept() -> None:
+    with Sandbox(1000, **fake_parts()) as sb:
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        sb.clock_call({"op": "hold", "pid": dead.pid})
+        assert sb.clock.busy_count == 1
+        deadline = time.monotonic() + 5
+        while sb.clock.busy_count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sb.clock.busy_count == 0 and sb.clock_desk.holds() == 0
 
 
 def test_a_stale_info_file_is_removed_and_a_sandbox_started_here() -> None:

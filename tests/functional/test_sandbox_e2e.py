@@ -24,9 +24,8 @@ import pytest
 from stemcell.sandbox.info import read_info
 
 pytestmark = pytest.mark.e2e
-# Setup #2's lead is ~20 modeled seconds; the sandbox's own real work (every
-# API call, SSH handshake, interpreted script) is billed as wall x speed, so a
-# busy 2-core machine (two test workers) can eat that lead at 50x. 20 keeps it safe.
+# The speed does not change the modeled figures (engine/clock.py; see
+# test_modeled_time_e2e.py); 20 keeps the run's wall time short.
 SPEED = "20"
 
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ec2_support import SshTestServer
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.engine.errors import Interrupted
 from stemcell.remote.host_keys import HostKeyMismatch, sha256_fingerprint
 from stemcell.remote.ssh_client import SshAuthFailed, SshTimeout, connect
@@ -41,7 +41,7 @@ def test_knocks_through_hang_and_refusal_then_runs(tmp_path: Path,
     private, public = keys
     server = SshTestServer(tmp_path / "guest", public, hang_first=2, refuse_first=3)
     marks: list[tuple[str, float]] = []
-    clock = ScaledClock.starting_now(100.0)
+    clock = ModelClock.starting_now(100.0)
     client = connect(server.address, key_path=private, known_hosts=tmp_path / "kh",
                      clock=clock, cancel=threading.Event(), deadline=120,
                      on_mark=lambda m: marks.append((m, clock.now())))
@@ -66,13 +66,13 @@ def test_console_fingerprint_mismatch_stops_at_once(tmp_path: Path,
     server = SshTestServer(tmp_path / "guest", public)
     with pytest.raises(HostKeyMismatch):
         connect(server.address, key_path=private, known_hosts=tmp_path / "kh",
-                clock=ScaledClock.starting_now(100.0), cancel=threading.Event(),
+                clock=ModelClock.starting_now(100.0), cancel=threading.Event(),
                 fingerprints=lambda: {"ED25519": "SHA256:" + "x" * 43})
     # One knock (closed while the console is asked, so no socket idles past the
     # server's login grace time), one handshake; no retry after a mismatch.
     assert server.connections == 2
     ok = connect(server.address, key_path=private, known_hosts=tmp_path / "kh2",
-                 clock=ScaledClock.starting_now(100.0), cancel=threading.Event(),
+                 clock=ModelClock.starting_now(100.0), cancel=threading.Event(),
                  fingerprints=lambda: {"ED25519": sha256_fingerprint(server.host_key)})
     ok.close()
     server.close()
@@ -84,7 +84,7 @@ def test_wrong_key_is_refused_clearly(tmp_path: Path, keys: tuple[Path, Path]) -
     server = SshTestServer(tmp_path / "guest", other_public)
     with pytest.raises(SshAuthFailed, match="does not accept the key"):
         connect(server.address, key_path=private, known_hosts=tmp_path / "kh",
-                clock=ScaledClock.starting_now(1000.0), cancel=threading.Event())
+                clock=ModelClock.starting_now(1000.0), cancel=threading.Event())
     server.close()
 
 
@@ -92,7 +92,7 @@ def test_never_up_times_out_at_the_modeled_deadline(tmp_path: Path,
                                                     keys: tuple[Path, Path]) -> None:
     private, public = keys
     server = SshTestServer(tmp_path / "guest", public, never=True)
-    clock = ScaledClock.starting_now(200.0)
+    clock = ModelClock.starting_now(200.0)
     start = clock.now()
     with pytest.raises(SshTimeout, match="within 60 s"):
         connect(server.address, key_path=private, known_hosts=tmp_path / "kh", clock=clock,
@@ -109,7 +109,7 @@ def test_cancel_interrupts_the_knocking(tmp_path: Path, keys: tuple[Path, Path])
     wall = time.monotonic()
     with pytest.raises(Interrupted):
         connect(server.address, key_path=private, known_hosts=tmp_path / "kh",
-                clock=ScaledClock.starting_now(1.0), cancel=cancel, deadline=3600)
+                clock=ModelClock.starting_now(1.0), cancel=cancel, deadline=3600)
     assert time.monotonic() - wall < 5
     server.close()
 
@@ -119,7 +119,7 @@ def test_cancel_interrupts_a_running_command(tmp_path: Path, keys: tuple[Path, P
     server = SshTestServer(tmp_path / "guest", public)
     cancel = threading.Event()
     client = connect(server.address, key_path=private, known_hosts=tmp_path / "kh",
-                     clock=ScaledClock.starting_now(1.0), cancel=cancel)
+                     clock=ModelClock.starting_now(1.0), cancel=cancel)
     threading.Timer(0.3, cancel.set).start()
     with pytest.raises(Interrupted):
         client.exec("sleep 5")
@@ -133,7 +133,7 @@ class _Console:
     """GetConsoleOutput as EC2 answers it: empty until the guest prints the block;
     ``refuse_latest`` models an instance type (t2) without the newest-output console."""
 
-    def __init__(self, clock: ScaledClock, block: str, after: float | None,
+    def __init__(self, clock: ModelClock, block: str, after: float | None,
                  refuse_latest: bool = False) -> None:
         self.clock, self.block, self.refuse_latest = clock, block, refuse_latest
         self.shows_at = None if after is None else clock.now() + after
@@ -155,7 +155,7 @@ class _Ctx:
     """The slice of the engine's Context that ``remote.reach`` uses."""
 
     def __init__(self, tmp: Path, key: Path, server: SshTestServer, console: _Console,
-                 clock: ScaledClock) -> None:
+                 clock: ModelClock) -> None:
         from types import SimpleNamespace
 
         self.run_dir, self.clock, self.cancel = tmp, clock, threading.Event()
@@ -204,7 +204,7 @@ def test_reach_waits_for_the_console_and_verifies(
 
     private, public = keys
     server = SshTestServer(tmp_path / "guest", public)
-    clock = ScaledClock.starting_now(1000.0)
+    clock = ModelClock.starting_now(1000.0)
     console = _Console(clock, _block(server), after=60.0, refuse_latest=refuse_latest)
     ctx = _Ctx(tmp_path, private, server, console, clock)
     with ssh_to(ctx, "i-0123456789abcdef0"):
@@ -229,7 +229,7 @@ def test_reach_pins_only_when_the_console_never_shows_then_rechecks(
 
     private, public = keys
     server = SshTestServer(tmp_path / "guest", public)
-    clock = ScaledClock.starting_now(1000.0)
+    clock = ModelClock.starting_now(1000.0)
     console = _Console(clock, _block(server), after=None)
     ctx = _Ctx(tmp_path, private, server, console, clock)
     started = clock.now()
@@ -253,7 +253,7 @@ def test_reach_rechecking_a_pin_against_a_different_console_refuses(
 
     private, public = keys
     server = SshTestServer(tmp_path / "guest", public)
-    clock = ScaledClock.starting_now(1000.0)
+    clock = ModelClock.starting_now(1000.0)
     console = _Console(clock, _block(server), after=None)
     ctx = _Ctx(tmp_path, private, server, console, clock)
     with ssh_to(ctx, "i-0123456789abcdef0"):  # pinned on first use
@@ -272,7 +272,7 @@ def test_run_keeps_the_text_before_carriage_returns_that_exec_collapses(
     private, public = keys
     server = SshTestServer(tmp_path / "guest", public)
     client = connect(server.address, key_path=private, known_hosts=tmp_path / "kh",
-                     clock=ScaledClock.starting_now(100.0), cancel=threading.Event())
+                     clock=ModelClock.starting_now(100.0), cancel=threading.Event())
     with client:
         command = r"printf 'progress 10%%\rprogress 100%%\nwindows line\r\n'"
         shown: list[str] = []

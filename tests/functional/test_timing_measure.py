@@ -22,7 +22,7 @@ import pytest
 
 from stemcell.content.loader import load_lab, load_profile
 from stemcell.content.shipped import shipped_dir
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import Comparison, Event
@@ -44,7 +44,7 @@ def _rst(conn: socket.socket) -> None:
 class BootingGuest:
     """One instance's boot, scripted in modeled seconds after ``t0``."""
 
-    def __init__(self, clock: ScaledClock, t0: float, *, net: float, sshd: float,
+    def __init__(self, clock: ModelClock, t0: float, *, net: float, sshd: float,
                  http: float | None, done: float, expect: str, skew: float = 0.0,
                  fetched: str = "", raw_log: bool = False, kernel: float = 0.5) -> None:
         self.clock, self.t0, self.skew, self.expect = clock, t0, skew, expect
@@ -236,7 +236,7 @@ def ctx(tmp_path: Path) -> Iterator[Context]:
     store = StateStore(run_dir / "state.json", RunState(run_id="measure-test"))
     context = Context(run_id="measure-test", run_dir=run_dir, config=RunConfig(), lab=lab,
                       profile=profile, profile_dir=shipped_dir("profiles"), store=store,
-                      clock=ScaledClock.starting_now(SPEED))
+                      clock=ModelClock.starting_now(SPEED))
     context.dialer = Dialer()
     context.cloud = Cloud()
     context.put("key_path", str(key))

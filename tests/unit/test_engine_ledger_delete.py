@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stemcell.content.models import Lab, Profile
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import StemcellError
 from stemcell.engine.ports import Target
@@ -43,7 +43,7 @@ def make_ctx(tmp_path: Path) -> Context:
                    lab=Lab(id="lab", title="Lab", steps=[]),
                    profile=Profile.model_construct(id="p"), profile_dir=tmp_path,
                    store=StateStore(tmp_path / "state.json", RunState(run_id="r1")),
-                   clock=ScaledClock.starting_now(speed=1000.0))
+                   clock=ModelClock.starting_now(speed=1000.0))
 
 
 def record(ctx: Context, step: str, rtype: str, rid: str, **extra: object) -> None:

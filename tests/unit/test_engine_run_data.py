@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stemcell.content.models import Lab, Profile, StepSpec
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.engine.codec import CodecError, from_data
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import StateError
@@ -232,7 +232,7 @@ def make_ctx(tmp_path: Path, specs: list[StepSpec]) -> Context:
         run_id="r1", run_dir=tmp_path, config=RunConfig(keep=True),
         lab=Lab(id="lab", title="Lab", steps=specs), profile=Profile.model_construct(id="p"),
         profile_dir=tmp_path, store=StateStore(tmp_path / "state.json", RunState(run_id="r1")),
-        bus=EventBus(), clock=ScaledClock.starting_now(speed=1000.0))
+        bus=EventBus(), clock=ModelClock.starting_now(speed=1000.0))
 
 
 def test_step_mode_pauses_only_after_steps_this_session_ran_whatever_the_words(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stemcell.content.models import Lab, StepSpec
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import SkipStep, StepFailed
 from stemcell.engine.events import Event, EventBus, ResourceCreated, RunFinished, StepFinished
@@ -70,7 +70,7 @@ def make_ctx(tmp_path: Path, specs: list[StepSpec], keep: bool = False) -> Conte
         profile_dir=tmp_path,
         store=store,
         bus=EventBus(),
-        clock=ScaledClock.starting_now(speed=1000.0),
+        clock=ModelClock.starting_now(speed=1000.0),
     )
     return ctx
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import IO, Disk, Shell, System
 from stemcell.sandbox.machine.web import WebServer
 
@@ -40,7 +40,7 @@ def lines(system: System, script: str, *, user: str = "ubuntu") -> list[str]:
 @pytest.fixture(scope="module")
 def web() -> System:
     """A guest after `apt-get install apache2` (services running, as after a bake)."""
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(FAST), hostname="ip-172-31-5-6",
+    system = System(Disk.ubuntu(), ModelClock.starting_now(FAST), hostname="ip-172-31-5-6",
                     private_ip="172.31.5.6")
     system.power_on(system.now())
     for unit in ("ssh", "cron", "rsyslog", "systemd-networkd", "systemd-resolved"):
@@ -170,7 +170,7 @@ def test_pgrep_pkill_kill(web: System) -> None:
     code, _, err = run(web, f"kill {pid}")
     assert code == 1 and err == f"bash: kill: ({pid}) - Operation not permitted\n"
     assert run(web, "kill 4000000")[2] == "bash: kill: (4000000) - No such process\n"
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(FAST))
+    system = System(Disk.ubuntu(), ModelClock.starting_now(FAST))
     run(system, "sudo apt-get update -qq && sudo apt-get install -y -qq apache2")
     pid = lines(system, "pgrep -o apache2")[0]
     assert run(system, f"sudo kill -HUP {pid} && sudo kill -0 {pid}")[0] == 0  # a reload
@@ -492,7 +492,7 @@ def test_bash_expansions(web: System) -> None:
 def test_release_and_architecture_honesty(release: str, arch: str, machine: str, deb: str,
                                           apache: str, php: str, python: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    system = System(Disk.ubuntu(release, arch), ScaledClock.starting_now(FAST))
+    system = System(Disk.ubuntu(release, arch), ModelClock.starting_now(FAST))
     codename = "noble" if release == "24.04" else "jammy"
     assert lines(system, "uname -m") == [machine]
     assert lines(system, "dpkg --print-architecture") == [deb]
@@ -552,7 +552,7 @@ def test_release_and_architecture_honesty(release: str, arch: str, machine: str,
 
 
 def test_custom_unit_processes_and_journal() -> None:
-    system = System(Disk.ubuntu(), ScaledClock.starting_now(FAST))
+    system = System(Disk.ubuntu(), ModelClock.starting_now(FAST))
     system.power_on(system.now())
     system.disk.write("/opt/app/worker.py", "print('hi')\n", parents=True)
     system.disk.write("/etc/systemd/system/worker.service",
@@ -596,7 +596,7 @@ def test_journal_rotates_and_followers_keep_their_place() -> None:
 @pytest.mark.parametrize(("release", "warns"), [("24.04", True), ("22.04", False)])
 def test_egrep_fgrep_warn_as_grep_3_8_and_later_do(release: str, warns: bool) -> None:
     # grep 3.8 made egrep/fgrep print this (noble ships 3.11, jammy 3.7); they still work.
-    system = System(Disk.ubuntu(release), ScaledClock.starting_now(FAST))
+    system = System(Disk.ubuntu(release), ModelClock.starting_now(FAST))
     code, out, err = run(system, "echo 'a.b' | egrep 'a|x' && echo 'a.b' | fgrep '.'")
     assert code == 0 and out == "a.b\na.b\n"
     assert err == ("egrep: warning: egrep is obsolescent; using grep -E\n"

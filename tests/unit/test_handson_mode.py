@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from stemcell.content.models import Autopilot, Lab, StepSpec
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.events import Event, EventBus, StepFinished, StudentCheck, StudentTask
 from stemcell.engine.runner import Runner
@@ -53,7 +53,7 @@ def make(tmp_path: Path, desk: StudentDesk, steps: list[BaseStep]) -> tuple[Runn
     ctx = Context(run_id="r1", run_dir=tmp_path, config=RunConfig(keep=True, hands_on=True),
                   lab=lab, profile=None, profile_dir=tmp_path,  # type: ignore[arg-type]
                   store=StateStore(tmp_path / "state.json", RunState(run_id="r1")),
-                  bus=EventBus(), clock=ScaledClock(speed=1000.0, wall_epoch=time.time(),
+                  bus=EventBus(), clock=ModelClock(1000.0,
                                                     epoch=1000.0))
     seen: list[Event] = []
     ctx.bus.subscribe(seen.append)

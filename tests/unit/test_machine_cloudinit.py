@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import Disk, System, host_key_files
 from stemcell.sandbox.machine.cloud_init_boot import CloudInit, analyze_dump, parse_log
 from stemcell.sandbox.machine.shell import IO, Shell
@@ -47,7 +47,7 @@ def boot(system: System, user_data: bytes, key: str | None = "ssh-ed25519 AAAAla
 
 
 def machine(iid: str = "i-0abc", disk: Disk | None = None) -> System:
-    return System(disk or Disk.ubuntu(), ScaledClock.starting_now(1e7), instance_id=iid,
+    return System(disk or Disk.ubuntu(), ModelClock.starting_now(1e7), instance_id=iid,
                   hostname="ip-172-31-5-6", private_ip="172.31.5.6")
 
 

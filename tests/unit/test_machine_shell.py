@@ -10,14 +10,14 @@ import zipfile
 
 import pytest
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import IO, Disk, Shell, System
 
 FAST = 1e7  # modeled seconds per wall second: sleeps are instant
 
 
 def make(speed: float = FAST) -> System:
-    return System(Disk.ubuntu(), ScaledClock.starting_now(speed), hostname="ip-172-31-5-6",
+    return System(Disk.ubuntu(), ModelClock.starting_now(speed), hostname="ip-172-31-5-6",
                   private_ip="172.31.5.6")
 
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import Disk, System
 from stemcell.sandbox.machine.sshd import authorized
 
@@ -27,7 +27,7 @@ def test_publickey_auth_reads_authorized_keys_on_the_disk() -> None:
     rsa_key = _key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     stranger = _key(Ed25519PrivateKey.generate())
     disk = Disk.ubuntu()
-    system = System(disk, ScaledClock.starting_now(1e6))
+    system = System(disk, ModelClock.starting_now(1e6))
     assert not authorized(system, "ubuntu", ed)  # no authorized_keys yet
     disk.mkdir("/home/ubuntu/.ssh", mode=0o700, owner="ubuntu")
     disk.write("/home/ubuntu/.ssh/authorized_keys",

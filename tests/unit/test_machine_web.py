@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import IO, Disk, Shell, System
 from stemcell.sandbox.machine.php import PhpContext, PhpError, render
 from stemcell.sandbox.machine.web import WebServer
@@ -18,7 +18,7 @@ def sh(system: System, script: str) -> None:
 
 @pytest.fixture
 def system() -> System:
-    s = System(Disk.ubuntu(), ScaledClock.starting_now(1e7), hostname="ip-172-31-5-6",
+    s = System(Disk.ubuntu(), ModelClock.starting_now(1e7), hostname="ip-172-31-5-6",
                private_ip="172.31.5.6")
     sh(s, "apt-get update -qq && apt-get install -y -qq apache2")
     return s

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import threading
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.scheduler import Scheduler
 
 
 def test_actions_run_in_modeled_order_when_due() -> None:
-    clock = ScaledClock.starting_now(1000.0)
+    clock = ModelClock.starting_now(1000.0)
     scheduler = Scheduler(clock)
     done = threading.Event()
     order: list[str] = []
@@ -22,7 +22,7 @@ def test_actions_run_in_modeled_order_when_due() -> None:
 
 
 def test_run_due_applies_overdue_changes_in_the_callers_thread() -> None:
-    clock = ScaledClock.starting_now(1.0)
+    clock = ModelClock.starting_now(1.0)
     scheduler = Scheduler(clock)
     seen: list[str] = []
     job = scheduler.at(clock.now() - 1, lambda: seen.append(threading.current_thread().name))
@@ -34,7 +34,7 @@ def test_run_due_applies_overdue_changes_in_the_callers_thread() -> None:
 
 
 def test_a_failing_action_does_not_stop_the_others() -> None:
-    clock = ScaledClock.starting_now(1000.0)
+    clock = ModelClock.starting_now(1000.0)
     scheduler = Scheduler(clock)
     done = threading.Event()
 

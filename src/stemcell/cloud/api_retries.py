@@ -75,7 +75,7 @@ class ApiRetries:
                 return None
             with self._lock:
                 self.retries += 1
-            return float(delay) / max(self.clock.speed, 1e-9)
+            return self._back_off(float(delay))
 
         events.unregister(f"needs-retry.{service}", unique_id=unique_id)
         events.register(f"needs-retry.{service}", scaled, unique_id=unique_id)
@@ -112,8 +112,16 @@ class ApiRetries:
             return None
         with self._lock:
             self.retries += 1
-        modeled = min(8.0, 0.5 * 2 ** (attempts - 1))
-        return modeled / max(self.clock.speed, 1e-9)
+        return self._back_off(min(8.0, 0.5 * 2 ** (attempts - 1)))
+
+    def _back_off(self, modeled: float) -> float:
+        """Wait out a retry's back-off on the clock and tell botocore to go on at once.
+
+        Botocore would ``time.sleep`` the delay we return; in the sandbox that wall
+        time would pass inside an API call, counted as host work (engine/clock.py),
+        so the back-off is spent here as the modeled wait it is."""
+        self.clock.sleep(modeled)
+        return 0.0
 
     # --- queries ----------------------------------------------------------------------------
 

@@ -98,10 +98,12 @@ def _open_aws(config: RunConfig, verify: bool) -> Backend:
 
 
 def _open_sandbox(config: RunConfig) -> Backend:
-    from stemcell.sandbox.connect import connect_or_start
+    from stemcell.sandbox.connect import SpeedMismatch, connect_or_start
 
     try:
         handle = connect_or_start(config.speed, config.faults)
+    except SpeedMismatch as exc:
+        raise ConfigError(f"--speed: {exc}") from None
     except ValueError as exc:  # a bad --faults spec, or a background sandbox with others
         raise ConfigError(f"--faults: {exc}") from None
     # The sandbox takes any region; by default the one AWS tools here would use.

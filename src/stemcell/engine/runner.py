@@ -74,7 +74,10 @@ class Runner:
             if not mine:
                 raise StateError(f"run {self.ctx.run_id} is being run by another process",
                                  hint="Wait for it to finish, or stop it there.")
-            return self._run()
+            # The engine's thread is an actor: its host work is counted as such, and
+            # its waits (clock sleeps, a guest's command) release it (engine/clock.py).
+            with self.ctx.clock.busy():
+                return self._run()
 
     def _run(self) -> RunStatus:
         ctx = self.ctx
@@ -132,13 +135,15 @@ class Runner:
                     reason += f" (hint: {hint})"
                 break
             if outcome is StepStatus.DONE and step is not self.steps[-1]:
-                ctx.pause.hold(step.spec.id, ctx.cancel)
+                with ctx.clock.idle():  # the student's pause is not host work
+                    ctx.pause.hold(step.spec.id, ctx.cancel)
         if status is not RunStatus.SUCCEEDED and not cleaned:
             self._cleanup(reason)
         elif status is RunStatus.SUCCEEDED and not cleaned and not ctx.config.keep:
             self._cleanup("the lab is finished")
         ctx.workers.stop_all()
-        still = ctx.workers.join(10.0)
+        with ctx.clock.idle():  # waiting on the watchers, not working
+            still = ctx.workers.join(10.0)
         if still:
             ctx.log(f"background work still running at the end: {', '.join(still)}", "debug")
         left = ctx.state.live_resources()

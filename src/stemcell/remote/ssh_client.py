@@ -20,14 +20,15 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import paramiko
 
+from stemcell.engine.clock import Clock
 from stemcell.engine.errors import Interrupted, StemcellError
 from stemcell.engine.redact import StreamRedactor
 from stemcell.engine.sanitise import sanitise, sanitise_line
 from stemcell.remote import host_keys
+from stemcell.remote.answer_wait import wait_for_answer
 from stemcell.remote.watchdog import Watchdog
 
 OnLine = Callable[[str, str], None]  # (line, "stdout" | "stderr")
@@ -69,10 +70,12 @@ def load_key(path: Path) -> paramiko.PKey:
         raise SshError(f"cannot read the SSH key {path}: {exc}") from None
 
 
-def _knock(address: tuple[str, int], wall_timeout: float) -> tuple[str, socket.socket | None]:
+def _knock(address: tuple[str, int], clock: Clock,
+           attempt: float) -> tuple[str, socket.socket | None]:
     """One attempt: 'hang' (nothing), 'refused' (reset/refused) or 'banner' (+socket)."""
     try:
-        sock = socket.create_connection(address, timeout=wall_timeout)
+        # A dropped SYN hangs connect on EC2 (the wall clock there); loopback never does.
+        sock = socket.create_connection(address, timeout=max(0.05, attempt / clock.speed))
     except ConnectionRefusedError:
         return "refused", None
     except ConnectionResetError:
@@ -80,8 +83,7 @@ def _knock(address: tuple[str, int], wall_timeout: float) -> tuple[str, socket.s
     except OSError:  # timeout, unreachable: the network is not there yet
         return "hang", None
     try:
-        ready, _, _ = select.select([sock], [], [], wall_timeout)
-        if not ready:
+        if not wait_for_answer(sock, clock, attempt):
             sock.close()
             return "hang", None
         first = sock.recv(1, socket.MSG_PEEK)
@@ -103,7 +105,7 @@ def connect(
     *,
     key_path: Path,
     known_hosts: Path,
-    clock: Any,
+    clock: Clock,
     cancel: threading.Event,
     deadline: float = 900.0,
     user: str = "ubuntu",
@@ -134,7 +136,6 @@ def connect(
     pkey = load_key(key_path)
     who = label or f"{address[0]}:{address[1]}"
     until = clock.now() + deadline
-    wall = max(0.05, attempt / max(clock.speed, 1e-9))
     last = "no answer"
     auth_failures = 0
     while True:
@@ -146,7 +147,7 @@ def connect(
                 f"{watchdog.seconds:.0f} s (last: {last})",
                 hint="Check the security group allows port 22 from your address and "
                 "look at the instance's console output.")
-        outcome, sock = _knock(address, wall)
+        outcome, sock = _knock(address, clock, attempt)
         if outcome == "refused":
             last = "connection refused"
             if on_mark:
@@ -209,7 +210,7 @@ def _ask_console(fingerprints: Callable[[], dict[str, str]], who: str,
 def _handshake(
     sock: socket.socket, pkey: paramiko.PKey, user: str, address: tuple[str, int],
     known_hosts: Path, expected: dict[str, str], who: str,
-    wall: float, clock: Any, cancel: threading.Event, log: Callable[[str], None] | None,
+    wall: float, clock: Clock, cancel: threading.Event, log: Callable[[str], None] | None,
     watchdog: Watchdog | None = None, accept_new: bool = True,
 ) -> SshClient:
     transport = paramiko.Transport(sock)
@@ -235,7 +236,7 @@ def _handshake(
 
 
 class SshClient:
-    def __init__(self, transport: paramiko.Transport, label: str, clock: Any,
+    def __init__(self, transport: paramiko.Transport, label: str, clock: Clock,
                  cancel: threading.Event, watchdog: Watchdog | None = None,
                  trusted: str = "") -> None:
         self.transport = transport
@@ -334,7 +335,9 @@ class SshClient:
                 if chan.closed and not busy:
                     break
                 if not busy:
-                    select.select([chan], [], [], 0.05)
+                    # Waiting on the guest's command: not host work (engine/clock.py).
+                    with self.clock.idle():
+                        select.select([chan], [], [], 0.05)
             for stream, rest in pending.items():
                 if rest:
                     emit(stream, rest)

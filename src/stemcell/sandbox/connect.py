@@ -3,8 +3,9 @@
 ``connect_or_start()`` is what the backend calls. The handle says where moto is
 (``endpoint_url``), with what to sign (``credentials``: the sandbox's own,
 whatever the environment holds), how to reach guests (``dialer``) and what
-time it is (``clock``, rebuilt from the sandbox's own so both agree to the
-microsecond).
+time it is (``clock``: the sandbox's own, or for a background sandbox a
+``RemoteClock`` that reads it and tells it when this process works, so host
+work here is not billed at ``--speed`` there).
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import Clock
 from stemcell.sandbox.credentials import SandboxCredentials
 from stemcell.sandbox.info import alive, pid_alive, read_info, remove_info
-from stemcell.sandbox.loopback_dialer import SandboxDialer, fetch_json
+from stemcell.sandbox.loopback_dialer import SandboxDialer
+from stemcell.sandbox.shared_clock import RemoteClock
 
 
 class FaultsMismatch(ValueError):
     """``--faults`` asked of a background sandbox that runs with other faults."""
+
+
+class SpeedMismatch(ValueError):
+    """``--speed`` asked of a background sandbox that runs at another speed."""
 
 
 @dataclass
@@ -27,7 +33,7 @@ class SandboxHandle:
     endpoint_url: str
     control_url: str
     credentials: SandboxCredentials
-    clock: ScaledClock
+    clock: Clock
     dialer: SandboxDialer
     speed: float
     background: bool
@@ -62,13 +68,15 @@ def connect_or_start(speed: float | None = None, faults: str = "") -> SandboxHan
                     f"{running or 'none'!r}, not {spec.render()!r}; stop it first "
                     "(`stemcell sandbox stop`) or start it with these faults "
                     f"(`stemcell sandbox start --faults {spec.render()}`)")
-            clock_raw = fetch_json(info.control_url + "/clock", info.control_token)
-            clock = ScaledClock(speed=float(clock_raw["speed"]),
-                                wall_epoch=float(clock_raw["wall_epoch"]),
-                                epoch=float(clock_raw["epoch"]))
+            clock = RemoteClock(info.control_url, info.control_token)
             if speed is not None and float(speed) != clock.speed:
-                notes.append(f"using the running background sandbox at speed {clock.speed:g} "
-                             f"(asked for {float(speed):g}; `stemcell sandbox stop` to change it)")
+                # One sandbox has one clock: honouring another speed for this run alone
+                # would put its marks and its guests' logs on different timelines.
+                raise SpeedMismatch(
+                    f"a background sandbox (pid {info.pid}) runs at --speed {clock.speed:g}, "
+                    f"not {float(speed):g}; leave out --speed to use it, or stop it first "
+                    f"(`stemcell sandbox stop`) and start it at this speed "
+                    f"(`stemcell sandbox start --speed {float(speed):g}`)")
             return SandboxHandle(info.endpoint_url, info.control_url, info.credentials, clock,
                                  SandboxDialer(info.control_url, info.control_token),
                                  clock.speed,

@@ -27,7 +27,7 @@ import re
 import threading
 from collections.abc import Callable
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.front_door import ApiRequest, Refusal
 
 # Create call -> (kind, pattern of the new ids in moto's XML answer).
@@ -56,7 +56,7 @@ _ERRORS = {
 
 
 class Consistency:
-    def __init__(self, clock: ScaledClock, window: float,
+    def __init__(self, clock: ModelClock, window: float,
                  on_hit: Callable[[], None] | None = None) -> None:
         self.clock = clock
         self.window = max(0.0, float(window))

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 
 BUFFER_SECONDS = 300.0
 # Instance families on the Xen hypervisor: no Latest console output (EC2 User Guide,
@@ -44,7 +44,7 @@ class _Buffer:
 
 
 class ConsoleBuffers:
-    def __init__(self, clock: ScaledClock, delay: float = 0.0) -> None:
+    def __init__(self, clock: ModelClock, delay: float = 0.0) -> None:
         self.clock = clock
         self.delay = max(0.0, delay)
         self._buffers: dict[str, _Buffer] = {}

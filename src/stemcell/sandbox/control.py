@@ -7,7 +7,9 @@ with a wrong one, compared in constant time. Loopback is shared by every user
 of the machine; the token is what makes the API its owner's.
 
 - ``GET /health``   -> {"ok": true, "pid", "account_id", "endpoint_url", "speed", "uptime", ...}
-- ``GET /clock``    -> {"speed", "wall_epoch", "epoch"}: rebuild the same ScaledClock
+- ``GET /clock``    -> {"speed", "now", "rate", "epoch"}: the modeled time (shared_clock.py)
+- ``POST /clock``   {"op": "hold", "pid"} | {"op": "release", "id"} | {"op": "sleep", "until",
+                     "wall"}: a run in another process working or waiting on this clock
 - ``GET /guests``   -> {instance_id: {"public_ip", "private_ip", "ssh": [host, port],
                         "http": [host, port], "phase", "state", "image_id", "key_name", "tags"}}
 - ``POST /shutdown`` -> {"ok": true}: only a background daemon accepts it (else 403)
@@ -30,6 +32,7 @@ class ControlSource(Protocol):
     def health(self) -> dict[str, Any]: ...
 
     def clock_info(self) -> dict[str, float]: ...
+    def clock_call(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
     def guests(self) -> dict[str, dict[str, Any]]: ...
 
@@ -83,8 +86,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._reply(413, {"error": "no body this large is expected"})
             return
-        if length:
-            self.rfile.read(length)
+        raw = self.rfile.read(length) if length else b""
+        if self.path == "/clock":
+            self._clock_call(raw)
+            return
         if self.path != "/shutdown":
             self._reply(404, {"error": f"no such path: {self.path}"})
             return
@@ -95,6 +100,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, {"ok": True})
         # Reply first: shutting down stops this very server.
         threading.Thread(target=on_shutdown, name="sandbox-shutdown", daemon=True).start()
+
+    def _clock_call(self, raw: bytes) -> None:
+        try:
+            body = json.loads(raw.decode() or "{}")
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            answer = self.server.source.clock_call(body)
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            self._reply(400, {"error": str(exc)})
+            return
+        self._reply(200, answer)
 
     def do_PUT(self) -> None:
         self._other_method()

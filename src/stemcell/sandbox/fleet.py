@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 
 
 class GuestLike(Protocol):
@@ -60,7 +60,7 @@ class GuestRecord:
 
 @dataclass
 class Fleet:
-    clock: ScaledClock
+    clock: ModelClock
     model: Any
     guest_factory: GuestFactory
     disk_factory: Callable[[str, str], Any]

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.amis import ROOT_GIB, ubuntu_images
 from stemcell.sandbox.console import ConsoleBuffers, supports_latest
 from stemcell.sandbox.dependencies import Holds, deregistration_delay, group_users
@@ -40,7 +40,7 @@ PENDING, RUNNING, SHUTTING_DOWN, TERMINATED, STOPPING, STOPPED = (
 class World:
     """One sandbox's modeled cloud: its clock, its guests and their timers."""
 
-    def __init__(self, account_id: str, clock: ScaledClock, model: Any,
+    def __init__(self, account_id: str, clock: ModelClock, model: Any,
                  guest_factory: GuestFactory, disk_factory: Callable[[str, str], Any],
                  faults: Faults | None = None) -> None:
         self.account_id = account_id
@@ -270,7 +270,7 @@ SandboxAmi: type = type("SandboxAmiPlaceholder", (), {})
 _SNAPSHOT_CLASSES: dict[type, type] = {}
 
 
-def _model_progress(snapshot: Any, clock: ScaledClock, seconds: float) -> None:
+def _model_progress(snapshot: Any, clock: ModelClock, seconds: float) -> None:
     base = type(snapshot)
     if base not in _SNAPSHOT_CLASSES:
         def progress(self: Any) -> str:
@@ -358,7 +358,10 @@ def _hook_instances(cls: type) -> None:
                     raise UnvailableAMIIdError(image_id)
             _default_subnet(self, kwargs)
             # RunInstances itself takes a moment on EC2 (ec2-boot-bench measures ~1.5 s).
-            world.clock.sleep(float(getattr(world.model, "run_instances_api", 0.0)))
+            # Its caller waits on this answer holding the clock (host work): lend that
+            # hold so the modeled latency passes at --speed (engine/clock.py).
+            world.clock.sleep_until(world.clock.now() + float(getattr(
+                world.model, "run_instances_api", 0.0)), lend=True)
             reservation = original(self, image_id, count, user_data, security_group_names,
                                    **kwargs)
             with world.lock:

@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox import lifecycle, presign_hosts
 from stemcell.sandbox.consistency import Consistency
 from stemcell.sandbox.control import ControlServer
@@ -29,6 +29,7 @@ from stemcell.sandbox.fleet import GuestFactory
 from stemcell.sandbox.front_door import FrontDoor
 from stemcell.sandbox.moto_server import MotoServer, import_moto
 from stemcell.sandbox.resets import forget_accounts
+from stemcell.sandbox.shared_clock import ClockDesk
 from stemcell.sandbox.sigv4 import SigV4Verifier
 
 # Modeled seconds per wall second. Lab 1 (bake, both setups, load balancer,
@@ -68,7 +69,8 @@ class Sandbox:
             disk_factory = disk_factory or real_disk
             model = model if model is not None else real_model
         self.account_id = new_account_id()
-        self.clock = ScaledClock.starting_now(self.speed)
+        self.clock = ModelClock.starting_now(self.speed)
+        self.clock_desk = ClockDesk(self.clock)  # runs in other processes share this clock
         self.faults = Faults(faults or FaultSpec())
         self.world = lifecycle.World(self.account_id, self.clock, model, guest_factory,
                                      disk_factory, faults=self.faults)
@@ -87,6 +89,7 @@ class Sandbox:
         # SigV4 (it only refuses; it serves nothing). Then authentication: nothing
         # unsigned reaches a fault or moto. Then faults, then AWS's everyday realism
         # (the front door's agreed order).
+        self._moto.front_door.clock = self.clock
         self._moto.front_door.add_filter(presign_hosts.presigned_host_filter(self.account_id))
         self._moto.front_door.add_filter(SigV4Verifier(self.credentials))
         self._moto.front_door.add_filter(self.faults.filter)
@@ -203,8 +206,10 @@ class Sandbox:
         }
 
     def clock_info(self) -> dict[str, float]:
-        return {"speed": self.clock.speed, "wall_epoch": self.clock.wall_epoch,
-                "epoch": self.clock.epoch}
+        return self.clock_desk.info()
+
+    def clock_call(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.clock_desk.call(body)
 
     def guests(self) -> dict[str, dict[str, Any]]:
         self.world.scheduler.run_due()
@@ -216,6 +221,7 @@ class Sandbox:
                 return
             self._closed = True
         self._control.stop()
+        self.clock_desk.close()
         self._moto.stop()
         self.world.close()
         lifecycle.unregister(self.account_id)

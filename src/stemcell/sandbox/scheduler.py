@@ -1,9 +1,10 @@
 """Runs the sandbox's state changes at modeled times.
 
-One thread sleeps until the next due change (modeled time converted to wall
-time by the clock). Readers may also call ``run_due()`` before they answer, so
-an API poll never sees a state that is already overdue by a few milliseconds of
-wall time (which at high speeds is several modeled seconds).
+One thread sleeps on the clock until the next due change; the clock wakes it
+when its rate changes (engine/clock.py), so a change is never late by more
+than a thread switch. Readers may also call ``run_due()`` before they answer,
+so an API poll never sees a state that is already overdue. Running a change is
+host work, counted as such.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from stemcell.engine.clock import ScaledClock
+from stemcell.engine.clock import ModelClock
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,12 @@ class _Job:
 
 
 class Scheduler:
-    def __init__(self, clock: ScaledClock, name: str = "sandbox-scheduler") -> None:
+    def __init__(self, clock: ModelClock, name: str = "sandbox-scheduler") -> None:
         self.clock = clock
         self._heap: list[_Job] = []
         self._seq = itertools.count()
-        self._cond = threading.Condition()
+        # The clock's own condition: a new job and a change of rate both wake the loop.
+        self._cond = clock.condition
         # Actions run one at a time, whoever runs them (the thread or a reader).
         self._run_lock = threading.RLock()
         self._local = threading.local()
@@ -46,7 +48,7 @@ class Scheduler:
         job = _Job(modeled, next(self._seq), action)
         with self._cond:
             heapq.heappush(self._heap, job)
-            self._cond.notify()
+            self._cond.notify_all()  # the clock's condition: others wait on it too
         return job
 
     def after(self, modeled_seconds: float, action: Callable[[], None]) -> _Job:
@@ -75,7 +77,7 @@ class Scheduler:
         with self._cond:
             self._closed = True
             self._heap.clear()
-            self._cond.notify()
+            self._cond.notify_all()  # the clock's condition: others wait on it too
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
 
@@ -90,20 +92,41 @@ class Scheduler:
 
     def _run(self, job: _Job) -> None:
         try:
-            job.action()
+            with self.clock.busy():
+                job.action()
         except Exception:  # one broken change must not stop the sandbox's clockwork
             log.exception("sandbox scheduled action failed")
 
     def _loop(self) -> None:
-        while True:
-            with self._cond:
-                if self._closed:
-                    return
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                wait = self.clock.to_wall(self._heap[0].due) - time.time()
-                if wait > 0:
-                    self._cond.wait(timeout=wait)
-                    continue
-            self.run_due()
+        # The next change's due time caps the clock (engine/clock.py): modeled time
+        # waits there until this thread has woken and made the change.
+        token: int | None = None
+        try:
+            while True:
+                with self._cond:
+                    if self._closed:
+                        return
+                    while self._heap and self._heap[0].cancelled:
+                        heapq.heappop(self._heap)
+                    if not self._heap:
+                        self._uncap(token)
+                        token = None
+                        self._cond.wait()
+                        continue
+                    due = self._heap[0].due
+                    if self.clock.now() < due:
+                        self._uncap(token)
+                        token = self.clock.cap(due)
+                        # An estimate at the current rate; a change of rate wakes us.
+                        self._cond.wait(timeout=max(0.0, self.clock.to_wall(due) - time.time()))
+                        continue
+                with self.clock.busy():
+                    self._uncap(token)
+                    token = None
+                    self.run_due()
+        finally:
+            self._uncap(token)
+
+    def _uncap(self, token: int | None) -> None:
+        if token is not None:
+            self.clock.uncap(token)

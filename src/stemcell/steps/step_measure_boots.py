@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 READY_DEADLINE = 1800.0  # modeled seconds from the watch's start to HTTP healthy
 HTTP_POLL = 1.0  # modeled seconds between health probes
-HTTP_MIN_WALL = 0.01  # never probe more often than this in wall seconds (high speeds)
+HTTP_TIMEOUT = 2.0  # modeled seconds a probe waits for an answer
 CLOCK_SAMPLES = 3
 
 
@@ -128,6 +128,12 @@ def _forget(ctx: Context, instance_ids: list[str]) -> None:
 
 
 def _run_watch(ctx: Context, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
+    # Each watcher is an actor of its own: its host work counts (engine/clock.py).
+    with ctx.clock.busy():
+        _watch(ctx, w, info, cancel)
+
+
+def _watch(ctx: Context, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
     http = threading.Thread(target=_poll_http, args=(ctx, w, info, cancel),
                             name=f"health-{w.instance_id}", daemon=True)
     http.start()
@@ -139,7 +145,8 @@ def _run_watch(ctx: Context, w: Watch, info: dict[str, Any], cancel: threading.E
         w.error = exc.message
     except Exception as exc:  # a bug or a broken guest: report it, never hang the run
         w.error = f"{type(exc).__name__}: {exc}"
-    http.join()
+    with ctx.clock.idle():
+        http.join()
     try:
         _record(ctx, w)
     finally:
@@ -218,21 +225,26 @@ def _read_file(client: SshClient, path: str) -> str | None:
 
 
 def _poll_http(ctx: Context, w: Watch, info: dict[str, Any], cancel: threading.Event) -> None:
+    with ctx.clock.busy():
+        _probe_health(ctx, w, info, cancel)
+
+
+def _probe_health(ctx: Context, w: Watch, info: dict[str, Any],
+                  cancel: threading.Event) -> None:
     role = ctx.profile.roles.get(w.role)
     if role is None:
         return
     health = role.health
     target = Target(w.instance_id, str(info.get("public_ip", "")),
                     str(info.get("private_ip", "")))
-    speed = max(getattr(ctx.clock, "speed", 1.0), 1e-9)
-    wall_timeout = max(0.05, 2.0 / speed)
-    interval = max(HTTP_POLL, HTTP_MIN_WALL * speed)
+    interval = HTTP_POLL  # a probe is host work: it costs its wall time, not speed x it
     deadline = w.started + READY_DEADLINE
     looks = 0
     while not cancel.is_set():
         try:
             host, port = ctx.require_dialer().http_address(target, health.port)
-            answer = http_probe.try_get(host, port, health.path, timeout=wall_timeout)
+            answer = http_probe.try_get(host, port, health.path, timeout=HTTP_TIMEOUT,
+                                        clock=ctx.clock)
         except StemcellError:
             answer = None  # the guest is not known to the dialer yet
         looks += 1
@@ -345,8 +357,9 @@ class MeasureStep(BaseStep):
         watches = watch(ctx, ids)
         try:
             for w in watches:
-                while not w.done.wait(0.05):
-                    ctx.check_cancel()
+                with ctx.clock.idle():  # the watchers work; this thread only waits
+                    while not w.done.wait(0.05):
+                        ctx.check_cancel()
         finally:
             if ctx.cancel.is_set():
                 stop_watching(ctx, ids)

@@ -28,6 +28,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not self.alive():
             self.close_connection = True
             return
+        with self.web.system.clock.busy():  # answering is host work
+            self._answer()
+
+    def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         resp = self.web.handle(self.command, self.path, dict(self.headers.items()), body,

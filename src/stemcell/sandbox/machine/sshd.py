@@ -20,6 +20,7 @@ from paramiko.common import (
     OPEN_SUCCEEDED,
 )
 
+from stemcell.engine.clock import NO_HOLD, Clock, WallClock, release_later
 from stemcell.sandbox.machine.sftp_disk import DiskSftp, SftpSubsystem
 from stemcell.sandbox.machine.shell import IO, Shell, ShellExit
 from stemcell.sandbox.machine.syntax import ParseError, parse
@@ -129,6 +130,10 @@ class _Server(paramiko.ServerInterface):
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
         slot = self._slot(channel)
         slot["exec"] = _s(command)
+        # The command is host work from now on: held before the client hears "started"
+        # (it stops counting as busy then), so modeled time never runs at --speed in
+        # between. The channel's thread takes the work over (SshServer._channel).
+        slot["hold"] = self.system.clock.hold()
         self.ready[channel.get_id()].set()
         return True
 
@@ -147,6 +152,11 @@ class _Server(paramiko.ServerInterface):
         slot["subsystem"] = name
         self.ready[channel.get_id()].set()
         return super().check_channel_subsystem_request(channel, name)
+
+
+# How long (wall seconds) a finished command still counts as host work: the client
+# reads the exit status a moment after it is sent.
+RETURN_GRACE = 0.05
 
 
 def _s(b: bytes | str) -> str:
@@ -233,13 +243,19 @@ class SshServer:
                             rss_kb=5504, tty=tty, stat="Ss" if tty == "?" else "Ss+")
         try:
             if "exec" in slot:
-                self._exec(chan, slot["exec"], bool(slot.get("pty")), slot["env"], cancel)
+                with self.system.clock.busy():
+                    slot.pop("hold", NO_HOLD).release()
+                    self._exec(chan, slot["exec"], bool(slot.get("pty")), slot["env"], cancel)
+                    # The client wakes a moment after the exit status: hold the clock at
+                    # wall speed that long instead of letting it run at --speed.
+                    release_later(self.system.clock.hold(), RETURN_GRACE)
             else:
                 Interactive(self.system, chan, slot["env"], cancel,
                             slot.get("size") or [80, 24], tty).run()
         except (OSError, EOFError, paramiko.SSHException):
             pass
         finally:
+            slot.pop("hold", NO_HOLD).release()
             for proc in (login, conn, priv):
                 table.kill(proc.pid)
             with self._lock:
@@ -313,7 +329,7 @@ class Interactive:
         self._buf = bytearray()
         self._eof = False
         self._interrupt = self.shell.cancel
-        self.terminal = PtyTerminal(chan, size or [80, 24], self._buf, tty)
+        self.terminal = PtyTerminal(chan, size or [80, 24], self._buf, tty, system.clock)
         self.shell.terminal = self.terminal
 
     def send(self, text: str | bytes) -> None:
@@ -457,7 +473,8 @@ class Interactive:
             watcher.start()
             try:
                 self.shell.errexit = False
-                self.shell.run(script, IO(b"", self.send, self.send))
+                with self.system.clock.busy():
+                    self.shell.run(script, IO(b"", self.send, self.send))
             except ShellExit as exc:
                 stop.set()
                 watcher.join()
@@ -485,8 +502,9 @@ class PtyTerminal:
     the Ctrl-C watcher hands every keystroke over instead of interpreting it."""
 
     def __init__(self, chan: paramiko.Channel, size: list[int], typed_ahead: bytearray,
-                 name: str = "pts/0") -> None:
+                 name: str = "pts/0", clock: Clock | None = None) -> None:
         self.chan = chan
+        self.clock: Clock = clock or WallClock()
         self.name = name
         self._size = size
         self._typed_ahead = typed_ahead
@@ -510,7 +528,8 @@ class PtyTerminal:
 
     def read(self, timeout: float) -> bytes | None:
         try:
-            data = self._queue.get(timeout=timeout)
+            with self.clock.idle():  # an editor waiting for a key is not host work
+                data = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None if self._gone else b""
         return data

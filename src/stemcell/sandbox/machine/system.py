@@ -59,6 +59,34 @@ class Timeline:
         return self.clock.sleep(max(0.0, self.t - self.clock.now()), cancel)
 
 
+class WaitingLock:
+    """A re-entrant lock whose waiters do not hold the modeled clock.
+
+    The holder may be in a modeled wait (apt's download under the dpkg lock);
+    a waiter counted as host work would stop the clock that wait needs."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._lock = threading.RLock()
+        self._clock = clock
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(blocking=False):
+            return True
+        if not blocking:
+            return False
+        with self._clock.idle():
+            return self._lock.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class System:
     def __init__(self, disk: Disk, clock: Clock, model: BootModel | None = None, *,
                  catalogue: Catalogue | None = None, instance_id: str = "i-0sandbox",
@@ -72,7 +100,7 @@ class System:
         self.hostname = hostname
         self.private_ip = private_ip
         self.public_ip = public_ip
-        self.lock = threading.RLock()  # one dpkg / one systemd at a time, as on Ubuntu
+        self.lock = WaitingLock(clock)  # one dpkg / one systemd at a time, as on Ubuntu
         self.cancel = threading.Event()  # set on shutdown: running commands give up
         self.services: dict[str, float] = {}  # active unit -> modeled start time
         self.failed: set[str] = set()
