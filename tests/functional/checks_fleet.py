@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -80,9 +81,14 @@ def launch(ec2: Any, image_id: str, user_data: str, count: int, key_name: str) -
 
 
 def states(ec2: Any, ids: list[str]) -> dict[str, str]:
-    return {i["InstanceId"]: i["State"]["Name"]
-            for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
-            for i in r["Instances"]}
+    try:
+        reservations = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    except ClientError as exc:
+        # Just launched: EC2 (and the sandbox) may not know the id yet.
+        if exc.response["Error"]["Code"] == "InvalidInstanceID.NotFound":
+            return {i: "unknown" for i in ids}
+        raise
+    return {i["InstanceId"]: i["State"]["Name"] for r in reservations for i in r["Instances"]}
 
 
 def wait_state(ec2: Any, ids: list[str], state: str, timeout: float = 60.0) -> None:

@@ -9,9 +9,9 @@ modeled phase marks. It also checks that the log's intervals are modeled seconds
 
 from __future__ import annotations
 
-import threading
 import time
 
+from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.machine import BootModel, Disk, Guest
 from stemcell.timing.cloudinit_log import read_boot, shift
 from stemcell.timing.skew import Sample, estimate, parse_date_output
@@ -20,31 +20,9 @@ AHEAD = 3 * 3600.0
 SPEED = 100.0
 
 
-class AheadClock:
-    """A modeled clock ``ahead`` seconds in front of the host's, running ``speed`` times
-    faster (the Clock protocol of engine/clock.py, whatever implementation the sandbox
-    uses): what a sandbox's clock looks like after a while at --speed > 1."""
-
-    simulated = True
-
-    def __init__(self, speed: float, ahead: float) -> None:
-        self.speed = speed
-        self._wall0 = time.time()
-        self._model0 = self._wall0 + ahead
-
-    def now(self) -> float:
-        return self._model0 + (time.time() - self._wall0) * self.speed
-
-    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
-        wall = max(0.0, seconds) / self.speed
-        if cancel is None:
-            time.sleep(wall)
-            return True
-        return not cancel.wait(wall)
-
-
 def test_clock_offset_correction_puts_cloud_init_stages_on_the_modeled_marks() -> None:
-    clock = AheadClock(SPEED, AHEAD)
+    # What a sandbox's clock looks like after a while at --speed > 1: hours ahead.
+    clock = ModelClock(SPEED, epoch=time.time() + AHEAD)
     g = Guest("i-0clockoffset0000", Disk.ubuntu(), clock, BootModel.default(),
               private_ip="172.31.5.6", user_data="#!/bin/bash\nsleep 20\n")
     try:

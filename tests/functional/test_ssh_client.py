@@ -165,6 +165,9 @@ class _Ctx:
         self.dialer = SimpleNamespace(ssh_address=lambda target: server.address)
         self.cloud = SimpleNamespace(ec2=console)
 
+    def require_dialer(self) -> object:
+        return self.dialer
+
     def need(self, key: str) -> object:
         return self.bag[key]
 

@@ -22,7 +22,7 @@ import pytest
 
 from stemcell.content.loader import load_lab, load_profile
 from stemcell.content.shipped import shipped_dir
-from stemcell.engine.clock import ModelClock
+from stemcell.engine.clock import NO_HOLD, ModelClock, Releasable, release_later
 from stemcell.engine.context import Context, RunConfig
 from stemcell.engine.errors import StepFailed
 from stemcell.engine.events import Comparison, Event
@@ -108,7 +108,7 @@ class BootingGuest:
             return
         transport = paramiko.Transport(conn)
         transport.add_server_key(self.host_key)
-        server = _Server()
+        server = _Server(self.clock)
         try:
             transport.start_server(server=server)
             while transport.is_active():
@@ -117,7 +117,10 @@ class BootingGuest:
                     break
                 server.got.wait(5)
                 server.got.clear()
-                self._exec(chan, server.command)
+                with self.clock.busy():
+                    server.hold.release()
+                    self._exec(chan, server.command)
+                    release_later(self.clock.hold(), 0.05)
         except (paramiko.SSHException, EOFError, OSError):
             pass
         finally:
@@ -189,9 +192,14 @@ def _ed25519() -> paramiko.PKey:
 
 
 class _Server(paramiko.ServerInterface):
-    def __init__(self) -> None:
+    """Holds the modeled clock from the exec request on, as the sandbox's sshd does
+    (engine/clock.py): answering is host work, and takes no modeled time."""
+
+    def __init__(self, clock: ModelClock) -> None:
+        self.clock = clock
         self.command = ""
         self.got = threading.Event()
+        self.hold: Releasable = NO_HOLD
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         return paramiko.AUTH_SUCCESSFUL if username == "ubuntu" else paramiko.AUTH_FAILED
@@ -203,6 +211,7 @@ class _Server(paramiko.ServerInterface):
         return paramiko.OPEN_SUCCEEDED
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        self.hold = self.clock.hold()
         self.command = command.decode()
         self.got.set()
         return True

@@ -130,6 +130,8 @@ def _one_of_each() -> list[ev.Event]:
         for f in dataclasses.fields(kind):
             if f.name == "t":
                 values[f.name] = 5.0
+            elif f.name == "status":
+                values[f.name] = "failed"
             elif f.type in ("str", str):
                 values[f.name] = {"status": "failed", "level": "warning",
                                   "setup": "1"}.get(f.name, f"{f.name}-x")

@@ -22,6 +22,7 @@ import http.client
 import json
 import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -61,7 +62,8 @@ class ClockDesk:
 
     def info(self) -> dict[str, float]:
         return {"speed": self.clock.speed, "now": self.clock.now(), "rate": self.clock.rate,
-                "epoch": self.clock.epoch}
+                "epoch": self.clock.epoch, "busy": self.clock.busy_count,
+                "remote_holds": self.holds(), "valve_seconds": self.clock.valve_seconds}
 
     def call(self, body: dict[str, Any]) -> dict[str, Any]:
         op = body.get("op")
@@ -121,8 +123,9 @@ class ClockDesk:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            with cond:
-                cond.wait(timeout=min(remaining, left / self.clock.rate))
+            with cond:  # woken by a change of rate or cap
+                cond.wait(timeout=max(0.0, min(remaining,
+                                               self.clock.to_wall(until) - time.time())))
 
     def _sweep(self) -> None:
         while not self._stop.wait(SWEEP_EVERY):
@@ -246,6 +249,10 @@ class RemoteClock:
             if conn is None:
                 conn = self._share.conn = http.client.HTTPConnection("127.0.0.1", self._port,
                                                                      timeout=10)
+                conn.connect()
+                # A POST's headers and body are two writes: no Nagle delay between them.
+                if conn.sock is not None:
+                    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 conn.request(method, "/clock", body=data, headers=headers)
                 response = conn.getresponse()
