@@ -119,7 +119,7 @@ class ClockDesk:
     def _sleep(self, until: float, wall: float) -> None:
         deadline = time.monotonic() + wall
         cond = self.clock.condition
-        while (left := until - self.clock.now()) > 0:
+        while until - self.clock.now() > 0:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
