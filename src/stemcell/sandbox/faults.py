@@ -21,7 +21,7 @@ Each fault, what AWS does, and where AWS says so (docs/sandbox.md has the table)
 - ``not-found=S``: for S modeled seconds a new id is unknown to calls that name
   it - EC2 API reference, "Eventual consistency" (``sandbox/consistency.py``).
 - ``console-delay=S``: console output empty for S modeled seconds after boot -
-  EC2 User Guide, "Instance console output" (``sandbox/console.py``).
+  EC2 User Guide, "Instance console output" (``sandbox/console_buffers.py``).
 - ``s3-errors=P``: a fraction P of S3 calls answered 503 ``SlowDown`` - S3
   User Guide, "Optimizing Amazon S3 performance" (503 Slow Down).
 """

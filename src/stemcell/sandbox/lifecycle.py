@@ -22,7 +22,7 @@ from typing import Any
 
 from stemcell.engine.clock import ModelClock
 from stemcell.sandbox.amis import ROOT_GIB, ubuntu_images
-from stemcell.sandbox.console import ConsoleBuffers, supports_latest
+from stemcell.sandbox.console_buffers import ConsoleBuffers, supports_latest
 from stemcell.sandbox.dependencies import Holds, deregistration_delay, group_users
 from stemcell.sandbox.faults import Faults, FaultSpec
 from stemcell.sandbox.fleet import Fleet, GuestFactory, GuestRecord, Lineage
