@@ -12,8 +12,10 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
+from click.testing import CliRunner
 from sandbox_fakes import fake_parts
 
+from stemcell.cli import main
 from stemcell.remote.dialer import Target
 from stemcell.sandbox.connect import SandboxHandle, SpeedMismatch, connect_or_start
 from stemcell.sandbox.info import SandboxInfo, info_path, write_info
@@ -42,6 +44,10 @@ def test_uses_the_running_background_sandbox_and_refuses_another_speed() -> None
         # One sandbox, one clock: another --speed is refused, saying what to do.
         with pytest.raises(SpeedMismatch, match=r"runs at --speed 300, not 50.*sandbox stop"):
             connect_or_start(speed=50)
+        refused = CliRunner().invoke(main, ["run", "--speed", "50", "--json"])
+        assert refused.exit_code == 2
+        assert "--speed: a background sandbox" in refused.output
+        assert "stemcell sandbox start --speed 50" in refused.output
         handle = connect_or_start(speed=300)
         try:
             assert handle.background and handle.endpoint_url == sb.endpoint_url
