@@ -137,6 +137,7 @@ def make_ctx(tmp_path: Path, cloud: Cloud, dialer: Any, lab: Lab | None = None,
         clock=ModelClock.starting_now(speed),
     )
     cloud.on_call = ctx.count_api_call
+    cloud.retries.clock = ctx.clock  # as the backend wires it: back-offs are modeled waits
     ctx.cloud = cloud
     ctx.dialer = dialer
     ctx.deleter = CloudDeleter()
