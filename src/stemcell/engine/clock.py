@@ -29,11 +29,12 @@ their timestamps line up with the engine's marks.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 # A sleeper re-reads the clock at least this often (wall seconds), to notice a
@@ -117,11 +118,11 @@ class WallClock:
         return contextlib.nullcontext()
 
 
-class Hold:
-    """One unit of host work in progress, released once (whichever thread releases it)."""
+class ReleasedOnce(abc.ABC):
+    """A hold that lets go once, however many times (and from whichever thread)
+    ``release()`` is called; ``_let_go`` says what letting go does."""
 
-    def __init__(self, clock: ModelClock) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self._released = False
         self._lock = threading.Lock()
 
@@ -130,6 +131,20 @@ class Hold:
             if self._released:
                 return
             self._released = True
+        self._let_go()
+
+    @abc.abstractmethod
+    def _let_go(self) -> None: ...
+
+
+class Hold(ReleasedOnce):
+    """One unit of host work in progress on a ``ModelClock``."""
+
+    def __init__(self, clock: ModelClock) -> None:
+        super().__init__()
+        self._clock = clock
+
+    def _let_go(self) -> None:
         self._clock._change(-1)
 
     @property
@@ -137,9 +152,47 @@ class Hold:
         return self._released
 
 
-class _ThreadShare(threading.local):
+class _Share(threading.local):
     depth = 0  # nesting of busy() regions on this thread
-    hold: Hold | None = None  # this thread's share of the busy count, while it works
+    hold: Releasable | None = None  # this thread's share of the busy count, while it works
+
+
+class ThreadShares:
+    """Each thread's share of a clock's busy count: ``busy()`` regions nest, and
+    ``idle()`` lets go of the share for a while (a wait), taking it back after.
+
+    ``take`` makes a new share: a hold on the clock in this process, or one over
+    the control API for a background sandbox's (sandbox/shared_clock.py)."""
+
+    def __init__(self, take: Callable[[], Releasable]) -> None:
+        self._take = take
+        self._local = _Share()
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        share = self._local
+        share.depth += 1
+        if share.depth == 1 and share.hold is None:
+            share.hold = self._take()
+        try:
+            yield
+        finally:
+            share.depth -= 1
+            if share.depth == 0 and share.hold is not None:
+                held, share.hold = share.hold, None
+                held.release()
+
+    @contextlib.contextmanager
+    def idle(self) -> Iterator[None]:
+        share = self._local
+        held, share.hold = share.hold, None
+        if held is not None:
+            held.release()
+        try:
+            yield
+        finally:
+            if held is not None and share.depth > 0:
+                share.hold = self._take()
 
 
 class ModelClock:
@@ -171,7 +224,7 @@ class ModelClock:
         # (anchor wall, anchor modeled, rate, cap): replaced whole, read without the lock.
         # Rate 0 is "host work": still for VALVE wall seconds, then at wall speed.
         self._line: tuple[float, float, float, float] = (wall, self.epoch, self.speed, math.inf)
-        self._share = _ThreadShare()
+        self._shares = ThreadShares(self.hold)
         self.valve_seconds = 0.0  # modeled seconds the valve let pass during host work
         self.valve_trips = 0
 
@@ -203,31 +256,11 @@ class ModelClock:
         self._change(+1)
         return Hold(self)
 
-    @contextlib.contextmanager
-    def busy(self) -> Iterator[None]:
-        share = self._share
-        share.depth += 1
-        if share.depth == 1 and share.hold is None:
-            share.hold = self.hold()
-        try:
-            yield
-        finally:
-            share.depth -= 1
-            if share.depth == 0 and share.hold is not None:
-                held, share.hold = share.hold, None
-                held.release()
+    def busy(self) -> contextlib.AbstractContextManager[None]:
+        return self._shares.busy()
 
-    @contextlib.contextmanager
-    def idle(self) -> Iterator[None]:
-        share = self._share
-        held, share.hold = share.hold, None
-        if held is not None:
-            held.release()
-        try:
-            yield
-        finally:
-            if held is not None and share.depth > 0:
-                share.hold = self.hold()
+    def idle(self) -> contextlib.AbstractContextManager[None]:
+        return self._shares.idle()
 
     @contextlib.contextmanager
     def waiting(self, until: float) -> Iterator[None]:

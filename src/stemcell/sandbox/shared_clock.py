@@ -29,22 +29,19 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from stemcell.engine.clock import CANCEL_POLL, ModelClock, Releasable
+from stemcell.engine.clock import (
+    CANCEL_POLL,
+    ModelClock,
+    Releasable,
+    ReleasedOnce,
+    ThreadShares,
+)
+from stemcell.sandbox.info import pid_alive
 
 # How long one POST /clock sleep may block (wall seconds) before the caller
 # checks its cancel event and asks again.
 SLEEP_SLICE = 0.25
 SWEEP_EVERY = 0.5  # wall seconds between checks for holds of dead processes
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ClockDesk:
@@ -130,9 +127,9 @@ class ClockDesk:
     def _sweep(self) -> None:
         while not self._stop.wait(SWEEP_EVERY):
             with self._lock:
-                dead = [k for k, (pid, _) in self._holds.items() if not _pid_alive(pid)]
+                dead = [k for k, (pid, _) in self._holds.items() if not pid_alive(pid)]
                 gone = [self._holds.pop(k)[1] for k in dead]
-                dead = [k for k, (pid, _) in self._caps.items() if not _pid_alive(pid)]
+                dead = [k for k, (pid, _) in self._caps.items() if not pid_alive(pid)]
                 lifted = [self._caps.pop(k)[1] for k in dead]
             for hold in gone:
                 hold.release()
@@ -140,25 +137,18 @@ class ClockDesk:
                 self.clock.uncap(token)
 
 
-class _RemoteHold:
+class _RemoteHold(ReleasedOnce):
     def __init__(self, clock: RemoteClock, hold_id: str) -> None:
+        super().__init__()
         self._clock = clock
         self._id = hold_id
-        self._released = False
-        self._lock = threading.Lock()
 
-    def release(self) -> None:
-        with self._lock:
-            if self._released:
-                return
-            self._released = True
+    def _let_go(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # a gone daemon holds nothing
             self._clock._post({"op": "release", "id": self._id})
 
 
-class _Share(threading.local):
-    depth = 0
-    hold: _RemoteHold | None = None
+class _Connection(threading.local):
     conn: http.client.HTTPConnection | None = None
 
 
@@ -173,7 +163,8 @@ class RemoteClock:
             raise ValueError(f"the sandbox's control API must be on loopback: {control_url}")
         self._port = parts.port
         self._token = token
-        self._share = _Share()
+        self._shares = ThreadShares(self._hold)
+        self._conn = _Connection()  # one kept-alive connection per thread
         info = self._request("GET", None)
         self.speed = float(info["speed"])
 
@@ -187,31 +178,11 @@ class RemoteClock:
         answer = self._post({"op": "hold", "pid": os.getpid()})
         return _RemoteHold(self, str(answer["id"]))
 
-    @contextlib.contextmanager
-    def busy(self) -> Iterator[None]:
-        share = self._share
-        share.depth += 1
-        if share.depth == 1 and share.hold is None:
-            share.hold = self._hold()
-        try:
-            yield
-        finally:
-            share.depth -= 1
-            if share.depth == 0 and share.hold is not None:
-                held, share.hold = share.hold, None
-                held.release()
+    def busy(self) -> contextlib.AbstractContextManager[None]:
+        return self._shares.busy()
 
-    @contextlib.contextmanager
-    def idle(self) -> Iterator[None]:
-        share = self._share
-        held, share.hold = share.hold, None
-        if held is not None:
-            held.release()
-        try:
-            yield
-        finally:
-            if held is not None and share.depth > 0:
-                share.hold = self._hold()
+    def idle(self) -> contextlib.AbstractContextManager[None]:
+        return self._shares.idle()
 
     @contextlib.contextmanager
     def waiting(self, until: float) -> Iterator[None]:
@@ -245,9 +216,9 @@ class RemoteClock:
         if data is not None:
             headers["Content-Type"] = "application/json"
         for attempt in (1, 2):  # a kept-alive connection the server closed: dial again
-            conn = self._share.conn
+            conn = self._conn.conn
             if conn is None:
-                conn = self._share.conn = http.client.HTTPConnection("127.0.0.1", self._port,
+                conn = self._conn.conn = http.client.HTTPConnection("127.0.0.1", self._port,
                                                                      timeout=10)
                 conn.connect()
                 # A POST's headers and body are two writes: no Nagle delay between them.
@@ -259,7 +230,7 @@ class RemoteClock:
                 payload = response.read()
             except (OSError, http.client.HTTPException):
                 conn.close()
-                self._share.conn = None
+                self._conn.conn = None
                 if attempt == 2:
                     raise
                 continue
