@@ -13,7 +13,8 @@ from stemcell.sandbox.loopback_dialer import SandboxDialer, fetch_json
 from stemcell.sandbox.runtime import Sandbox
 
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-ROUTES = [("GET", "/health"), ("GET", "/clock"), ("GET", "/guests"), ("POST", "/shutdown"),
+ROUTES = [("GET", "/health"), ("GET", "/clock"), ("POST", "/clock"), ("GET", "/guests"),
+          ("POST", "/shutdown"),
           ("GET", "/nope"), ("POST", "/nope"), ("PUT", "/guests"), ("DELETE", "/health")]
 
 
@@ -63,3 +64,32 @@ def test_the_dialer_without_the_token_learns_nothing(sandbox: Sandbox) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         SandboxDialer(sandbox.control_url, "not-the-token").refresh()
     assert caught.value.code == 403
+
+
+def _post_clock(sb: Sandbox, body: bytes) -> tuple[int, str]:
+    request = urllib.request.Request(
+        sb.control_url + "/clock", method="POST", data=body,
+        headers={"Authorization": f"Bearer {sb.credentials.control_token}"})
+    try:
+        with NO_PROXY.open(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_the_clock_refuses_what_it_cannot_use_and_never_blocks_long(sandbox: Sandbox) -> None:
+    """Even the token's holder cannot stop the clock for a process that is not there,
+    nor tie up a control thread: bad bodies are 400, a sleep answers within 0.25 s."""
+    import time
+
+    for body in (b"not json", b"[]", b'{"op": "nope"}', b'{"op": "hold"}',
+                 b'{"op": "hold", "pid": 0}', b'{"op": "hold", "pid": -1}',
+                 b'{"op": "cap", "pid": 1}', b'{"op": "sleep", "until": "soon"}'):
+        status, _ = _post_clock(sandbox, body)
+        assert status == 400, body
+    assert sandbox.clock.busy_count == 0
+    far = sandbox.clock.now() + 1e9
+    started = time.monotonic()
+    status, _ = _post_clock(sandbox, json.dumps({"op": "sleep", "until": far,
+                                                 "wall": 3600}).encode())
+    assert status == 200 and time.monotonic() - started < 2.0
